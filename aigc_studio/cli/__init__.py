@@ -1,0 +1,1 @@
+"""Command line: ``aigc-studio`` (GUI) and its sub-commands."""

@@ -1,0 +1,71 @@
+"""Entry point: ``aigc-studio`` opens the GUI; sub-commands run jobs in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from aigc_studio import __version__
+from aigc_studio.core.device import DEVICE_CHOICES
+from aigc_studio.errors import Cancelled, StudioError
+
+# Each studio adds its own `generate` and `train` sub-commands.
+STUDIO_COMMAND_MODULES = (
+    "aigc_studio.cli.image_commands",
+    "aigc_studio.cli.text_commands",
+    "aigc_studio.cli.music_commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (GUI options plus every sub-command)."""
+    parser = argparse.ArgumentParser(
+        prog="aigc-studio",
+        description="Local generative models for images, text and music. Without a command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"aigc-studio {__version__}")
+    parser.add_argument(
+        "--device", default=None, help=f"compute device: {', '.join(DEVICE_CHOICES)} or cuda:N (default: settings, then auto)"
+    )
+    parser.add_argument("--screenshot", metavar="PATH", help="open the window, wait until idle, save a PNG and exit")
+    parser.add_argument("--tab", choices=("image", "text", "music"), help="pane to show first")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from aigc_studio.cli import models_commands
+
+    models_commands.register(sub)
+    generate = sub.add_parser("generate", help="generate images, text or music").add_subparsers(
+        dest="what", required=True, metavar="{image,text,music}"
+    )
+    train = sub.add_parser("train", help="train or fine-tune a model on your own data").add_subparsers(
+        dest="kind", required=True, metavar="KIND"
+    )
+    for name in STUDIO_COMMAND_MODULES:
+        importlib.import_module(name).register(generate, train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the GUI or a sub-command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from aigc_studio.ui.app import run_gui
+
+        return run_gui(args)
+    try:
+        return int(args.func(args) or 0)
+    except Cancelled:
+        print("aigc-studio: cancelled", file=sys.stderr)
+        return 130
+    except StudioError as exc:
+        print(f"aigc-studio: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("aigc-studio: interrupted", file=sys.stderr)
+        return 130
+
+
+def cli_device(args: argparse.Namespace) -> str:
+    """The device the user asked for on the command line (or auto)."""
+    return args.device or "auto"

@@ -1,0 +1,1 @@
+"""Qt-free core: jobs, devices, model files, registry. Never imports PySide6."""

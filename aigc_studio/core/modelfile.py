@@ -1,0 +1,222 @@
+"""One model = one ``.safetensors`` file with a JSON card in its metadata.
+
+Loading never unpickles: the header is parsed as JSON by hand first, so a
+pickle, zip or random file is named for what it is and refused before any
+tensor library touches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aigc_studio.core.atomic import atomic_path
+from aigc_studio.errors import ModelFileError
+
+if TYPE_CHECKING:
+    import torch
+
+FORMAT_VERSION = 1
+CARD_KEY = "aigc_studio"
+MODEL_KINDS = ("image-gan", "image-vae", "text-gpt", "text-vae", "music-transformer", "music-vae")
+_MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+
+@dataclass
+class ModelCard:
+    """What a model file says about itself; ``config`` is enough to rebuild the model."""
+
+    kind: str
+    config: dict[str, Any]
+    name: str = ""
+    description: str = ""
+    tokenizer: Any = None
+    training: dict[str, Any] = field(default_factory=dict)
+    license: str = ""
+    data_sources: str = ""
+    untrained: bool = False
+    format_version: int = FORMAT_VERSION
+    content_hash: str = ""
+    created: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialise to the JSON stored in the file."""
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelCard:
+        """Parse the stored JSON, keeping unknown keys in ``extra``."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("card is not a JSON object")
+        known = {f for f in cls.__dataclass_fields__}
+        extra = dict(data.get("extra") or {})
+        extra.update({k: v for k, v in data.items() if k not in known})
+        kwargs = {k: v for k, v in data.items() if k in known and k != "extra"}
+        return cls(**kwargs, extra=extra)
+
+    @property
+    def short_hash(self) -> str:
+        """The first 12 hex digits of the content hash, as shown to users."""
+        return self.content_hash[:12]
+
+    def summary(self) -> str:
+        """One line for lists: name, training summary, untrained label."""
+        parts = [self.description or self.name or self.kind]
+        steps = self.training.get("steps")
+        if steps:
+            parts.append(f"{steps} steps")
+        loss = self.training.get("final_loss", self.training.get("val_loss"))
+        if isinstance(loss, (int, float)):
+            parts.append(f"loss {loss:.3f}")
+        if self.untrained:
+            parts.append("UNTRAINED (random weights)")
+        return ", ".join(parts)
+
+
+def content_hash(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over names, dtypes, shapes and bytes of all tensors, in name order."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(name.encode())
+        digest.update(str(tensor.dtype).encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_model(path: str | Path, tensors: dict[str, torch.Tensor], card: ModelCard) -> ModelCard:
+    """Write tensors and card atomically; returns the card with hash and date filled in."""
+    from safetensors.torch import save_file
+
+    if card.kind not in MODEL_KINDS:
+        raise ModelFileError(f"Unknown model kind {card.kind!r}; expected one of {', '.join(MODEL_KINDS)}.")
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    card.content_hash = content_hash(tensors)
+    card.format_version = FORMAT_VERSION
+    card.created = card.created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={CARD_KEY: card.to_json(), "format": "pt"})
+    return card
+
+
+def read_card(path: str | Path, expected_kind: str | tuple[str, ...] | None = None) -> ModelCard:
+    """Read only the card (fast, no tensors); refuse files that are not our models."""
+    path = Path(path)
+    header = _read_header(path)
+    metadata = header.get("__metadata__") or {}
+    if CARD_KEY not in metadata:
+        raise ModelFileError(
+            f"{path.name} is a safetensors file but not an AIGC Studio model (it has no model card). "
+            "Expected a model saved by AIGC Studio."
+        )
+    try:
+        card = ModelCard.from_json(metadata[CARD_KEY])
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{path.name} has a damaged model card ({exc}).") from exc
+    if card.format_version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path.name} is model format version {card.format_version}; this version of AIGC Studio "
+            f"reads up to version {FORMAT_VERSION}. Update AIGC Studio to open it."
+        )
+    _check_kind(path, card, expected_kind)
+    return card
+
+
+def load_model(
+    path: str | Path, expected_kind: str | tuple[str, ...] | None = None
+) -> tuple[ModelCard, dict[str, torch.Tensor]]:
+    """Load card and tensors (on the CPU); refuses wrong kinds before reading tensors."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    card = read_card(path, expected_kind)
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"{Path(path).name} is damaged and cannot be read ({exc}).") from exc
+    return card, tensors
+
+
+def load_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: str | Path, prefix: str = "") -> None:
+    """Copy ``tensors`` (optionally under ``prefix``) into ``module``, naming any shape mismatch."""
+    wanted = module.state_dict()
+    given = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    missing = sorted(set(wanted) - set(given))
+    unexpected = sorted(set(given) - set(wanted))
+    wrong = [
+        f"{k}: file {tuple(given[k].shape)} vs model {tuple(wanted[k].shape)}"
+        for k in wanted
+        if k in given and given[k].shape != wanted[k].shape
+    ]
+    if missing or unexpected or wrong:
+        details = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing[:3])}" if missing else "",
+                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+                f"wrong shape {', '.join(wrong[:3])}" if wrong else "",
+            )
+            if part
+        )
+        raise ModelFileError(f"{Path(path).name} does not match the architecture in its card ({details}).")
+    module.load_state_dict(given, strict=True)
+
+
+def _check_kind(path: Path, card: ModelCard, expected: str | tuple[str, ...] | None) -> None:
+    if expected is None:
+        return
+    allowed = (expected,) if isinstance(expected, str) else tuple(expected)
+    if not any(card.kind == kind or card.kind.startswith(kind + "-") for kind in allowed):
+        raise ModelFileError(
+            f"{path.name} is a {card.kind} model; expected {' or '.join(allowed)}."
+        )
+
+
+def _read_header(path: Path) -> dict[str, Any]:
+    """Parse the safetensors header as plain JSON, identifying common wrong files."""
+    if not path.exists():
+        raise ModelFileError(f"Model file not found: {path}")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file.")
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            raise ModelFileError(f"{path.name} is empty or truncated ({size} bytes); expected a .safetensors model.")
+        (header_len,) = struct.unpack("<Q", head)
+        if header_len > min(size - 8, _MAX_HEADER_BYTES) or header_len < 2:
+            raise ModelFileError(f"{path.name} is {_identify(head)}, not a .safetensors model file.")
+        raw = handle.read(header_len)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelFileError(f"{path.name} is {_identify(head)}, not a .safetensors model file.") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path.name} has a malformed header; expected a .safetensors model file.")
+    return header
+
+
+def _identify(head: bytes) -> str:
+    if head.startswith(b"PK"):
+        return "a zip archive (a PyTorch .pt/.pth/.bin pickle checkpoint?), which AIGC Studio never opens because unpickling can run code"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle, which AIGC Studio never opens because unpickling can run code"
+    if head.startswith(b"\x89PNG"):
+        return "a PNG image"
+    if head.startswith(b"MThd"):
+        return "a MIDI file"
+    if head.startswith(b"GGUF"):
+        return "a GGUF file (llama.cpp format)"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return "a text file"
+    return "an unrecognised binary file"

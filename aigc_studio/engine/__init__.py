@@ -1,0 +1,1 @@
+"""The Qt bridge: one engine thread that runs jobs and reports through signals."""

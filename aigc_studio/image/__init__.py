@@ -1,0 +1,1 @@
+"""Image studio core: GAN, VAE, datasets, training, sampling, PNG recipes (no Qt)."""

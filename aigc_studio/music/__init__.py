@@ -1,0 +1,1 @@
+"""Music studio core: song model, MIDI I/O, tokeniser, event transformer, MusicVAE (no Qt)."""

@@ -1,0 +1,1 @@
+"""Writer studio core: own GPT, tokenizers, sentence VAE, HF loading, sampling (no Qt)."""

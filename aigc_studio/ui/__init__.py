@@ -1,0 +1,1 @@
+"""Qt widgets. Only this package and ``aigc_studio.engine`` import PySide6."""

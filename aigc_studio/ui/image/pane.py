@@ -1,0 +1,28 @@
+"""Image canvas pane."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QVBoxLayout
+
+from aigc_studio.ui.model_picker import ModelPicker
+from aigc_studio.ui.pane import StudioPane
+
+
+class ImagePane(StudioPane):
+    """Generate, vary, interpolate and export images on a canvas."""
+
+    title = "Image"
+    key = "image"
+    model_kinds = ("image-gan", "image-vae")
+
+    def __init__(self, engine, settings, parent=None) -> None:
+        super().__init__(engine, settings, parent)
+        self.model_picker = ModelPicker(self.model_kinds)
+        self.scene = QGraphicsScene(self)
+        self.view = QGraphicsView(self.scene)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Model:"))
+        top.addWidget(self.model_picker, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)

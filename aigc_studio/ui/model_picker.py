@@ -1,0 +1,83 @@
+"""A combo box listing the registry's models of some kinds, plus "Open model file…"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QMessageBox, QWidget
+
+from aigc_studio.core.modelfile import read_card
+from aigc_studio.core.registry import list_models
+from aigc_studio.errors import ModelFileError
+
+_OPEN_FILE = "__open_file__"
+
+
+class ModelPicker(QComboBox):
+    """Pick a model by name; emits ``model_changed(path or None)``."""
+
+    model_changed = Signal(object)
+
+    def __init__(self, kinds: tuple[str, ...], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.kinds = kinds
+        self.setMinimumWidth(220)
+        self.setToolTip("Model used by this pane. Bundled starter models, your own models, or a file.")
+        self._extra_paths: list[Path] = []
+        self._last_index = -1
+        self.activated.connect(self._on_activated)
+        self.refresh()
+
+    def refresh(self, select: Path | None = None) -> None:
+        """Re-read the registry (after training or adding a model)."""
+        current = select or self.current_path()
+        self.blockSignals(True)
+        self.clear()
+        for kind in self.kinds:
+            for entry in list_models(kind):
+                label = entry.name + ("  (untrained)" if entry.card.untrained else "")
+                self.addItem(f"{label}  [{entry.kind}]", str(entry.path))
+                self.setItemData(self.count() - 1, entry.card.summary(), 3)  # tooltip role
+        for path in self._extra_paths:
+            self.addItem(f"{path.name}  [file]", str(path))
+        self.addItem("Open model file…", _OPEN_FILE)
+        index = self.findData(str(current)) if current else -1
+        self.setCurrentIndex(index if index >= 0 else 0)
+        self._last_index = self.currentIndex()
+        self.blockSignals(False)
+        if self.current_path() != current:
+            self.model_changed.emit(self.current_path())
+
+    def current_path(self) -> Path | None:
+        """The selected model file, or None when there is none."""
+        data = self.currentData()
+        return Path(data) if data and data != _OPEN_FILE else None
+
+    def select_path(self, path: Path) -> None:
+        """Select (adding if needed) a model file."""
+        path = Path(path)
+        if self.findData(str(path)) < 0:
+            self._extra_paths.append(path)
+        self.refresh(select=path)
+
+    def _on_activated(self, index: int) -> None:
+        if self.itemData(index) == _OPEN_FILE:
+            self._open_file()
+            return
+        self._last_index = index
+        self.model_changed.emit(self.current_path())
+
+    def _open_file(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Models (*.safetensors);;All files (*)")
+        if not name:
+            self.setCurrentIndex(max(0, self._last_index))
+            return
+        try:
+            read_card(name, self.kinds)
+        except ModelFileError as exc:
+            QMessageBox.warning(self, "Cannot use this model", str(exc))
+            self.setCurrentIndex(max(0, self._last_index))
+            return
+        self.select_path(Path(name))
+        self.model_changed.emit(self.current_path())

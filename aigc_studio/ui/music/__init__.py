@@ -1,0 +1,1 @@
+"""The music studio pane."""

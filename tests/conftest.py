@@ -1,0 +1,19 @@
+"""Shared test set-up: offscreen Qt, an isolated user data folder per test session."""
+
+import os
+import tempfile
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Never touch the developer's real settings or models.
+os.environ.setdefault("AIGC_STUDIO_HOME", tempfile.mkdtemp(prefix="aigc-test-home-"))
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def studio_home(tmp_path, monkeypatch):
+    """A fresh, empty user data folder for one test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("AIGC_STUDIO_HOME", str(home))
+    return home
