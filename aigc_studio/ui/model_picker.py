@@ -41,6 +41,8 @@ class ModelPicker(QComboBox):
                 self.setItemData(self.count() - 1, entry.card.summary(), 3)  # tooltip role
         for path in self._extra_paths:
             self.addItem(f"{path.name}  [file]", str(path))
+        if self.count() == 0:
+            self.addItem("No model yet: train one or open a file", None)
         self.addItem("Open model file…", _OPEN_FILE)
         index = self.findData(str(current)) if current else -1
         self.setCurrentIndex(index if index >= 0 else 0)
