@@ -1,0 +1,60 @@
+"""The command line: version, model listing for scripts, and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import torch
+
+from aigc_studio import __version__
+from aigc_studio.cli.main import main
+from aigc_studio.core.modelfile import ModelCard, save_model
+from aigc_studio.core.paths import user_models_dir
+from aigc_studio.core.registry import list_models, resolve_model
+
+
+def test_version_is_printed(capsys):
+    try:
+        main(["--version"])
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    assert capsys.readouterr().out.strip() == f"aigc-studio {__version__}"
+
+
+def test_models_list_json_includes_user_models(studio_home, capsys):
+    save_model(
+        user_models_dir() / "my-faces.safetensors",
+        {"w": torch.zeros(2)},
+        ModelCard(kind="image-vae", config={}, description="faces I drew", untrained=True),
+    )
+    (user_models_dir() / "junk.safetensors").write_text("not a model")
+    assert main(["models", "list", "--json"]) == 0
+    listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert listed["my-faces"]["kind"] == "image-vae"
+    assert listed["my-faces"]["path"].endswith("my-faces.safetensors")
+    assert listed["my-faces"]["untrained"] is True
+    assert "junk" not in listed
+    assert main(["models", "list"]) == 0
+    assert "UNTRAINED" in capsys.readouterr().out
+
+
+def test_model_names_and_paths_resolve_and_kinds_are_checked(studio_home, tmp_path):
+    path = user_models_dir() / "tunes.safetensors"
+    save_model(path, {"w": torch.zeros(2)}, ModelCard(kind="music-vae", config={}))
+    assert resolve_model("tunes") == path
+    assert resolve_model(str(path), "music") == path
+    assert [e.name for e in list_models("music")] == ["tunes"]
+    assert list_models("image") == []
+
+
+def test_unknown_model_is_one_clear_line_and_exit_1(studio_home):
+    result = subprocess.run(
+        [sys.executable, "-m", "aigc_studio", "models", "info", "no-such-model"],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "AIGC_STUDIO_HOME": str(studio_home)},
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("aigc-studio: error: No model named 'no-such-model'")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,114 @@
+"""The engine thread: results, failures and cancellation arrive as signals; the GUI keeps ticking."""
+
+import threading
+import time
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from aigc_studio.core.jobs import FunctionJob
+from aigc_studio.engine.thread import Engine
+from aigc_studio.errors import InputError
+
+
+@pytest.fixture
+def engine(qtbot):
+    engine = Engine("cpu")
+    engine.start()
+    qtbot.waitUntil(lambda: engine.is_ready, timeout=30000)
+    yield engine
+    engine.shutdown()
+
+
+def _busy_torch(ctx, seconds):
+    import torch
+
+    a = torch.randn(256, 256)
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        a = torch.tanh(a @ a)
+        n += 1
+        ctx.progress((seconds - (end - time.monotonic())) / seconds, f"iteration {n}")
+    return n
+
+
+def test_result_and_progress_arrive_while_the_event_loop_keeps_ticking(qtbot, engine):
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(10)
+    progress = []
+    handle = engine.submit(FunctionJob("busy", lambda ctx: _busy_torch(ctx, 1.0)))
+    handle.progress.connect(lambda f, m: progress.append((f, m)))
+    assert engine.device_description.startswith("CPU")
+    with qtbot.waitSignal(handle.finished, timeout=10000) as blocker:
+        pass
+    timer.stop()
+    assert blocker.args[0] > 0 and handle.state == "finished"
+    assert len(progress) > 3 and progress[-1][1].startswith("iteration")
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert len(ticks) > 40, "the GUI event loop stalled while the job ran"
+    assert max(gaps) < 0.5
+
+
+def test_user_error_is_reported_with_its_message(qtbot, engine):
+    def bad(ctx):
+        raise InputError("That folder has no images.")
+
+    handle = engine.submit(FunctionJob("train", bad))
+    with qtbot.waitSignal(handle.failed, timeout=5000) as blocker:
+        pass
+    assert blocker.args == ["That folder has no images."]
+    assert handle.state == "failed"
+
+
+def test_a_crashing_job_fails_cleanly_and_the_engine_keeps_working(qtbot, engine):
+    handle = engine.submit(FunctionJob("bug", lambda ctx: 1 / 0))
+    with qtbot.waitSignal(handle.failed, timeout=5000) as blocker:
+        pass
+    assert "ZeroDivisionError" in blocker.args[0]
+    ok = engine.submit(FunctionJob("after", lambda ctx: 42))
+    with qtbot.waitSignal(ok.finished, timeout=5000) as blocker:
+        pass
+    assert blocker.args == [42]
+
+
+def test_cancel_of_a_cooperative_job_takes_effect_within_a_second(qtbot, engine):
+    handle = engine.submit(FunctionJob("long", lambda ctx: _busy_torch(ctx, 30)))
+    qtbot.waitUntil(lambda: handle.state == "running", timeout=5000)
+    finished = []
+    handle.finished.connect(finished.append)
+    started = time.monotonic()
+    with qtbot.waitSignal(handle.cancelled, timeout=1000):
+        handle.cancel()
+    assert time.monotonic() - started < 1.0
+    qtbot.waitUntil(lambda: not engine.busy, timeout=3000)
+    assert finished == []
+
+
+def test_cancel_of_a_job_that_never_checks_still_releases_the_gui_within_a_second(qtbot, engine):
+    release = threading.Event()
+    handle = engine.submit(FunctionJob("stubborn", lambda ctx: release.wait(10) or "late"))
+    qtbot.waitUntil(lambda: handle.state == "running", timeout=5000)
+    results = []
+    handle.finished.connect(results.append)
+    started = time.monotonic()
+    with qtbot.waitSignal(handle.cancelled, timeout=1500):
+        handle.cancel()
+    assert time.monotonic() - started < 1.0
+    release.set()
+    qtbot.waitUntil(lambda: not engine.busy, timeout=3000)
+    assert results == [], "a cancelled job's late result must be dropped"
+
+
+def test_queued_jobs_run_in_order_and_a_queued_job_can_be_cancelled(qtbot, engine):
+    order = []
+    first = engine.submit(FunctionJob("a", lambda ctx: (time.sleep(0.3), order.append("a"))))
+    second = engine.submit(FunctionJob("b", lambda ctx: order.append("b")))
+    third = engine.submit(FunctionJob("c", lambda ctx: order.append("c")))
+    second.cancel()
+    assert second.state == "cancelled"
+    with qtbot.waitSignal(third.finished, timeout=5000):
+        pass
+    assert order == ["a", "c"] and first.state == "finished"

@@ -1,0 +1,82 @@
+"""The real main window: three panes, menus, status bar, settings, About, screenshot."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtGui import QImage
+
+from aigc_studio.engine.thread import Engine
+from aigc_studio.ui.about import about_text
+from aigc_studio.ui.main_window import MainWindow
+from aigc_studio.ui.settings import app_settings
+
+
+@pytest.fixture
+def window(qtbot, studio_home):
+    engine = Engine("cpu")
+    win = MainWindow(engine, app_settings())
+    qtbot.addWidget(win)
+    win.show()
+    engine.start()
+    yield win
+    engine.shutdown()
+
+
+def test_window_has_three_studios_menus_and_device_in_status_bar(qtbot, window):
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Image", "Text", "Music"]
+    menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert menus == ["File", "Edit", "View", "Generate", "Train", "Help"]
+    qtbot.waitUntil(lambda: window.engine.is_ready, timeout=30000)
+    assert window.device_label.text().startswith("Device: CPU")
+    assert "PyTorch" in about_text(window.engine) and window.engine.torch_version in about_text(window.engine)
+
+
+def test_view_shortcuts_switch_panes_and_pane_actions_follow_the_tab(qtbot, window):
+    window.show_pane("music")
+    assert window.current_pane().key == "music"
+    for key, menus in window._pane_actions.items():
+        for actions in menus.values():
+            assert all(a.isVisible() == (key == "music") for a in actions)
+
+
+def test_window_geometry_and_tab_persist_between_sessions(qtbot, window):
+    window.resize(720, 540)
+    window.show_pane("text")
+    window.close()
+    engine = Engine("cpu")
+    again = MainWindow(engine, app_settings())
+    qtbot.addWidget(again)
+    assert again.current_pane().key == "text"
+    assert (again.width(), again.height()) == (720, 540)
+
+
+def _run_app(args, home, timeout=180):
+    env = {**os.environ, "AIGC_STUDIO_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run([sys.executable, "-m", "aigc_studio", *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def test_screenshot_option_saves_the_real_window(studio_home, tmp_path):
+    out = tmp_path / "shot.png"
+    result = _run_app(["--screenshot", str(out), "--tab", "music", "--device", "cpu"], studio_home)
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(out))
+    assert image.width() >= 800 and image.height() >= 500
+
+
+def test_torch_is_not_imported_before_the_window_is_shown(studio_home):
+    code = (
+        "import sys, os\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from aigc_studio.engine.thread import Engine\n"
+        "from aigc_studio.ui.main_window import MainWindow\n"
+        "from aigc_studio.ui.settings import app_settings\n"
+        "app = QApplication([])\n"
+        "w = MainWindow(Engine('cpu'), app_settings()); w.show(); app.processEvents()\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "AIGC_STUDIO_HOME": str(studio_home), "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
