@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 APP_NAME = "aigc-studio"
@@ -10,12 +11,20 @@ HOME_ENV = "AIGC_STUDIO_HOME"  # overrides the user data dir (tests, portable in
 
 
 def resources_dir() -> Path:
-    """The bundled ``resources/`` folder (source checkout, editable or regular install)."""
+    """The bundled ``resources/`` folder.
+
+    Looked for beside the package (source checkout, editable install), inside a
+    PyInstaller bundle, and in ``<prefix>/share/aigc-studio`` (regular install).
+    """
     package_dir = Path(__file__).resolve().parent.parent
-    for candidate in (package_dir.parent / "resources", package_dir / "resources"):
+    candidates = [package_dir.parent / "resources", package_dir / "resources"]
+    if hasattr(sys, "_MEIPASS"):
+        candidates.append(Path(sys._MEIPASS) / "resources")
+    candidates.append(Path(sys.prefix) / "share" / APP_NAME)
+    for candidate in candidates:
         if (candidate / "models").is_dir():
             return candidate
-    return package_dir.parent / "resources"
+    return candidates[0]
 
 
 def bundled_models_dir() -> Path:
