@@ -80,3 +80,34 @@ def test_torch_is_not_imported_before_the_window_is_shown(studio_home):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_status_bar_cancel_button_stops_the_running_job(qtbot, window):
+    import time
+
+    from aigc_studio.core.jobs import FunctionJob
+
+    def forever(ctx):
+        while True:
+            time.sleep(0.02)
+            ctx.progress(None, "thinking")
+
+    qtbot.waitUntil(lambda: window.engine.is_ready, timeout=30000)
+    handle = window.engine.submit(FunctionJob("endless", forever))
+    qtbot.waitUntil(lambda: window.cancel_button.isEnabled() and handle.state == "running", timeout=5000)
+    assert "endless" in window.job_label.text()
+    with qtbot.waitSignal(handle.cancelled, timeout=1000):
+        qtbot.mouseClick(window.cancel_button, __import__("PySide6.QtCore").QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.job_label.text() == "Idle", timeout=3000)
+
+
+def test_dark_and_light_themes_change_the_palette(qtbot, window):
+    from PySide6.QtWidgets import QApplication
+
+    from aigc_studio.ui.palette import apply_theme
+
+    app = QApplication.instance()
+    assert apply_theme(app, "dark") == "dark"
+    dark_window = app.palette().window().color().lightness()
+    assert apply_theme(app, "light") == "light"
+    assert app.palette().window().color().lightness() > dark_window + 100

@@ -22,7 +22,7 @@ def resources_dir() -> Path:
         candidates.append(Path(sys._MEIPASS) / "resources")
     candidates.append(Path(sys.prefix) / "share" / APP_NAME)
     for candidate in candidates:
-        if (candidate / "models").is_dir():
+        if (candidate / "icons").is_dir():
             return candidate
     return candidates[0]
 

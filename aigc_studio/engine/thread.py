@@ -318,10 +318,8 @@ class Engine(QObject):
         handle.state = state
         if state == "cancelled":
             handle.cancelled.emit()
-            if self._handles[job_id].state == "cancelled" and job_id in self._tickets:
-                # queued jobs never reach the worker's reports
-                if self._tickets[job_id].token.is_set and job_id not in self.started_at:
-                    self._forget(job_id)
+            if job_id not in self.started_at:
+                self._forget(job_id)  # a queued job is skipped by the worker without a report
         self.job_changed.emit(handle)
 
     def _forget(self, job_id: int) -> None:

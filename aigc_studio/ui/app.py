@@ -14,7 +14,6 @@ SCREENSHOT_TIMEOUT_S = 120
 
 def run_gui(args: argparse.Namespace) -> int:
     """Open the main window and run the event loop; returns the exit status."""
-    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -34,6 +33,10 @@ def run_gui(args: argparse.Namespace) -> int:
         app.setWindowIcon(QIcon(str(icon)))
     settings = app_settings()
     apply_theme(app, read_setting(settings, "ui/theme", "system", str))
+    # Follow the desktop when it switches between light and dark while we run.
+    app.styleHints().colorSchemeChanged.connect(
+        lambda _scheme: apply_theme(app, read_setting(settings, "ui/theme", "system", str))
+    )
     device = args.device or read_setting(settings, "engine/device", "auto", str)
     engine = Engine(device)
     window = MainWindow(engine, settings)
