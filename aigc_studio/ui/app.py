@@ -19,6 +19,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
     from aigc_studio.core.paths import resources_dir
     from aigc_studio.engine.thread import Engine
+    from aigc_studio.ui.crash_guard import install_crash_guard
     from aigc_studio.ui.main_window import MainWindow
     from aigc_studio.ui.palette import apply_theme
     from aigc_studio.ui.settings import app_settings, read_setting
@@ -31,6 +32,8 @@ def run_gui(args: argparse.Namespace) -> int:
     icon = resources_dir() / "icons" / "aigc-studio.png"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
+    if not args.screenshot:
+        install_crash_guard()
     settings = app_settings()
     apply_theme(app, read_setting(settings, "ui/theme", "system", str))
     # Follow the desktop when it switches between light and dark while we run.
