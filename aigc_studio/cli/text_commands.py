@@ -1,9 +1,177 @@
-"""``aigc-studio generate text`` and ``aigc-studio train`` for the text studio."""
+"""``aigc-studio generate text`` and ``aigc-studio train text-gpt|text-vae`` for the text studio."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from aigc_studio.errors import InputError
 
 
 def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAction) -> None:
     """Add this studio's generate and train sub-commands."""
+    g = generate.add_parser("text", help="continue a prompt with a text model, streaming to the terminal")
+    g.add_argument("--model", required=True, help="model name, .safetensors file, or Hugging Face model folder")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--prompt", default=None, help="text to continue")
+    src.add_argument("--prompt-file", default=None, help="file whose text is continued")
+    g.add_argument("--max-tokens", type=int, default=200)
+    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-k", type=int, default=0)
+    g.add_argument("--top-p", type=float, default=0.95)
+    g.add_argument("--repetition-penalty", type=float, default=1.0)
+    g.add_argument("--stop", action="append", default=[], help="stop before this text (repeatable; \\n allowed)")
+    g.add_argument("--out", default=None, help="also write prompt + continuation to this file")
+    g.add_argument("--allow-pickle", action="store_true", help="allow .bin/.pt pickle weights (can run code!)")
+    g.add_argument("--no-cache", action="store_true", help="recompute the whole window for every token (slow)")
+    g.set_defaults(func=_generate)
+
+    for kind, helptext in (
+        ("text-gpt", "train or fine-tune the own GPT on .txt/.md files"),
+        ("text-vae", "train a sentence VAE on .txt/.md files"),
+    ):
+        t = train.add_parser(kind, help=helptext)
+        t.add_argument("--data", required=True, action="append", help="file or folder of .txt/.md (repeatable)")
+        t.add_argument("--steps", type=int, default=2000)
+        t.add_argument("--out", required=True, help="output .safetensors (a resumable checkpoint)")
+        t.add_argument("--resume", default=None, help="continue a checkpoint exactly")
+        t.add_argument("--batch-size", type=int, default=None)
+        t.add_argument("--lr", type=float, default=None)
+        t.add_argument("--seed", type=int, default=1337)
+        t.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+        t.add_argument("--name", default="")
+        t.add_argument("--description", default="")
+        t.add_argument("--license", default="")
+        t.add_argument("--data-sources", default="")
+        t.add_argument("--checkpoint-every", type=int, default=500)
+        if kind == "text-gpt":
+            t.add_argument("--init", default=None, help="fine-tune this own-GPT model")
+            t.add_argument("--tokenizer", choices=("auto", "char", "bpe"), default="auto")
+            t.add_argument("--vocab-size", type=int, default=2048)
+            t.add_argument("--layers", type=int, default=4)
+            t.add_argument("--heads", type=int, default=4)
+            t.add_argument("--width", type=int, default=128)
+            t.add_argument("--context", type=int, default=128)
+            t.add_argument("--dropout", type=float, default=0.0)
+            t.add_argument("--eval-every", type=int, default=250)
+            t.add_argument("--sample-every", type=int, default=500)
+            t.set_defaults(func=_train_gpt)
+        else:
+            t.add_argument("--init", default=None, help=argparse.SUPPRESS)
+            t.add_argument("--latent", type=int, default=32)
+            t.add_argument("--hidden", type=int, default=256)
+            t.add_argument("--vocab-size", type=int, default=8000)
+            t.set_defaults(func=_train_vae)
+
+
+def _unescape(text: str) -> str:
+    return text.encode("utf-8").decode("unicode_escape") if "\\" in text else text
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.text.corpus import read_text_file
+    from aigc_studio.text.jobs import GenerateTextJob
+
+    if args.prompt_file:
+        prompt, _ = read_text_file(args.prompt_file)
+    else:
+        prompt = _unescape(args.prompt) if args.prompt else ""
+    if args.max_tokens < 1:
+        raise InputError("--max-tokens must be at least 1.")
+    job = GenerateTextJob(
+        model=args.model,
+        prompt=prompt,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        max_new_tokens=args.max_tokens,
+        stop=[_unescape(s) for s in args.stop],
+        seed=args.seed,
+        allow_pickle=args.allow_pickle,
+        use_cache=not args.no_cache,
+    )
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+
+    def on_partial(payload):
+        if payload.get("type") == "token":
+            sys.stdout.write(payload["text"])
+            sys.stdout.flush()
+
+    result = run_in_terminal(
+        job, device=args.device or "auto", seed=args.seed, on_partial=on_partial, show_progress=False
+    )
+    sys.stdout.write("\n")
+    if args.out:
+        from aigc_studio.core.atomic import atomic_write_text
+
+        atomic_write_text(args.out, prompt + result["text"])
+    return 0
+
+
+def _common_settings(args: argparse.Namespace) -> dict:
+    if args.steps < 1:
+        raise InputError("--steps must be at least 1.")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    settings = {
+        "data": [str(Path(d)) for d in args.data],
+        "out": args.out,
+        "steps": args.steps,
+        "resume": args.resume,
+        "seed": args.seed,
+        "name": args.name,
+        "description": args.description,
+        "license": args.license,
+        "data_sources": args.data_sources,
+        "checkpoint_every": args.checkpoint_every,
+    }
+    if args.batch_size:
+        settings["batch_size"] = args.batch_size
+    if args.lr:
+        settings["lr"] = args.lr
+    return settings
+
+
+def _train_gpt(args: argparse.Namespace) -> int:
+    from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.text.jobs import TrainGPTJob
+
+    settings = _common_settings(args)
+    settings.update(
+        init=args.init,
+        tokenizer=args.tokenizer,
+        vocab_size=args.vocab_size,
+        layers=args.layers,
+        heads=args.heads,
+        width=args.width,
+        context=args.context,
+        dropout=args.dropout,
+        eval_every=args.eval_every,
+        sample_every=args.sample_every,
+    )
+    result = run_in_terminal(TrainGPTJob(settings), device=args.device or "auto", seed=args.seed)
+    _print_summary(result)
+    return 0
+
+
+def _train_vae(args: argparse.Namespace) -> int:
+    from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.text.jobs import TrainVAEJob
+
+    settings = _common_settings(args)
+    settings.update(latent=args.latent, hidden=args.hidden, vocab_size=args.vocab_size)
+    result = run_in_terminal(TrainVAEJob(settings), device=args.device or "auto", seed=args.seed)
+    _print_summary(result)
+    return 0
+
+
+def _print_summary(result: dict) -> None:
+    parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()]
+    print("done: " + ", ".join(parts))

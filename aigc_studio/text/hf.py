@@ -1,0 +1,135 @@
+"""Local Hugging Face causal language models (GPT-2, Llama, ...) opened fully offline.
+
+A folder in the common layout (config.json, *.safetensors, tokenizer files)
+is loaded with ``transformers`` and ``local_files_only``. Pickle weights
+(.bin/.pt/.pth/.ckpt) can run code when loaded, so they are refused unless the
+caller passes ``allow_pickle=True`` after asking the user.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aigc_studio.errors import InputError, ModelFileError, StudioError
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+PICKLE_WARNING = (
+    "This model's weights are stored as Python pickle files ({files}). Loading a pickle can run any code "
+    "hidden in it, with your user rights: only allow it for files from a source you trust completely. "
+    "A .safetensors copy of the same model is always safe to open."
+)
+
+
+def is_hf_folder(path: str | Path) -> bool:
+    """True for a folder with a config.json (the Hugging Face layout)."""
+    path = Path(path)
+    return path.is_dir() and (path / "config.json").is_file()
+
+
+def inspect_hf_folder(path: str | Path) -> dict[str, Any]:
+    """Check a folder without loading it: architecture, weight files, whether they are pickles."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise InputError(f"{path} is not a folder.")
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise InputError(f"{path.name} has no config.json; expected a Hugging Face model folder.")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path.name}/config.json cannot be read ({exc}).") from exc
+    safetensors = sorted(path.glob("*.safetensors"))
+    pickles = sorted(p for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
+    if not safetensors and not pickles:
+        raise InputError(f"{path.name} has no weight files (*.safetensors).")
+    has_tokenizer = any(
+        (path / n).is_file() for n in ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+    )
+    return {
+        "model_type": config.get("model_type", "unknown"),
+        "architectures": config.get("architectures") or [],
+        "safetensors": [p.name for p in safetensors],
+        "pickles": [p.name for p in pickles],
+        "needs_pickle": not safetensors,
+        "has_tokenizer": has_tokenizer,
+    }
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError as exc:
+        raise StudioError(
+            "Opening Hugging Face model folders needs the optional 'transformers' package: pip install 'aigc-studio[hf]'."
+        ) from exc
+    transformers.logging.set_verbosity_error()
+    return transformers
+
+
+class HFCausalLM:
+    """A local transformers causal LM behind the same interface as ``OwnGPT``."""
+
+    def __init__(self, model: Any, tokenizer: Any, path: Path, device: Any) -> None:
+        import torch
+
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = torch.device(device)
+        self.path = path
+        self.name = path.name
+        config = model.config
+        self.context = int(
+            getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None) or 1024
+        )
+        self.context = min(self.context, 4096)
+        import inspect
+
+        # transformers 5 renamed ``past_key_values`` to ``cache``; support both.
+        self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        eos = getattr(tokenizer, "eos_token_id", None)
+        self.eos_id = eos if isinstance(eos, int) else None
+
+    def encode(self, text: str) -> list[int]:
+        """Text to ids (no special tokens)."""
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def decode(self, ids: list[int]) -> str:
+        """Ids to text."""
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    def start_ids(self) -> list[int]:
+        """BOS when the model has one, else a newline."""
+        bos = getattr(self.tokenizer, "bos_token_id", None)
+        if isinstance(bos, int):
+            return [bos]
+        return self.encode("\n")[:1] or [0]
+
+    def logits(self, ids: list[int], cache: Any) -> tuple[Any, Any]:
+        """Next-token logits after ``ids`` on top of ``cache`` (transformers' own cache)."""
+        import torch
+
+        with torch.no_grad():
+            idx = torch.tensor([ids], dtype=torch.long, device=self.device)
+            out = self.model(input_ids=idx, use_cache=True, **{self._cache_arg: cache})
+        return out.logits[0, -1], getattr(out, self._cache_arg)
+
+
+def load_hf_model(path: str | Path, device: Any = "cpu", allow_pickle: bool = False) -> HFCausalLM:
+    """Load a local folder offline; pickle-only folders need ``allow_pickle=True``."""
+    path = Path(path).expanduser()
+    info = inspect_hf_folder(path)
+    if info["needs_pickle"] and not allow_pickle:
+        raise InputError(PICKLE_WARNING.format(files=", ".join(info["pickles"][:3])) + " It was not opened.")
+    if not info["has_tokenizer"]:
+        raise InputError(f"{path.name} has no tokenizer files (tokenizer.json or vocab.json + merges.txt).")
+    tf = _transformers()
+    try:
+        tokenizer = tf.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        model = tf.AutoModelForCausalLM.from_pretrained(
+            str(path), local_files_only=True, use_safetensors=not info["needs_pickle"]
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{path.name} could not be loaded as a causal language model ({exc}).") from exc
+    return HFCausalLM(model, tokenizer, path, device)

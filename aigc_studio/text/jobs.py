@@ -1,0 +1,149 @@
+"""Jobs of the writer studio. Importing this module does not import torch (the GUI may import it).
+
+Each job's ``run`` imports its implementation, so torch loads on the engine thread.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aigc_studio.errors import InputError
+
+
+def load_language_model(ref: str | Path, ctx: Any, allow_pickle: bool = False) -> Any:
+    """An own-GPT file, a registry name, or a Hugging Face folder, loaded through the model cache."""
+    from aigc_studio.core.registry import resolve_model
+
+    path = Path(str(ref)).expanduser()
+    if path.is_dir():
+        loader = _hf_loader_pickle if allow_pickle else _hf_loader
+        return ctx.models.get(path, ctx.device, loader)
+    from aigc_studio.text.gpt import load_gpt
+
+    resolved = resolve_model(str(ref), "text-gpt")
+    return ctx.models.get(resolved, ctx.device, load_gpt)
+
+
+def _hf_loader(path: Path, device: Any) -> Any:
+    from aigc_studio.text.hf import load_hf_model
+
+    return load_hf_model(path, device, allow_pickle=False)
+
+
+def _hf_loader_pickle(path: Path, device: Any) -> Any:
+    from aigc_studio.text.hf import load_hf_model
+
+    return load_hf_model(path, device, allow_pickle=True)
+
+
+@dataclass
+class GenerateTextJob:
+    """Continue ``prompt``; streams ``{"type": "token", "text": piece}`` partials; returns the full text."""
+
+    model: str
+    prompt: str
+    temperature: float = 0.8
+    top_k: int = 0
+    top_p: float = 0.95
+    repetition_penalty: float = 1.0
+    max_new_tokens: int = 200
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    allow_pickle: bool = False
+    use_cache: bool = True
+    title: str = "Continue text"
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        """Load the model (cached), then sample token by token."""
+        from aigc_studio.nn.sampling import SamplingSettings
+        from aigc_studio.text.generate import stream_text
+
+        if self.max_new_tokens < 1:
+            raise InputError("Max tokens must be at least 1.")
+        ctx.progress(None, "Loading the model…")
+        lm = load_language_model(self.model, ctx, self.allow_pickle)
+        settings = SamplingSettings(
+            temperature=self.temperature,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            repetition_penalty=self.repetition_penalty,
+            max_new_tokens=self.max_new_tokens,
+        )
+        generator = ctx.generator(self.seed)
+        pieces: list[str] = []
+        started = time.monotonic()
+        for piece in stream_text(lm, self.prompt, settings, generator, self.stop, self.use_cache):
+            pieces.append(piece)
+            ctx.partial({"type": "token", "text": piece})
+        return {"text": "".join(pieces), "seconds": time.monotonic() - started, "model": getattr(lm, "name", "")}
+
+
+@dataclass
+class TrainGPTJob:
+    """Train or fine-tune the own GPT; ``settings`` are GPTTrainSettings fields."""
+
+    settings: dict[str, Any]
+    title: str = "Train text GPT"
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        """Run the training loop (see ``train_gpt.py``)."""
+        from aigc_studio.text.train_gpt import GPTTrainer, GPTTrainSettings
+
+        return GPTTrainer(GPTTrainSettings(**self.settings)).run(ctx)
+
+
+@dataclass
+class TrainVAEJob:
+    """Train the sentence VAE; ``settings`` are VAETrainSettings fields."""
+
+    settings: dict[str, Any]
+    title: str = "Train sentence VAE"
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        """Run the VAE training loop (see ``train_vae.py``)."""
+        from aigc_studio.text.train_vae import VAETrainer, VAETrainSettings
+
+        return VAETrainer(VAETrainSettings(**self.settings)).run(ctx)
+
+
+@dataclass
+class BlendSentencesJob:
+    """Decode ``steps`` sentences on the latent path from ``first`` to ``second`` (homotopy)."""
+
+    model: str
+    first: str
+    second: str
+    steps: int = 5
+    title: str = "Blend sentences"
+
+    def run(self, ctx: Any) -> list[str]:
+        """Encode both, interpolate, decode greedily."""
+        from aigc_studio.core.registry import resolve_model
+        from aigc_studio.text.vae import load_vae
+
+        vae = ctx.models.get(resolve_model(self.model, "text-vae"), ctx.device, load_vae)
+        ctx.check_cancelled()
+        return vae.homotopy(self.first, self.second, self.steps)
+
+
+@dataclass
+class NeighboursJob:
+    """Sentences near ``sentence`` in the VAE's latent space."""
+
+    model: str
+    sentence: str
+    count: int = 5
+    radius: float = 0.5
+    seed: int | None = None
+    title: str = "Sentence neighbours"
+
+    def run(self, ctx: Any) -> list[str]:
+        """Encode, add Gaussian noise, decode."""
+        from aigc_studio.core.registry import resolve_model
+        from aigc_studio.text.vae import load_vae
+
+        vae = ctx.models.get(resolve_model(self.model, "text-vae"), ctx.device, load_vae)
+        return vae.neighbours(self.sentence, self.count, self.radius, ctx.generator(self.seed))
