@@ -62,6 +62,7 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
             t.add_argument("--init", default=None, help=argparse.SUPPRESS)
             t.add_argument("--latent", type=int, default=32)
             t.add_argument("--hidden", type=int, default=256)
+            t.add_argument("--embed", type=int, default=128)
             t.add_argument("--vocab-size", type=int, default=8000)
             t.set_defaults(func=_train_vae)
 
@@ -166,7 +167,7 @@ def _train_vae(args: argparse.Namespace) -> int:
     from aigc_studio.text.jobs import TrainVAEJob
 
     settings = _common_settings(args)
-    settings.update(latent=args.latent, hidden=args.hidden, vocab_size=args.vocab_size)
+    settings.update(latent=args.latent, hidden=args.hidden, embed=args.embed, vocab_size=args.vocab_size)
     result = run_in_terminal(TrainVAEJob(settings), device=args.device or "auto", seed=args.seed)
     _print_summary(result)
     return 0

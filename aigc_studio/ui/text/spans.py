@@ -1,0 +1,48 @@
+"""Generated spans: character ranges the model wrote, kept in step with edits.
+
+A span moves when text is inserted or removed before it and is dropped as soon
+as the writer edits inside it (it is then the writer's text). Plain Python.
+"""
+
+from __future__ import annotations
+
+
+class GeneratedSpans:
+    """Sorted, non-overlapping ``[start, end)`` ranges of generated text."""
+
+    def __init__(self) -> None:
+        self.ranges: list[list[int]] = []
+
+    def clear(self) -> None:
+        """Forget every span."""
+        self.ranges.clear()
+
+    def add(self, start: int, end: int) -> list[int]:
+        """Mark ``[start, end)`` as generated; returns the live range (extend it while streaming)."""
+        span = [start, end]
+        self.ranges.append(span)
+        self.ranges.sort()
+        return span
+
+    def apply_edit(self, position: int, removed: int, added: int) -> None:
+        """Follow a document change: shift spans after it, drop spans it touches inside."""
+        delta = added - removed
+        edit_end = position + removed
+        kept = []
+        for span in self.ranges:
+            start, end = span
+            if position >= end:
+                kept.append(span)  # the edit is after the span (typing right after it is not editing it)
+            elif edit_end <= start:
+                span[0], span[1] = start + delta, end + delta
+                kept.append(span)
+            # else: the writer edited generated text; it is now theirs
+        self.ranges[:] = kept
+
+    def as_list(self) -> list[list[int]]:
+        """Non-empty spans as ``[[start, end], ...]`` (for the sidecar and autosave)."""
+        return [list(span) for span in self.ranges if span[1] > span[0]]
+
+    def load(self, ranges: list, length: int) -> None:
+        """Replace the spans, ignoring any that fall outside a text of ``length`` characters."""
+        self.ranges = sorted([int(s), int(e)] for s, e in ranges if 0 <= int(s) < int(e) <= length)
