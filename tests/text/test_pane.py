@@ -29,7 +29,7 @@ def pane(qtbot, engine, tiny_gpt_path, studio_home):
     settings = QSettings(str(studio_home / "settings.ini"), QSettings.Format.IniFormat)
     pane = TextPane(engine, settings)
     qtbot.addWidget(pane)
-    pane.panel.picker.select_path(tiny_gpt_path)
+    pane.panel.select_model(tiny_gpt_path)
     pane.panel.max_tokens.setValue(30)
     pane.panel.random_seed.setChecked(False)
     pane.panel.seed.setValue(3)

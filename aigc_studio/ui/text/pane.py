@@ -173,6 +173,8 @@ class TextPane(StudioPane):
         }.get(menu, [])
 
     def _on_busy(self, busy: bool) -> None:
+        if not busy:
+            self.counter.update()
         self.continue_action.setEnabled(not busy)
         self.retry_action.setEnabled(not busy)
         self.stop_action.setEnabled(busy)

@@ -101,6 +101,10 @@ class SamplingPanel(QWidget):
         layout.addWidget(sampling_box)
         layout.addWidget(self.counter)
         self.model_changed.connect(self._describe_model)
+        self.model_changed.connect(lambda path: settings.setValue("text/model", str(path) if path else ""))
+        remembered = read_setting(settings, "text/model", "", str)
+        if remembered and Path(remembered).exists() and Path(remembered) != self.picker.current_path():
+            self.picker.select_path(Path(remembered))
         self._describe_model(self.picker.current_path())
 
     def _double(self, lo, hi, step, key, default, tip) -> QDoubleSpinBox:
@@ -120,6 +124,11 @@ class SamplingPanel(QWidget):
         box.setToolTip(tip)
         box.valueChanged.connect(lambda v: self.settings.setValue(f"text/{key}", v))
         return box
+
+    def select_model(self, path: Path) -> None:
+        """Select a model file or folder (adding it to the picker if needed)."""
+        self.picker.select_path(Path(path))
+        self.model_changed.emit(self.picker.current_path())
 
     def model_path(self) -> Path | None:
         """The chosen model file or folder."""
@@ -166,8 +175,7 @@ class SamplingPanel(QWidget):
             if not confirm_pickle(self, PICKLE_WARNING.format(files=", ".join(info["pickles"][:3]))):
                 return False
             self.allowed_pickle.add(str(folder))
-        self.picker.select_path(folder)
-        self.model_changed.emit(folder)
+        self.select_model(folder)
         return True
 
     def allow_pickle(self, path: Path | None) -> bool:
