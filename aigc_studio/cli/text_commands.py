@@ -68,7 +68,8 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
 
 
 def _unescape(text: str) -> str:
-    return text.encode("utf-8").decode("unicode_escape") if "\\" in text else text
+    """Let \\n and \\t typed on the command line mean a line break and a tab."""
+    return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -75,9 +75,11 @@ class GenerateTextJob:
         generator = ctx.generator(self.seed)
         pieces: list[str] = []
         started = time.monotonic()
-        for piece in stream_text(lm, self.prompt, settings, generator, self.stop, self.use_cache):
+        for count, piece in enumerate(stream_text(lm, self.prompt, settings, generator, self.stop, self.use_cache), 1):
             pieces.append(piece)
             ctx.partial({"type": "token", "text": piece})
+            if count % 16 == 0:
+                ctx.progress(count / self.max_new_tokens, f"{count} tokens")
         return {"text": "".join(pieces), "seconds": time.monotonic() - started, "model": getattr(lm, "name", "")}
 
 

@@ -71,6 +71,9 @@ def test_continue_streams_at_the_cursor_and_undo_removes_it_in_one_step(qtbot, p
     pane.undo()
     assert pane.editor.toPlainText() == "It was a bright cold day. The end."
     assert pane.editor.generated_text_ranges() == []
+    pane.redo()  # the generation comes back, still marked as generated
+    assert pane.editor.toPlainText() == text
+    assert pane.editor.generated_text_ranges() == [[25, 25 + len(generated)]]
 
 
 def test_stop_ignores_tokens_after_it(qtbot, pane):

@@ -58,3 +58,11 @@ def test_editor_reader_normalises_line_endings(tmp_path):
     path = tmp_path / "dos.txt"
     path.write_bytes(b"one\r\ntwo\r\n")
     assert read_text_file(path) == ("one\ntwo\n", "utf-8")
+
+
+def test_writer_pane_imports_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, aigc_studio.ui.text.pane, aigc_studio.text.jobs; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

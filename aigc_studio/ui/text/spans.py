@@ -12,10 +12,13 @@ class GeneratedSpans:
 
     def __init__(self) -> None:
         self.ranges: list[list[int]] = []
+        # Spans removed together with their whole text, so that undo/redo can bring the marks back.
+        self._removed: list[tuple[int, int, list[tuple[int, int]]]] = []
 
     def clear(self) -> None:
         """Forget every span."""
         self.ranges.clear()
+        self._removed.clear()
 
     def add(self, start: int, end: int) -> list[int]:
         """Mark ``[start, end)`` as generated; returns the live range (extend it while streaming)."""
@@ -25,10 +28,14 @@ class GeneratedSpans:
         return span
 
     def apply_edit(self, position: int, removed: int, added: int) -> None:
-        """Follow a document change: shift spans after it, drop spans it touches inside."""
+        """Follow a document change: shift spans after it, drop spans it touches inside.
+
+        Spans whose whole text was removed are remembered; when exactly that much
+        text comes back at the same place (undo or redo), they are marked again.
+        """
         delta = added - removed
         edit_end = position + removed
-        kept = []
+        kept, gone = [], []
         for span in self.ranges:
             start, end = span
             if position >= end:
@@ -36,8 +43,20 @@ class GeneratedSpans:
             elif edit_end <= start:
                 span[0], span[1] = start + delta, end + delta
                 kept.append(span)
+            elif position <= start and end <= edit_end:
+                gone.append((start - position, end - position))  # removed whole
             # else: the writer edited generated text; it is now theirs
-        self.ranges[:] = kept
+        restored = []
+        for i in range(len(self._removed) - 1, -1, -1):
+            at, length, spans = self._removed[i]
+            if at == position and length == added and added:
+                restored = [[position + a, position + b] for a, b in spans]
+                del self._removed[i]
+                break
+        if gone:
+            self._removed.append((position, removed, gone))
+            del self._removed[:-50]
+        self.ranges[:] = sorted(kept + restored)
 
     def as_list(self) -> list[list[int]]:
         """Non-empty spans as ``[[start, end], ...]`` (for the sidecar and autosave)."""
