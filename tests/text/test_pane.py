@@ -177,3 +177,11 @@ def test_pickle_folder_needs_confirmation(qtbot, pane, tmp_path, monkeypatch):
     monkeypatch.setattr("aigc_studio.ui.text.sampling_panel.confirm_pickle", lambda parent, msg: True)
     assert pane.panel.use_folder(folder)
     assert pane.panel.allow_pickle(Path(folder))
+
+
+def test_hugging_face_folder_continues_in_the_editor(qtbot, pane, hf_folders):
+    assert pane.panel.use_folder(hf_folders["llama"])
+    _type(pane, "Hello world.")
+    _generate(qtbot, pane, pane.continue_action)
+    assert pane.editor.toPlainText().startswith("Hello world.")
+    assert pane.generation.last.alternatives and pane.editor.generated_text_ranges()

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 from aigc_studio.ui.text.spans import GeneratedSpans
 
 GENERATED_BACKGROUND = QColor(70, 130, 200, 60)
-GENERATED_FOREGROUND = QColor(30, 70, 140)
+GENERATED_FOREGROUND = {"light": QColor(30, 70, 140), "dark": QColor(150, 195, 255)}
 
 
 class WriterEditor(QPlainTextEdit):
@@ -46,10 +46,12 @@ class WriterEditor(QPlainTextEdit):
     def refresh_highlights(self) -> None:
         """Show every generated span with the generated colour."""
         selections = []
+        dark = self.palette().base().color().lightness() < 128
+        foreground = GENERATED_FOREGROUND["dark" if dark else "light"]
         for start, end in self.spans.as_list():
             selection = QTextEdit.ExtraSelection()
             selection.format.setBackground(GENERATED_BACKGROUND)
-            selection.format.setForeground(GENERATED_FOREGROUND)
+            selection.format.setForeground(foreground)
             selection.format.setProperty(QTextFormat.Property.UserProperty, "generated")
             cursor = QTextCursor(self.document())
             cursor.setPosition(start)

@@ -167,7 +167,7 @@ class TextPane(StudioPane):
                 self.next_action,
                 self.blend_action,
             ],
-            "file": [self.recent_action, self.folder_action, self.export_action],
+            "file": [self.recent_action, self.folder_action],
             "edit": [self.accept_action],
             "train": [self.train_gpt_action, self.train_vae_action],
         }.get(menu, [])
