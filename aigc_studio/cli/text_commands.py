@@ -96,17 +96,22 @@ def _generate(args: argparse.Namespace) -> int:
         allow_pickle=args.allow_pickle,
         use_cache=not args.no_cache,
     )
-    sys.stdout.write(prompt)
-    sys.stdout.flush()
+    echoed: list[bool] = []
+
+    def echo_prompt() -> None:  # only once the model is loaded, so errors do not follow a stray prompt
+        if not echoed:
+            echoed.append(True)
+            sys.stdout.write(prompt)
 
     def on_partial(payload):
         if payload.get("type") == "token":
+            echo_prompt()
             sys.stdout.write(payload["text"])
             sys.stdout.flush()
 
-    result = run_in_terminal(
-        job, device=args.device or "auto", seed=args.seed, on_partial=on_partial, show_progress=False
-    )
+    device = args.device or "auto"
+    result = run_in_terminal(job, device=device, seed=args.seed, on_partial=on_partial, show_progress=False)
+    echo_prompt()
     sys.stdout.write("\n")
     if args.out:
         from aigc_studio.core.atomic import atomic_write_text

@@ -58,6 +58,10 @@ def inspect_hf_folder(path: str | Path) -> dict[str, Any]:
 
 
 def _transformers():
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars in the terminal or the log
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network
     try:
         import transformers
     except ImportError as exc:
