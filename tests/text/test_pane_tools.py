@@ -64,3 +64,28 @@ def test_train_dialog_trains_a_vae_and_blend_inserts_a_sentence(qtbot, pane, tmp
     assert pane.editor.generated_text_ranges() == [[7, 7 + len("The rain fell all night long.")]]
     pane.undo()
     assert pane.editor.toPlainText() == "Start. "
+
+
+def test_train_dialog_stop_keeps_a_checkpoint_that_resumes(qtbot, pane, tmp_path, studio_home):
+    (tmp_path / "s.txt").write_text(SENTENCES * 20, encoding="utf-8")
+    pane.show_train_dialog("text-gpt")
+    dialog = pane._train_dialog
+    dialog.data.setText(str(tmp_path / "s.txt"))
+    dialog.size.setCurrentIndex(0)
+    dialog.steps.setValue(100000)
+    out = studio_home / "models" / "mine.safetensors"
+    dialog.out.setText(str(out))
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: len(dialog.plot.train) >= 3, timeout=30000)
+    dialog.stop_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_busy(), timeout=5000)
+    assert "Stopped" in dialog.status.text()
+    qtbot.waitUntil(lambda: out.exists(), timeout=5000)
+    stopped_at = read_card(out).training["steps"]
+    assert 0 < stopped_at < 100000
+    dialog.steps.setValue(stopped_at + 5)
+    dialog.resume.setChecked(True)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_busy(), timeout=30000)
+    assert "Done" in dialog.status.text(), dialog.status.text()
+    assert read_card(out).training["steps"] == stopped_at + 5

@@ -101,6 +101,10 @@ class TrainTextDialog(QDialog):
         self.size = QComboBox()
         self.size.addItems(list(SIZES))
         self.size.setCurrentIndex(1)
+        self.tokenizer = QComboBox()
+        self.tokenizer.addItem("automatic (characters below 2 MB of text, else BPE)", "auto")
+        self.tokenizer.addItem("characters", "char")
+        self.tokenizer.addItem("byte-level BPE (2048 tokens)", "bpe")
         self.init = QComboBox()
         self.init.addItem("from scratch", None)
         for entry in list_models("text-gpt"):
@@ -131,6 +135,7 @@ class TrainTextDialog(QDialog):
         form.addRow("Training text", data_row)
         form.addRow("Steps", self.steps)
         form.addRow("Size", self.size)
+        form.addRow("Tokenizer", self.tokenizer)
         form.addRow("Start from", self.init)
         form.addRow("Save as", self.out)
         form.addRow("", self.resume)
@@ -153,6 +158,7 @@ class TrainTextDialog(QDialog):
         gpt = self.kind.currentData() == "text-gpt"
         self.size.setEnabled(gpt)
         self.init.setEnabled(gpt)
+        self.tokenizer.setEnabled(gpt)
         name = "my-text-gpt" if gpt else "my-text-vae"
         if Path(self.out.text()).stem in ("my-text-gpt", "my-text-vae"):
             self.out.setText(str(user_models_dir() / f"{name}.safetensors"))
@@ -189,6 +195,7 @@ class TrainTextDialog(QDialog):
             width=width,
             context=context,
             init=self.init.currentData(),
+            tokenizer=self.tokenizer.currentData(),
             sample_every=max(50, self.steps.value() // 10),
             eval_every=max(25, self.steps.value() // 20),
         )
