@@ -1,9 +1,121 @@
-"""``aigc-studio generate image`` and ``aigc-studio train`` for the image studio."""
+"""``aigc-studio generate image`` and ``aigc-studio train image-gan|image-vae`` for the image studio."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from aigc_studio.errors import InputError
 
 
 def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAction) -> None:
     """Add this studio's generate and train sub-commands."""
+    g = generate.add_parser("image", help="generate PNGs (with the recipe embedded) from an image GAN or VAE")
+    g.add_argument("--model", required=True, help="model name or .safetensors file (image-gan or image-vae)")
+    g.add_argument("--n", type=int, default=16, help="number of images")
+    g.add_argument(
+        "--seed", type=int, default=None, help="seed of the first image (image i uses seed + i); random if omitted"
+    )
+    g.add_argument("--psi", type=float, default=1.0, help="truncation: below 1 trades variety for quality (e.g. 0.7)")
+    g.add_argument("--scale", type=int, choices=(1, 2, 4), default=1, help="Lanczos upscale factor of the PNGs")
+    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--sheet", action="store_true", help="also write contact-sheet.png")
+    g.set_defaults(func=_generate)
+
+    for kind, helptext in (
+        ("image-gan", "train a GAN (DiffAugment, EMA, hinge loss) on a folder of images"),
+        ("image-vae", "train a convolutional VAE (L1 + SSIM) on a folder of images"),
+    ):
+        t = train.add_parser(kind, help=helptext)
+        t.add_argument("--data", required=True, help="folder of PNG/JPEG/WebP images (searched recursively)")
+        t.add_argument("--resolution", type=int, choices=(32, 64, 128, 256), default=64)
+        t.add_argument("--size", choices=("tiny", "small", "medium"), default="small", help="model size preset")
+        t.add_argument("--steps", type=int, default=2000, help="total steps (also when resuming)")
+        t.add_argument("--batch", type=int, default=32)
+        t.add_argument("--lr", type=float, default=None)
+        t.add_argument("--fit", choices=("crop", "pad"), default="crop", help="centre-crop or pad non-square images")
+        t.add_argument("--no-flip", action="store_true", help="do not mirror images at random")
+        t.add_argument("--out", required=True, help="output .safetensors (also a resumable checkpoint)")
+        t.add_argument("--resume", default=None, help="continue this checkpoint exactly")
+        t.add_argument("--seed", type=int, default=1234)
+        t.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+        t.add_argument("--checkpoint-every", type=int, default=250)
+        t.add_argument("--preview-every", type=int, default=100)
+        t.add_argument("--preview-dir", default=None, help="also save each preview grid as a PNG here")
+        t.add_argument("--name", default="")
+        t.add_argument("--description", default="")
+        t.add_argument("--license", default="")
+        t.add_argument("--data-sources", default="")
+        if kind == "image-gan":
+            t.add_argument("--augment", default="color,translation,cutout", help="DiffAugment policy ('' for none)")
+        t.set_defaults(func=_train, kind_name=kind)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.image.export import contact_sheet
+    from aigc_studio.image.jobs import GenerateImagesJob, random_seed
+    from aigc_studio.image.recipe import save_png
+
+    if args.n < 1:
+        raise InputError("--n must be at least 1.")
+    seed = args.seed if args.seed is not None else random_seed()
+    job = GenerateImagesJob(model=args.model, count=args.n, seed=seed, psi=args.psi)
+    result = run_in_terminal(job, device=args.device or "auto", seed=seed)
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file; --out must be a folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    for item in result["items"]:
+        recipe = item["recipe"]
+        save_png(out / f"{recipe['seed']:010d}-{recipe['index']:03d}.png", item["image"], recipe, scale=args.scale)
+    if args.sheet:
+        contact_sheet([i["image"] for i in result["items"]]).save(out / "contact-sheet.png")
+    print(f"wrote {len(result['items'])} PNGs to {out} (seed {seed})")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.image.jobs import train_job
+    from aigc_studio.image.training import ImageTrainSettings
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    settings = ImageTrainSettings(
+        data=args.data,
+        out=args.out,
+        kind=args.kind_name,
+        resolution=args.resolution,
+        size=args.size,
+        steps=args.steps,
+        batch=args.batch,
+        lr=args.lr,
+        fit=args.fit,
+        flip=not args.no_flip,
+        resume=args.resume,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        preview_every=args.preview_every,
+        name=args.name,
+        description=args.description,
+        license=args.license,
+        data_sources=args.data_sources,
+    )
+    if args.kind_name == "image-gan":
+        settings.augment = args.augment
+    preview_dir = Path(args.preview_dir) if args.preview_dir else None
+
+    def on_partial(payload):
+        if preview_dir is not None and payload.get("type") == "preview":
+            from PIL import Image
+
+            preview_dir.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(payload["image"]).save(preview_dir / f"step{payload['step']:06d}.png")
+
+    result = run_in_terminal(train_job(settings), device=args.device or "auto", seed=args.seed, on_partial=on_partial)
+    losses = " ".join(f"{k} {v:.4f}" for k, v in result["losses"].items())
+    print(f"trained {result['steps']} steps in {result['seconds']:.0f}s ({losses}) → {result['path']}")
+    return 0

@@ -1,0 +1,219 @@
+"""A FastGAN-lite generator and a spectral-norm discriminator for 32-256 px images.
+
+The generator maps noise ``z`` through a small MLP to ``w`` (so truncation has a
+real mean latent to pull towards), then upsamples 4x4 features with
+nearest-neighbour + 3x3 convolutions. PixelNorm instead of BatchNorm keeps every
+sample independent of its batch, which makes "same seed, same pixels" hold.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.parametrizations import spectral_norm
+
+from aigc_studio.errors import InputError
+
+RESOLUTIONS = (32, 64, 128, 256)
+
+
+@dataclass
+class GANConfig:
+    """Architecture of a GAN; stored in the model card and enough to rebuild it."""
+
+    resolution: int = 64
+    z_dim: int = 64
+    w_dim: int = 128
+    mapping_layers: int = 2
+    g_channels: int = 16  # channels at full resolution; doubles per halving up to max_channels
+    d_channels: int = 16
+    max_channels: int = 256
+
+    def check(self) -> None:
+        """Raise InputError for a configuration we cannot build."""
+        if self.resolution not in RESOLUTIONS:
+            raise InputError(f"Resolution {self.resolution} is not supported; choose one of {RESOLUTIONS}.")
+
+    def channels(self, base: int, res: int) -> int:
+        """Channels at resolution ``res`` for a network whose full-resolution width is ``base``."""
+        return min(self.max_channels, base * self.resolution // res)
+
+
+SIZE_PRESETS = {
+    "tiny": dict(g_channels=8, d_channels=8, max_channels=128, z_dim=32, w_dim=64),
+    "small": dict(g_channels=16, d_channels=16, max_channels=256, z_dim=64, w_dim=128),
+    "medium": dict(g_channels=32, d_channels=32, max_channels=512, z_dim=128, w_dim=256),
+}
+
+
+class PixelNorm(nn.Module):
+    """Normalise each pixel's feature vector to unit length (ProGAN); batch-independent."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class UpBlock(nn.Module):
+    """2x nearest upsample, one or two 3x3 convolutions (one at high resolution, where pixels cost most)."""
+
+    def __init__(self, cin: int, cout: int, double: bool = True) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1) if double else None
+        self.norm = PixelNorm()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        x = self.norm(F.leaky_relu(self.conv1(x), 0.2))
+        if self.conv2 is not None:
+            x = self.norm(F.leaky_relu(self.conv2(x), 0.2))
+        return x
+
+
+class SkipExcitation(nn.Module):
+    """FastGAN's skip-layer excitation: low-res features gate high-res channels."""
+
+    def __init__(self, c_small: int, c_big: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.AdaptiveAvgPool2d(4),
+            nn.Conv2d(c_small, c_big, 4),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(c_big, c_big, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, small: torch.Tensor, big: torch.Tensor) -> torch.Tensor:
+        return big * self.net(small)
+
+
+class Generator(nn.Module):
+    """z -> mapping MLP -> w -> 4x4 features -> up blocks -> RGB in [-1, 1]."""
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        config.check()
+        self.config = config
+        layers: list[nn.Module] = [PixelNorm()]
+        dim = config.z_dim
+        for _ in range(config.mapping_layers):
+            layers += [nn.Linear(dim, config.w_dim), nn.LeakyReLU(0.2)]
+            dim = config.w_dim
+        self.mapping = nn.Sequential(*layers)
+        c4 = config.channels(config.g_channels, 4)
+        self.start = nn.Linear(config.w_dim, c4 * 16)
+        self.start_conv = nn.Conv2d(c4, c4, 3, padding=1)
+        self.blocks = nn.ModuleList()
+        res = 4
+        while res < config.resolution:
+            cin, cout = config.channels(config.g_channels, res), config.channels(config.g_channels, res * 2)
+            self.blocks.append(UpBlock(cin, cout, double=res * 2 <= 16))
+            res *= 2
+        # Gate the last block with the features of the block three steps earlier (8 -> 64 at 64 px).
+        self.sle_source = max(0, len(self.blocks) - 4)
+        c_src = config.channels(config.g_channels, 4 * 2 ** (self.sle_source + 1))
+        self.sle = SkipExcitation(c_src, config.channels(config.g_channels, config.resolution))
+        self.to_rgb = nn.Conv2d(config.channels(config.g_channels, config.resolution), 3, 3, padding=1)
+        self.norm = PixelNorm()
+
+    def map(self, z: torch.Tensor) -> torch.Tensor:
+        """Noise to the intermediate latent ``w``."""
+        return self.mapping(z)
+
+    def synthesis(self, w: torch.Tensor) -> torch.Tensor:
+        """Intermediate latent ``w`` to an image batch in [-1, 1]."""
+        c4 = self.config.channels(self.config.g_channels, 4)
+        x = self.start(w).view(w.shape[0], c4, 4, 4)
+        x = self.norm(F.leaky_relu(x, 0.2))
+        x = self.norm(F.leaky_relu(self.start_conv(x), 0.2))
+        source = x
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i == self.sle_source:
+                source = x
+        x = self.sle(source, x)
+        return torch.tanh(self.to_rgb(x))
+
+    def forward(self, z: torch.Tensor, psi: float = 1.0, w_avg: torch.Tensor | None = None) -> torch.Tensor:
+        """Sample images; ``psi`` < 1 pulls ``w`` towards ``w_avg`` (truncation)."""
+        w = self.map(z)
+        if w_avg is not None and psi != 1.0:
+            w = w_avg + psi * (w - w_avg)
+        return self.synthesis(w)
+
+
+class DownBlock(nn.Module):
+    """Strided 4x4 convolution with spectral norm (keeps D Lipschitz on small data)."""
+
+    def __init__(self, cin: int, cout: int, double: bool = True) -> None:
+        super().__init__()
+        self.conv = spectral_norm(nn.Conv2d(cin, cout, 4, stride=2, padding=1))
+        self.conv2 = spectral_norm(nn.Conv2d(cout, cout, 3, padding=1)) if double else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.conv(x), 0.2)
+        if self.conv2 is not None:
+            x = F.leaky_relu(self.conv2(x), 0.2)
+        return x
+
+
+class Discriminator(nn.Module):
+    """RGB -> strided blocks down to 4x4 -> one real/fake logit per image."""
+
+    def __init__(self, config: GANConfig) -> None:
+        super().__init__()
+        config.check()
+        self.from_rgb = spectral_norm(nn.Conv2d(3, config.channels(config.d_channels, config.resolution), 3, padding=1))
+        blocks = []
+        res = config.resolution
+        while res > 4:
+            cin, cout = config.channels(config.d_channels, res), config.channels(config.d_channels, res // 2)
+            blocks.append(DownBlock(cin, cout, double=res // 2 <= 16))
+            res //= 2
+        self.blocks = nn.Sequential(*blocks)
+        self.head = spectral_norm(nn.Conv2d(config.channels(config.d_channels, 4), 1, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.from_rgb(x), 0.2)
+        return self.head(self.blocks(x)).view(-1)
+
+
+def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Discriminator hinge loss."""
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Generator hinge loss."""
+    return -fake_logits.mean()
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """Exponential moving average of parameters (buffers are copied)."""
+    for p_ema, p in zip(ema.parameters(), model.parameters()):
+        p_ema.lerp_(p.detach(), 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        b_ema.copy_(b)
+
+
+@torch.no_grad()
+def mean_latent(g: Generator, samples: int = 4096, seed: int = 0) -> torch.Tensor:
+    """The average ``w`` over ``samples`` noise vectors (the truncation centre), deterministic."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(samples, g.config.z_dim, generator=gen).to(next(g.parameters()).device)
+    return g.map(z).mean(dim=0)
+
+
+def parameter_count(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def log2(n: int) -> int:
+    """Integer log2 (resolution bookkeeping)."""
+    return int(math.log2(n))

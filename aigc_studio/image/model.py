@@ -1,0 +1,138 @@
+"""Load and save image models (GAN or VAE) and decode latents to pixels.
+
+A GAN file holds the EMA generator (``g_ema.*``) and the truncation centre
+``w_avg``; a VAE file holds ``vae.*``. Both carry their config in the card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aigc_studio.core.modelfile import ModelCard, load_into, load_model
+from aigc_studio.core.statefile import model_only
+from aigc_studio.errors import InputError, ModelFileError
+from aigc_studio.image.gan import GANConfig, Generator
+from aigc_studio.image.vae import ConvVAE, VAEConfig
+
+KINDS = ("image-gan", "image-vae")
+DECODE_CHUNK = 8  # decode in fixed-size chunks: the same kernels run whatever the batch, so pixels match
+
+
+def config_from_card(cls: type, card: ModelCard, path: Path) -> Any:
+    """Rebuild a config dataclass from the card, ignoring unknown keys from newer versions."""
+    names = {f.name for f in fields(cls)}
+    try:
+        return cls(**{k: v for k, v in card.config.items() if k in names})
+    except (TypeError, InputError) as exc:
+        raise ModelFileError(f"{path.name} has an unusable architecture config ({exc}).") from exc
+
+
+@dataclass
+class ImageModel:
+    """A loaded GAN or VAE ready to decode latents (and, for a VAE, to encode images)."""
+
+    kind: str
+    card: ModelCard
+    path: Path
+    net: torch.nn.Module
+    device: torch.device
+    w_avg: torch.Tensor | None = None
+
+    @property
+    def latent_dim(self) -> int:
+        """Length of one latent vector (z for a GAN, the VAE latent otherwise)."""
+        cfg = self.net.config
+        return cfg.z_dim if self.kind == "image-gan" else cfg.latent_dim
+
+    @property
+    def resolution(self) -> int:
+        """Side of the square output in pixels."""
+        return self.net.config.resolution
+
+    @property
+    def name(self) -> str:
+        """Display name: the card's name or the file name."""
+        return self.card.name or self.path.stem
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor, psi: float = 1.0) -> np.ndarray:
+        """Latents (N, D) on the CPU -> (N, H, W, 3) uint8. ``psi`` < 1 trades variety for quality."""
+        latents = latents.detach().to(torch.float32).cpu().reshape(-1, self.latent_dim)
+        out = []
+        for start in range(0, latents.shape[0], DECODE_CHUNK):
+            chunk = latents[start : start + DECODE_CHUNK]
+            real = chunk.shape[0]
+            if real < DECODE_CHUNK:
+                chunk = torch.cat([chunk, torch.zeros(DECODE_CHUNK - real, chunk.shape[1])])
+            z = chunk.to(self.device)
+            images = self.net(z, psi=psi, w_avg=self.w_avg) if self.kind == "image-gan" else self.net.decode(z * psi)
+            out.append(to_uint8(images[:real]))
+        return np.concatenate(out) if out else np.zeros((0, self.resolution, self.resolution, 3), np.uint8)
+
+    @torch.no_grad()
+    def encode(self, images: np.ndarray) -> torch.Tensor:
+        """(N, H, W, 3) uint8 at the model's resolution -> latent means (N, D) on the CPU (VAE only)."""
+        if self.kind != "image-vae":
+            raise InputError(
+                "Encoding an image needs a VAE model; the selected model is a GAN. Pick an image-vae model."
+            )
+        x = from_uint8(images).to(self.device)
+        mu, _ = self.net.encode(x)
+        return mu.float().cpu()
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8."""
+    x = ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def from_uint8(images: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    return x / 127.5 - 1.0
+
+
+def load_image_model(path: str | Path, device: torch.device | str = "cpu") -> ImageModel:
+    """Load a GAN or VAE file (or a training checkpoint) for sampling; refuses other kinds."""
+    path = Path(path)
+    device = torch.device(device)
+    card, tensors = load_model(path, KINDS)
+    tensors = model_only(tensors)
+    if card.kind == "image-gan":
+        config = config_from_card(GANConfig, card, path)
+        net = Generator(config)
+        load_into(net, tensors, path, prefix="g_ema.")
+        w_avg = tensors.get("w_avg")
+        if w_avg is None:
+            raise ModelFileError(f"{path.name} lacks the mean latent w_avg; it is not a complete image-gan model.")
+        w_avg = w_avg.to(device)
+    else:
+        config = config_from_card(VAEConfig, card, path)
+        net = ConvVAE(config)
+        load_into(net, tensors, path, prefix="vae.")
+        w_avg = None
+    net.eval().requires_grad_(False).to(device)
+    return ImageModel(card.kind, card, path, net, device, w_avg)
+
+
+def gan_tensors(g_ema: Generator, w_avg: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The tensors of a GAN model file."""
+    tensors = {f"g_ema.{k}": v for k, v in g_ema.state_dict().items()}
+    tensors["w_avg"] = w_avg.detach()
+    return tensors
+
+
+def vae_tensors(vae: ConvVAE) -> dict[str, torch.Tensor]:
+    """The tensors of a VAE model file."""
+    return {f"vae.{k}": v for k, v in vae.state_dict().items()}
+
+
+def card_for(kind: str, config: Any, **kwargs: Any) -> ModelCard:
+    """A model card with the config dataclass stored as a dict."""
+    return ModelCard(kind=kind, config=asdict(config), **kwargs)

@@ -1,0 +1,87 @@
+"""PNG files that carry their recipe: a tEXt ``parameters`` line and an iTXt ``aigc-studio`` JSON chunk.
+
+No torch here: the GUI writes and reads these directly. The JSON is versioned;
+the human-readable line follows the A1111 habit of ``Key: value, Key: value``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
+
+from aigc_studio.core.atomic import atomic_path
+from aigc_studio.errors import InputError
+
+JSON_KEY = "aigc-studio"
+TEXT_KEY = "parameters"
+SCALES = (1, 2, 4)
+
+
+def parameters_line(recipe: dict[str, Any]) -> str:
+    """The human-readable one-liner for the ``parameters`` chunk."""
+    parts = [
+        f"Model: {recipe.get('model', '?')}",
+        f"Model hash: {str(recipe.get('model_hash', ''))[:12]}",
+        f"Seed: {recipe.get('seed') if recipe.get('seed') is not None else '-'}",
+        f"Psi: {recipe.get('psi', 1.0):g}",
+        f"Index: {recipe.get('index', 0)}",
+        f"Size: {recipe.get('resolution', '?')}x{recipe.get('resolution', '?')}",
+        f"Operation: {recipe.get('op', 'generate')}",
+    ]
+    if recipe.get("scale", 1) != 1:
+        parts.append(f"Upscale: {recipe['scale']}x Lanczos")
+    return ", ".join(parts)
+
+
+def upscale(image: np.ndarray | Image.Image, scale: int) -> Image.Image:
+    """Lanczos upscale by 1, 2 or 4."""
+    if scale not in SCALES:
+        raise InputError(f"Upscale must be one of {SCALES}.")
+    pil = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if scale == 1:
+        return pil.convert("RGB")
+    return pil.convert("RGB").resize((pil.width * scale, pil.height * scale), Image.Resampling.LANCZOS)
+
+
+def save_png(path: str | Path, image: np.ndarray | Image.Image, recipe: dict[str, Any], scale: int = 1) -> Path:
+    """Write ``image`` (optionally upscaled) with both recipe chunks, atomically. Deterministic bytes."""
+    recipe = dict(recipe, scale=scale)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(TEXT_KEY, parameters_line(recipe))
+    info.add_itxt(JSON_KEY, json.dumps(recipe, sort_keys=True, ensure_ascii=False))
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        upscale(image, scale).save(tmp, format="PNG", pnginfo=info)
+    return path
+
+
+def read_recipe(path: str | Path) -> dict[str, Any]:
+    """The recipe embedded in a PNG we exported; InputError for other files."""
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            text = dict(getattr(im, "text", {}) or {})
+            fmt = im.format
+    except FileNotFoundError:
+        raise InputError(f"File not found: {path}") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InputError(f"{path.name} is not a readable image ({type(exc).__name__}).") from None
+    raw = text.get(JSON_KEY)
+    if raw is None:
+        what = "a PNG" if fmt == "PNG" else f"a {fmt} image"
+        hint = f" It has a 'parameters' text: {text[TEXT_KEY][:80]}" if TEXT_KEY in text else ""
+        raise InputError(f"{path.name} is {what} without an AIGC Studio recipe.{hint}")
+    try:
+        recipe = json.loads(raw)
+    except json.JSONDecodeError:
+        raise InputError(f"{path.name} has a damaged AIGC Studio recipe (not valid JSON).") from None
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("latent"), list):
+        raise InputError(f"{path.name} has an incomplete AIGC Studio recipe (no latent vector).")
+    if int(recipe.get("version", 1)) > 1:
+        raise InputError(f"{path.name} was written by a newer AIGC Studio (recipe version {recipe['version']}).")
+    return recipe

@@ -1,0 +1,174 @@
+"""What GAN and VAE training share: settings, batches, RNG state, OOM handling, preview grids."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aigc_studio.errors import InputError, StudioError
+from aigc_studio.image.dataset import ImageDataset, load_image_folder
+
+LOSS_HISTORY_LIMIT = 4000  # points kept in the checkpoint for the loss curves after a resume
+
+
+@dataclass
+class ImageTrainSettings:
+    """Everything the Train dialog and ``aigc-studio train image-*`` can set."""
+
+    data: str
+    out: str
+    kind: str = "image-gan"  # or image-vae
+    resolution: int = 64
+    size: str = "small"  # tiny, small or medium (see gan/vae SIZE_PRESETS)
+    steps: int = 2000
+    batch: int = 32
+    lr: float | None = None  # default per kind
+    fit: str = "crop"
+    flip: bool = True
+    augment: str = "color,translation,cutout"  # GAN only
+    ema_decay: float = 0.995  # GAN only
+    resume: str | None = None
+    seed: int = 1234
+    checkpoint_every: int = 250
+    preview_every: int = 100
+    loss_every: int = 5
+    name: str = ""
+    description: str = ""
+    license: str = ""
+    data_sources: str = ""
+    extra_config: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Raise InputError for settings that cannot work."""
+        if self.steps < 1:
+            raise InputError("Steps must be at least 1.")
+        if self.batch < 1:
+            raise InputError("Batch size must be at least 1.")
+        if not self.out:
+            raise InputError("Choose an output file for the trained model.")
+        if self.size not in ("tiny", "small", "medium"):
+            raise InputError(f"Unknown size preset {self.size!r}; choose tiny, small or medium.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form stored in the checkpoint."""
+        return asdict(self)
+
+
+class BatchSource:
+    """Random batches (with replacement) from an in-memory image tensor, drawn on a CPU generator."""
+
+    def __init__(self, dataset: ImageDataset, flip: bool, seed: int) -> None:
+        self.images = torch.from_numpy(dataset.images).permute(0, 3, 1, 2).contiguous()  # uint8 N,3,H,W
+        self.flip = flip
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def sample(self, batch: int, device: torch.device) -> torch.Tensor:
+        """A float batch in [-1, 1] on ``device``."""
+        idx = torch.randint(len(self), (batch,), generator=self.generator)
+        x = self.images[idx].float() / 127.5 - 1.0
+        if self.flip:
+            mirror = torch.rand(batch, generator=self.generator) < 0.5
+            x = torch.where(mirror[:, None, None, None], x.flip(3), x)
+        return x.to(device)
+
+
+def read_dataset(settings: ImageTrainSettings, ctx: Any) -> ImageDataset:
+    """Load the training folder, reporting progress and skipped files through ``ctx``."""
+    return load_image_folder(
+        settings.data,
+        settings.resolution,
+        settings.fit,
+        log=ctx.log,
+        check_cancelled=ctx.check_cancelled,
+        progress=lambda f, m: ctx.progress(f * 0.02, m),
+    )
+
+
+def generator_states(**gens: torch.Generator) -> dict[str, torch.Tensor]:
+    """The states of named CPU generators (plus torch's global RNG) for a checkpoint."""
+    states = {name: g.get_state() for name, g in gens.items()}
+    states["torch_global"] = torch.get_rng_state()
+    return states
+
+
+def restore_generators(states: dict[str, torch.Tensor], **gens: torch.Generator) -> None:
+    """Put generator states from a checkpoint back."""
+    for name, g in gens.items():
+        g.set_state(states[name])
+    torch.set_rng_state(states["torch_global"])
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CUDA/MPS/CPU allocation failures."""
+    oom_type = getattr(torch, "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    return isinstance(exc, (RuntimeError, MemoryError)) and "out of memory" in str(exc).lower()
+
+
+def halve_batch(batch: int, ctx: Any, device: torch.device) -> int:
+    """After an OOM: free the cache, halve the batch and tell the user (or give up at 1)."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    if batch <= 1:
+        raise StudioError("Out of memory even with a batch of 1. Choose a smaller model size or resolution.")
+    new = max(1, batch // 2)
+    ctx.log(f"Out of memory at batch {batch}: continuing with batch {new}.")
+    return new
+
+
+def image_grid(images: np.ndarray, columns: int | None = None, pad: int = 2, background: int = 255) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> one (rows*H, cols*W, 3) uint8 mosaic with ``pad`` px gaps."""
+    n, h, w, c = images.shape
+    columns = columns or max(1, int(math.ceil(math.sqrt(n))))
+    rows = int(math.ceil(n / columns))
+    grid = np.full((rows * h + (rows + 1) * pad, columns * w + (columns + 1) * pad, c), background, np.uint8)
+    for i in range(n):
+        r, col = divmod(i, columns)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        grid[y : y + h, x : x + w] = images[i]
+    return grid
+
+
+class Throughput:
+    """Images per second over the recent steps (for progress messages and benchmarks)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.images = 0
+
+    def add(self, images: int) -> None:
+        """Count a finished step."""
+        self.images += images
+
+    @property
+    def rate(self) -> float:
+        """Images per second so far."""
+        return self.images / max(1e-6, time.monotonic() - self.started)
+
+
+def check_resume_data(state: dict[str, Any], dataset: ImageDataset, ctx: Any) -> None:
+    """Warn when the data changed since the checkpoint: the run continues but is no longer an exact resume."""
+    if state.get("dataset_hash") and state["dataset_hash"] != dataset.hash:
+        ctx.log(
+            "Warning: the images differ from the ones this checkpoint was trained on "
+            f"({state.get('dataset_size', '?')} then, {len(dataset)} now); continuing on the new images."
+        )
+
+
+def out_path(settings: ImageTrainSettings) -> Path:
+    """The output file, with its folder created; refuses a folder as output."""
+    path = Path(settings.out).expanduser()
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; the output must be a .safetensors file.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
