@@ -33,6 +33,20 @@ def train_job(settings: Any) -> Any:
     raise InputError(f"Unknown image model kind {settings.kind!r}; choose image-gan or image-vae.")
 
 
+class TrainImageJob:
+    """Torch-free wrapper the GUI can build: imports the training loop on the engine thread."""
+
+    def __init__(self, settings: Any) -> None:
+        settings.check()
+        self.settings = settings
+        what = "GAN" if settings.kind == "image-gan" else "VAE"
+        self.title = f"Train image {what} ({settings.resolution} px)"
+
+    def run(self, ctx: Any) -> Any:
+        """Build the real job and run it."""
+        return train_job(self.settings).run(ctx)
+
+
 def _loader(path: Path, device: Any) -> Any:
     from aigc_studio.image.model import load_image_model
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,51 +12,9 @@ import torch
 
 from aigc_studio.errors import InputError, StudioError
 from aigc_studio.image.dataset import ImageDataset, load_image_folder
+from aigc_studio.image.settings import ImageTrainSettings
 
 LOSS_HISTORY_LIMIT = 4000  # points kept in the checkpoint for the loss curves after a resume
-
-
-@dataclass
-class ImageTrainSettings:
-    """Everything the Train dialog and ``aigc-studio train image-*`` can set."""
-
-    data: str
-    out: str
-    kind: str = "image-gan"  # or image-vae
-    resolution: int = 64
-    size: str = "small"  # tiny, small or medium (see gan/vae SIZE_PRESETS)
-    steps: int = 2000
-    batch: int = 32
-    lr: float | None = None  # default per kind
-    fit: str = "crop"
-    flip: bool = True
-    augment: str = "color,translation,cutout"  # GAN only
-    ema_decay: float = 0.995  # GAN only
-    resume: str | None = None
-    seed: int = 1234
-    checkpoint_every: int = 250
-    preview_every: int = 100
-    loss_every: int = 5
-    name: str = ""
-    description: str = ""
-    license: str = ""
-    data_sources: str = ""
-    extra_config: dict[str, Any] = field(default_factory=dict)
-
-    def check(self) -> None:
-        """Raise InputError for settings that cannot work."""
-        if self.steps < 1:
-            raise InputError("Steps must be at least 1.")
-        if self.batch < 1:
-            raise InputError("Batch size must be at least 1.")
-        if not self.out:
-            raise InputError("Choose an output file for the trained model.")
-        if self.size not in ("tiny", "small", "medium"):
-            raise InputError(f"Unknown size preset {self.size!r}; choose tiny, small or medium.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form stored in the checkpoint."""
-        return asdict(self)
 
 
 class BatchSource:

@@ -1,11 +1,41 @@
-"""Image canvas pane."""
+"""Image canvas pane: generate, vary, interpolate, mix, encode, export with recipes, train.
+
+Every model computation is a job on the engine thread; this module never
+imports torch. Canvas changes go through a QUndoStack.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QVBoxLayout
+from pathlib import Path
+from typing import Any
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+)
+
+from aigc_studio.core.registry import list_models
+from aigc_studio.errors import InputError, StudioError
+from aigc_studio.image import jobs
+from aigc_studio.image.export import contact_sheet, save_animation, save_frames
+from aigc_studio.image.recipe import read_recipe, save_png
+from aigc_studio.ui.image.canvas import CanvasView
+from aigc_studio.ui.image.commands import CanvasState, ReplaceCanvas
+from aigc_studio.ui.image.controls import GeneratePanel, SelectionPanel, stretch
+from aigc_studio.ui.image.history import HistoryPanel, HistoryStore
+from aigc_studio.ui.image.train_dialog import TrainDialog
+from aigc_studio.ui.image.train_view import TrainingView
 from aigc_studio.ui.model_picker import ModelPicker
 from aigc_studio.ui.pane import StudioPane
+from aigc_studio.ui.settings import read_setting
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp);;All files (*)"
 
 
 class ImagePane(StudioPane):
@@ -14,15 +44,422 @@ class ImagePane(StudioPane):
     title = "Image"
     key = "image"
     model_kinds = ("image-gan", "image-vae")
+    open_filter = "Pictures with a recipe, or any image to encode (*.png *.jpg *.jpeg *.webp *.bmp);;All files (*)"
 
     def __init__(self, engine, settings, parent=None) -> None:
         super().__init__(engine, settings, parent)
+        self._undo = QUndoStack(self)
+        self._handle = None
+        self.last_result: dict[str, Any] | None = None
+        self.last_exported: list[Path] = []
+
         self.model_picker = ModelPicker(self.model_kinds)
-        self.scene = QGraphicsScene(self)
-        self.view = QGraphicsView(self.scene)
+        saved = read_setting(settings, "image/model", "")
+        if saved and Path(saved).exists():
+            self.model_picker.select_path(Path(saved))
+        self.model_picker.model_changed.connect(self._on_model_changed)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+
+        self.canvas = CanvasView()
+        self.canvas.selection_changed.connect(self._on_selection)
+        self.canvas.files_dropped.connect(lambda paths: self.encode_file(paths[0]))
+        self.gen_panel = GeneratePanel()
+        self.gen_panel.count.setValue(read_setting(settings, "image/count", 16))
+        self.gen_panel.psi.setValue(read_setting(settings, "image/psi", 0.8))
+        self.sel_panel = SelectionPanel()
+        self.history = HistoryPanel(HistoryStore())
+        self.history.open_requested.connect(self._open_history)
+        self.training = TrainingView()
+        self.training.model_ready.connect(self._on_model_trained)
+
+        self.tabs = QTabWidget()
+        create = QVBoxLayout()
+        holder = stretch(self.gen_panel)
+        holder.layout().insertWidget(1, self.sel_panel)
+        create.addWidget(holder)
+        self.tabs.addTab(holder, "Create")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(self.training, "Training")
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.canvas)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 1)
+        splitter.setSizes([700, 320])
+
         top = QHBoxLayout()
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_picker, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.message)
+        layout.addWidget(splitter, 1)
+
+        self._build_actions()
+        g, s = self.gen_panel, self.sel_panel
+        g.button.clicked.connect(self.generate)
+        s.variations.clicked.connect(self.make_variations)
+        s.interpolate.clicked.connect(self.interpolate)
+        s.mix.clicked.connect(self.mix)
+        s.encode.clicked.connect(self._encode_dialog)
+        s.export_png.clicked.connect(self.export)
+        s.export_sheet.clicked.connect(self._contact_sheet_dialog)
+        s.export_anim.clicked.connect(self._animation_dialog)
+        s.show_selection([], False)
+
+    # --- actions for the main window's menus ---
+    def _action(self, text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        return action
+
+    def _build_actions(self) -> None:
+        self.generate_action = self._action(
+            "Generate batch", self.generate, "Ctrl+Return", "Generate a grid from the seed"
+        )
+        self.variations_action = self._action("Variations of selection", self.make_variations, "Ctrl+Shift+V")
+        self.interpolate_action = self._action("Interpolate A → B", self.interpolate, "Ctrl+I")
+        self.mix_action = self._action("Mix A × B", self.mix, "Ctrl+M")
+        self.encode_action = self._action("Encode image (VAE)…", self._encode_dialog)
+        self.train_action = self._action(
+            "Train image model…", self.open_train_dialog, tip="Train a GAN or VAE on a folder"
+        )
+        self.export_png_action = self._action("Export selected PNG…", self.export)
+        self.export_sheet_action = self._action("Export contact sheet…", self._contact_sheet_dialog)
+        self.export_anim_action = self._action("Export frames + GIF…", self._animation_dialog)
+        self.zoom_in_action = self._action("Zoom in", lambda: self.canvas.zoom(1.25), "Ctrl++")
+        self.zoom_out_action = self._action("Zoom out", lambda: self.canvas.zoom(0.8), "Ctrl+-")
+        self.zoom_fit_action = self._action("Fit canvas", self.canvas.fit, "Ctrl+0")
+
+    def menu_actions(self, menu: str) -> list[QAction]:
+        """Generate, Train, File and View actions of this pane."""
+        return {
+            "generate": [
+                self.generate_action,
+                self.variations_action,
+                self.interpolate_action,
+                self.mix_action,
+                self.encode_action,
+            ],
+            "train": [self.train_action],
+            "file": [self.export_png_action, self.export_sheet_action, self.export_anim_action],
+            "view": [self.zoom_in_action, self.zoom_out_action, self.zoom_fit_action],
+        }.get(menu, [])
+
+    def undo_stack(self) -> QUndoStack:
+        """Canvas actions are undoable."""
+        return self._undo
+
+    def is_busy(self) -> bool:
+        """True while a canvas job runs (training runs in the background and does not count)."""
+        return self._handle is not None and not self._handle.done
+
+    # --- running jobs ---
+    def _model(self) -> str:
+        path = self.model_picker.current_path()
+        if path is None:
+            raise InputError("No image model yet: train one (Train → Train image model…) or open a model file.")
+        return str(path)
+
+    def _guard(self, fn, *args) -> Any:
+        try:
+            return fn(*args)
+        except StudioError as exc:
+            self._error(str(exc))
+            return None
+
+    def _error(self, text: str) -> None:
+        self.message.setStyleSheet("color: #c92a2a")
+        self.message.setText(text)
+        self.status_message.emit(text)
+
+    def _info(self, text: str) -> None:
+        self.message.setStyleSheet("")
+        self.message.setText(text)
+        self.status_message.emit(text)
+
+    def _run(self, job, label: str, strip: bool = False) -> None:
+        if self.is_busy():
+            self._error("Still drawing the previous request; wait for it or cancel it in the Jobs panel.")
+            return
+        if self.training.running:
+            self._info(f"{label}: queued behind the training job.")
+        handle = self.engine.submit(job)
+        self._handle = handle
+        handle.finished.connect(lambda result: self._apply(result, label, strip))
+        handle.failed.connect(self._error)
+        handle.cancelled.connect(lambda: self._info(f"{label}: cancelled."))
+
+    def _apply(self, result: dict[str, Any], label: str, strip: bool) -> None:
+        self.last_result = result
+        before = CanvasState(self.canvas.items_data, self.canvas.strip, self.canvas.order)
+        after = CanvasState(result["items"], strip, [])
+        self._undo.push(ReplaceCanvas(self.canvas, before, after, label))
+        self.history.add(result["items"])
+        self._info(f"{label}: {len(result['items'])} picture(s) from {result['model']}.")
+
+    # --- canvas operations ---
+    def generate(self) -> None:
+        """Generate a batch from the seed (or a random one) with the chosen ψ."""
+        g = self.gen_panel
+        if g.random_seed.isChecked():
+            g.seed.setValue(jobs.random_seed())
+        model = self._guard(self._model)
+        if model is None:
+            return
+        job = jobs.GenerateImagesJob(model, g.count.value(), g.seed.value(), g.psi.value())
+        self._run(job, f"Generate (seed {g.seed.value()})")
+
+    def _selected(self, count: int, what: str) -> list[dict[str, Any]]:
+        items = self.canvas.selected_items()
+        if len(items) < count:
+            raise InputError(
+                f"{what} needs {'a selected picture' if count == 1 else 'two selected pictures (Ctrl+click)'}."
+            )
+        return items[:count]
+
+    def _latent_model(self, items: list[dict[str, Any]]) -> str:
+        """The model to use for a selection: the one that made it, when it is installed."""
+        model = self._model()
+        wanted = items[0]["recipe"].get("model_hash")
+        from aigc_studio.core.modelfile import read_card
+
+        if wanted and read_card(model).content_hash != wanted:
+            path = self._current_if(wanted) or find_model_by_hash(wanted)
+            if path is None:
+                raise InputError("The selected picture was made by a model that is not loaded; pick that model first.")
+            self.model_picker.select_path(path)
+            return str(path)
+        return model
+
+    def make_variations(self) -> None:
+        """Neighbours of the first selected picture (strength from the slider)."""
+
+        def go():
+            (item,) = self._selected(1, "Variations")
+            strength = self.sel_panel.strength.value() / 100
+            seed = jobs.random_seed()
+            psi = item["recipe"].get("psi", 1.0)
+            job = jobs.VariationsJob(self._latent_model([item]), item["recipe"]["latent"], strength, 8, seed, psi)
+            self._run(job, f"Variations (strength {strength:.2f})")
+
+        self._guard(go)
+
+    def interpolate(self) -> None:
+        """A strip of frames from A to B."""
+
+        def go():
+            a, b = self._selected(2, "Interpolation")
+            s = self.sel_panel
+            psi = a["recipe"].get("psi", 1.0)
+            job = jobs.InterpolateJob(
+                self._latent_model([a, b]),
+                a["recipe"]["latent"],
+                b["recipe"]["latent"],
+                s.frames.value(),
+                s.mode.currentData(),
+                psi,
+            )
+            self._run(job, f"Interpolate ({s.frames.value()} frames, {s.mode.currentData()})", strip=True)
+
+        self._guard(go)
+
+    def mix(self) -> None:
+        """Children of A and B by latent crossover."""
+
+        def go():
+            a, b = self._selected(2, "Mixing")
+            psi = a["recipe"].get("psi", 1.0)
+            job = jobs.MixJob(
+                self._latent_model([a, b]),
+                a["recipe"]["latent"],
+                b["recipe"]["latent"],
+                8,
+                jobs.random_seed(),
+                0.5,
+                psi,
+            )
+            self._run(job, "Mix A × B")
+
+        self._guard(go)
+
+    def encode_file(self, path: str | Path) -> None:
+        """Encode a picture with the current VAE (dropped on the canvas or opened)."""
+
+        def go():
+            model = self._model()
+            from aigc_studio.core.modelfile import read_card
+
+            if read_card(model).kind != "image-vae":
+                vaes = list_models("image-vae")
+                if not vaes:
+                    raise InputError("Encoding a picture needs a VAE model; train one or open an image-vae file.")
+                self.model_picker.select_path(vaes[0].path)
+                model = str(vaes[0].path)
+            self._run(jobs.EncodeImageJob(model, str(path)), f"Encode {Path(path).name}")
+
+        self._guard(go)
+
+    def restore_recipe(self, recipe: dict[str, Any], source: str = "") -> None:
+        """Redraw a picture from its recipe with the model that made it."""
+        path = self._current_if(recipe.get("model_hash", "")) or find_model_by_hash(recipe.get("model_hash", ""))
+        if path is None:
+            raise InputError(
+                f"{source or 'This picture'} was made by {recipe.get('model', '?')} "
+                f"(hash {str(recipe.get('model_hash', ''))[:12]}), which is not installed. Open that model file first."
+            )
+        self.model_picker.select_path(path)
+        self.gen_panel.psi.setValue(float(recipe.get("psi", 1.0)))
+        if recipe.get("seed") is not None:
+            self.gen_panel.seed.setValue(int(recipe["seed"]))
+        job = jobs.RenderLatentsJob(
+            str(path), [recipe["latent"]], recipe.get("psi", 1.0), recipe.get("op", "restore"), [recipe.get("seed")]
+        )
+        self._run(job, f"Restore {source}".strip())
+
+    # --- files ---
+    def open_path(self, path: Path) -> None:
+        """A PNG we exported: restore its recipe. Any other picture: encode it with a VAE."""
+        path = Path(path)
+        try:
+            recipe = read_recipe(path)
+        except InputError:
+            if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
+                self.encode_file(path)
+                return
+            raise
+        self.restore_recipe(recipe, path.name)
+
+    def _current_if(self, content_hash: str) -> Path | None:
+        """The current model when its weights hash to ``content_hash`` (it may be a file outside the registry)."""
+        from aigc_studio.core.modelfile import read_card
+
+        path = self.model_picker.current_path()
+        try:
+            return path if path and content_hash and read_card(path).content_hash == content_hash else None
+        except StudioError:
+            return None
+
+    def _open_history(self, path: Path) -> None:
+        self._guard(self.open_path, path)
+
+    def export_selected(self, path: str | Path, scale: int = 1) -> list[Path]:
+        """Write the selected pictures (or all, when none is selected) as recipe PNGs."""
+        items = self.canvas.selected_items() or self.canvas.items_data
+        if not items:
+            raise InputError("Nothing to export yet: generate some pictures first.")
+        path = Path(path)
+        if path.suffix.lower() != ".png":
+            path = path.with_suffix(".png")
+        targets = (
+            [path] if len(items) == 1 else [path.with_name(f"{path.stem}-{i + 1:02d}.png") for i in range(len(items))]
+        )
+        for item, target in zip(items, targets):
+            save_png(target, item["image"], item["recipe"], scale=scale)
+        self.last_exported = targets
+        self._info(f"Exported {len(targets)} PNG(s) at {scale}× with recipe → {targets[0].parent}")
+        return targets
+
+    def export_contact_sheet(self, path: str | Path, scale: int = 1) -> Path:
+        """The whole canvas as one PNG, captioned with seeds."""
+        items = self.canvas.items_data
+        if not items:
+            raise InputError("Nothing on the canvas to put on a contact sheet.")
+        labels = [
+            str(i["recipe"].get("seed")) if i["recipe"].get("seed") is not None else f"#{n + 1}"
+            for n, i in enumerate(items)
+        ]
+        columns = len(items) if self.canvas.strip else None
+        path = Path(path)
+        contact_sheet([i["image"] for i in items], columns=columns, labels=labels, scale=scale).save(path)
+        self._info(f"Contact sheet → {path}")
+        return path
+
+    def export_animation(self, folder: str | Path, scale: int = 1) -> Path:
+        """Interpolation frames as PNGs plus an animated GIF in ``folder``."""
+        items = self.canvas.items_data
+        if len(items) < 2:
+            raise InputError("Interpolate two pictures first; the strip's frames become the animation.")
+        folder = Path(folder)
+        save_frames([i["image"] for i in items], folder, scale=scale)
+        gif = save_animation([i["image"] for i in items], folder / "interpolation.gif", scale=scale)
+        self._info(f"{len(items)} frames + {gif.name} → {folder}")
+        return gif
+
+    def export(self) -> None:
+        """File > Export: the selected pictures as PNG with the recipe."""
+        items = self.canvas.selected_items() or self.canvas.items_data
+        if not items:
+            self._error("Nothing to export yet: generate some pictures first.")
+            return
+        recipe = items[0]["recipe"]
+        default = f"{recipe.get('model', 'image')}-{recipe.get('seed', 'x')}.png"
+        name, _ = QFileDialog.getSaveFileName(self, "Export PNG with recipe", default, "PNG (*.png)")
+        if name:
+            self._guard(self.export_selected, name, self.sel_panel.scale.currentData())
+
+    def _contact_sheet_dialog(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export contact sheet", "contact-sheet.png", "PNG (*.png)")
+        if name:
+            self._guard(self.export_contact_sheet, name, self.sel_panel.scale.currentData())
+
+    def _animation_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the frames and the GIF")
+        if folder:
+            self._guard(self.export_animation, folder, self.sel_panel.scale.currentData())
+
+    def _encode_dialog(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Encode a picture with the VAE", "", IMAGE_FILTER)
+        if name:
+            self.encode_file(name)
+
+    # --- training ---
+    def open_train_dialog(self) -> None:
+        """Train → Train image model…"""
+        dialog = TrainDialog(self, read_setting(self.settings, "image/train_folder", ""))
+        if dialog.exec():
+            self._guard(self.start_training, dialog.settings())
+
+    def start_training(self, settings) -> Any:
+        """Submit a training job and follow it in the Training tab."""
+        if self.training.running:
+            raise InputError("A training job is already running; stop it first.")
+        self.settings.setValue("image/train_folder", settings.data)
+        handle = self.engine.submit(jobs.TrainImageJob(settings))
+        what = "GAN" if settings.kind == "image-gan" else "VAE"
+        self.training.attach(
+            handle, f"Training a {what} at {settings.resolution} px on {settings.data} → {settings.out}"
+        )
+        self.tabs.setCurrentWidget(self.training)
+        return handle
+
+    def _on_model_trained(self, path: str) -> None:
+        self.model_picker.refresh(select=Path(path))
+        self._info(f"Trained model ready: {Path(path).name}")
+
+    # --- state ---
+    def _on_selection(self, indices: list[int]) -> None:
+        self.sel_panel.show_selection(self.canvas.selected_items(), self.canvas.strip)
+
+    def _on_model_changed(self, path) -> None:
+        if path:
+            self.settings.setValue("image/model", str(path))
+
+    def shutdown(self) -> None:
+        """Remember the generate settings."""
+        self.settings.setValue("image/count", self.gen_panel.count.value())
+        self.settings.setValue("image/psi", self.gen_panel.psi.value())
+
+
+def find_model_by_hash(content_hash: str) -> Path | None:
+    """An installed image model whose weights hash to ``content_hash``."""
+    if not content_hash:
+        return None
+    for kind in ImagePane.model_kinds:
+        for entry in list_models(kind):
+            if entry.card.content_hash == content_hash:
+                return entry.path
+    return None

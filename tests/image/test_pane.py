@@ -1,0 +1,145 @@
+"""The canvas through the real widgets: generate -> select -> variations -> undo -> export -> reopen."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QSettings, Qt
+
+from aigc_studio.core.paths import user_models_dir
+from aigc_studio.engine.thread import Engine
+from aigc_studio.image.recipe import read_recipe
+
+from .conftest import make_gan_file, make_vae_file
+
+
+@pytest.fixture
+def pane(qtbot, studio_home, tmp_path):
+    from aigc_studio.ui.image.pane import ImagePane
+
+    model = make_gan_file(user_models_dir() / "tiny-gan.safetensors")
+    engine = Engine("cpu")
+    engine.start()
+    widget = ImagePane(engine, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(widget)
+    widget.resize(1000, 700)
+    widget.show()
+    widget.model_picker.select_path(model)
+    yield widget
+    engine.shutdown()
+
+
+def wait_idle(qtbot, pane, count=None):
+    qtbot.waitUntil(lambda: not pane.is_busy() and (count is None or len(pane.canvas.tiles) == count), timeout=20000)
+
+
+def test_generate_select_vary_undo_export_and_reopen(qtbot, pane, tmp_path):
+    pane.gen_panel.count.setValue(4)
+    pane.gen_panel.seed.setValue(3)
+    pane.gen_panel.random_seed.setChecked(False)
+    qtbot.mouseClick(pane.gen_panel.button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, pane, 4)
+    generated = [item["image"] for item in pane.canvas.items_data]
+    assert [i["recipe"]["seed"] for i in pane.canvas.items_data] == [3, 4, 5, 6]
+
+    qtbot.mouseClick(pane.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pane.canvas.tile_center(1))
+    assert pane.canvas.order == [1]
+    assert not pane.sel_panel.preview.pixmap().isNull()
+    assert pane.sel_panel.variations.isEnabled() and not pane.sel_panel.interpolate.isEnabled()
+
+    pane.sel_panel.strength.setValue(40)
+    qtbot.mouseClick(pane.sel_panel.variations, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, pane, 8)
+    assert all(i["recipe"]["op"] == "variation" and i["recipe"]["strength"] == 0.4 for i in pane.canvas.items_data)
+
+    pane.undo_stack().undo()
+    assert len(pane.canvas.tiles) == 4 and pane.canvas.order == [1]
+    pane.undo_stack().redo()
+    assert len(pane.canvas.tiles) == 8
+    pane.undo_stack().undo()
+
+    pane.canvas.select([2])
+    out = pane.export_selected(tmp_path / "pick.png", scale=2)
+    assert out == [tmp_path / "pick.png"]
+    with Image.open(out[0]) as im:
+        assert im.size == (64, 64) and "Seed: 5" in im.text["parameters"]
+    recipe = read_recipe(out[0])
+    assert recipe["seed"] == 5 and recipe["scale"] == 2
+
+    # Re-opening the exported PNG redraws exactly the same picture.
+    pane.open_path(out[0])
+    wait_idle(qtbot, pane, 1)
+    assert np.array_equal(pane.canvas.items_data[0]["image"], generated[2])
+
+    # Everything drawn went into the on-disk history, which a new session reads back.
+    from aigc_studio.ui.image.history import HistoryStore
+
+    assert len(HistoryStore().entries) == 4 + 8 + 1
+    assert pane.history.count() == 13
+    pane.grab().save(str(tmp_path / "pane.png"))
+    shot = __import__("os").environ.get("AIGC_IMAGE_PANE_SHOT")
+    if shot:
+        pane.grab().save(shot)
+
+
+def test_interpolate_mix_contact_sheet_and_animation(qtbot, pane, tmp_path):
+    pane.gen_panel.count.setValue(2)
+    pane.generate()
+    wait_idle(qtbot, pane, 2)
+    pane.canvas.select([0, 1])
+    assert pane.sel_panel.interpolate.isEnabled() and pane.sel_panel.mix.isEnabled()
+    pane.sel_panel.frames.setValue(5)
+    pane.interpolate()
+    wait_idle(qtbot, pane, 5)
+    assert pane.canvas.strip and pane.sel_panel.export_anim.isEnabled()
+    gif = pane.export_animation(tmp_path / "anim")
+    assert gif.exists() and len(list((tmp_path / "anim").glob("frame-*.png"))) == 5
+    sheet = pane.export_contact_sheet(tmp_path / "sheet.png")
+    assert Image.open(sheet).width > 5 * 32
+    pane.undo_stack().undo()
+    pane.canvas.select([0, 1])
+    pane.mix()
+    wait_idle(qtbot, pane, 8)
+    assert pane.canvas.items_data[0]["recipe"]["op"] == "mix"
+
+
+def test_errors_are_shown_not_raised(qtbot, pane, tmp_path):
+    pane.make_variations()  # nothing selected
+    assert "needs a selected picture" in pane.message.text()
+    Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
+    pane.encode_file(tmp_path / "plain.png")  # only a GAN is installed
+    assert "needs a VAE" in pane.message.text()
+
+
+def test_encode_a_dropped_picture_with_a_vae(qtbot, pane, tmp_path):
+    vae = make_vae_file(user_models_dir() / "tiny-vae.safetensors")
+    pane.model_picker.refresh()
+    pane.model_picker.select_path(vae)
+    Image.new("RGB", (50, 40), (200, 30, 30)).save(tmp_path / "red.jpg")
+    pane.canvas.files_dropped.emit([str(tmp_path / "red.jpg")])
+    wait_idle(qtbot, pane, 1)
+    assert pane.canvas.items_data[0]["recipe"]["op"] == "encode"
+    assert len(pane.canvas.items_data[0]["recipe"]["latent"]) == 8
+
+
+def test_training_from_the_pane_streams_previews_and_losses(qtbot, pane, tmp_path):
+    from aigc_studio.image.settings import ImageTrainSettings
+
+    from .conftest import write_mixed_folder
+
+    write_mixed_folder(tmp_path / "data", copies=2)
+    out = user_models_dir() / "trained.safetensors"
+    settings = ImageTrainSettings(
+        data=str(tmp_path / "data"),
+        out=str(out),
+        resolution=32,
+        size="tiny",
+        steps=3,
+        batch=4,
+        preview_every=1,
+        loss_every=1,
+    )
+    handle = pane.start_training(settings)
+    with qtbot.waitSignal(handle.finished, timeout=30000):
+        pass
+    assert pane.training.chart.series["d"] and pane.training.preview.pixmap() is not None
+    qtbot.waitUntil(lambda: pane.model_picker.current_path() == out, timeout=2000)
