@@ -32,6 +32,8 @@ class GANConfig:
     g_channels: int = 16  # channels at full resolution; doubles per halving up to max_channels
     d_channels: int = 16
     max_channels: int = 256
+    d_norm: str = "batch"  # "batch" (learns fast on CPU budgets) or "spectral"
+    g_norm: str = "batch"  # "batch" (DCGAN; stats recalibrated before sampling) or "pixel" (ProGAN)
 
     def check(self) -> None:
         """Raise InputError for a configuration we cannot build."""
@@ -57,20 +59,25 @@ class PixelNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
+def _g_norm(norm: str, channels: int) -> nn.Module:
+    return nn.BatchNorm2d(channels) if norm == "batch" else PixelNorm()
+
+
 class UpBlock(nn.Module):
     """2x nearest upsample, one or two 3x3 convolutions (one at high resolution, where pixels cost most)."""
 
-    def __init__(self, cin: int, cout: int, double: bool = True) -> None:
+    def __init__(self, cin: int, cout: int, double: bool = True, norm: str = "batch") -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm1 = _g_norm(norm, cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1) if double else None
-        self.norm = PixelNorm()
+        self.norm2 = _g_norm(norm, cout) if double else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        x = self.norm(F.leaky_relu(self.conv1(x), 0.2))
+        x = F.leaky_relu(self.norm1(self.conv1(x)), 0.2)
         if self.conv2 is not None:
-            x = self.norm(F.leaky_relu(self.conv2(x), 0.2))
+            x = F.leaky_relu(self.norm2(self.conv2(x)), 0.2)
         return x
 
 
@@ -91,6 +98,15 @@ class SkipExcitation(nn.Module):
         return big * self.net(small)
 
 
+def _variance_preserving_init(module: nn.Module) -> None:
+    """He init with zero biases: without BatchNorm to re-amplify them, PyTorch's default init lets constant
+    biases drown the per-sample signal, so every z draws nearly the same picture and training collapses."""
+    if isinstance(module, (nn.Linear, nn.Conv2d)):
+        nn.init.kaiming_normal_(module.weight, a=0.2, nonlinearity="leaky_relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
 class Generator(nn.Module):
     """z -> mapping MLP -> w -> 4x4 features -> up blocks -> RGB in [-1, 1]."""
 
@@ -106,19 +122,21 @@ class Generator(nn.Module):
         self.mapping = nn.Sequential(*layers)
         c4 = config.channels(config.g_channels, 4)
         self.start = nn.Linear(config.w_dim, c4 * 16)
+        self.start_norm = _g_norm(config.g_norm, c4)
         self.start_conv = nn.Conv2d(c4, c4, 3, padding=1)
+        self.start_conv_norm = _g_norm(config.g_norm, c4)
         self.blocks = nn.ModuleList()
         res = 4
         while res < config.resolution:
             cin, cout = config.channels(config.g_channels, res), config.channels(config.g_channels, res * 2)
-            self.blocks.append(UpBlock(cin, cout, double=res * 2 <= 16))
+            self.blocks.append(UpBlock(cin, cout, double=res * 2 <= 16, norm=config.g_norm))
             res *= 2
         # Gate the last block with the features of the block three steps earlier (8 -> 64 at 64 px).
         self.sle_source = max(0, len(self.blocks) - 4)
         c_src = config.channels(config.g_channels, 4 * 2 ** (self.sle_source + 1))
         self.sle = SkipExcitation(c_src, config.channels(config.g_channels, config.resolution))
         self.to_rgb = nn.Conv2d(config.channels(config.g_channels, config.resolution), 3, 3, padding=1)
-        self.norm = PixelNorm()
+        self.apply(_variance_preserving_init)
 
     def map(self, z: torch.Tensor) -> torch.Tensor:
         """Noise to the intermediate latent ``w``."""
@@ -127,9 +145,8 @@ class Generator(nn.Module):
     def synthesis(self, w: torch.Tensor) -> torch.Tensor:
         """Intermediate latent ``w`` to an image batch in [-1, 1]."""
         c4 = self.config.channels(self.config.g_channels, 4)
-        x = self.start(w).view(w.shape[0], c4, 4, 4)
-        x = self.norm(F.leaky_relu(x, 0.2))
-        x = self.norm(F.leaky_relu(self.start_conv(x), 0.2))
+        x = F.leaky_relu(self.start_norm(self.start(w).view(w.shape[0], c4, 4, 4)), 0.2)
+        x = F.leaky_relu(self.start_conv_norm(self.start_conv(x)), 0.2)
         source = x
         for i, block in enumerate(self.blocks):
             x = block(x)
@@ -146,13 +163,21 @@ class Generator(nn.Module):
         return self.synthesis(w)
 
 
-class DownBlock(nn.Module):
-    """Strided 4x4 convolution with spectral norm (keeps D Lipschitz on small data)."""
+def _conv(norm: str, cin: int, cout: int, k: int, stride: int = 1, padding: int = 0) -> nn.Module:
+    """A D convolution: spectral-normalised, or followed by BatchNorm (DCGAN)."""
+    conv = nn.Conv2d(cin, cout, k, stride=stride, padding=padding, bias=norm != "batch")
+    if norm == "spectral":
+        return spectral_norm(conv)
+    return nn.Sequential(conv, nn.BatchNorm2d(cout))
 
-    def __init__(self, cin: int, cout: int, double: bool = True) -> None:
+
+class DownBlock(nn.Module):
+    """Strided 4x4 convolution (+ a 3x3 one at low resolution), normalised as the config says."""
+
+    def __init__(self, cin: int, cout: int, double: bool = True, norm: str = "batch") -> None:
         super().__init__()
-        self.conv = spectral_norm(nn.Conv2d(cin, cout, 4, stride=2, padding=1))
-        self.conv2 = spectral_norm(nn.Conv2d(cout, cout, 3, padding=1)) if double else None
+        self.conv = _conv(norm, cin, cout, 4, stride=2, padding=1)
+        self.conv2 = _conv(norm, cout, cout, 3, padding=1) if double else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.leaky_relu(self.conv(x), 0.2)
@@ -167,15 +192,17 @@ class Discriminator(nn.Module):
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
         config.check()
-        self.from_rgb = spectral_norm(nn.Conv2d(3, config.channels(config.d_channels, config.resolution), 3, padding=1))
+        first = nn.Conv2d(3, config.channels(config.d_channels, config.resolution), 3, padding=1)
+        self.from_rgb = spectral_norm(first) if config.d_norm == "spectral" else first
         blocks = []
         res = config.resolution
         while res > 4:
             cin, cout = config.channels(config.d_channels, res), config.channels(config.d_channels, res // 2)
-            blocks.append(DownBlock(cin, cout, double=res // 2 <= 16))
+            blocks.append(DownBlock(cin, cout, double=res // 2 <= 16, norm=config.d_norm))
             res //= 2
         self.blocks = nn.Sequential(*blocks)
-        self.head = spectral_norm(nn.Conv2d(config.channels(config.d_channels, 4), 1, 4))
+        head = nn.Conv2d(config.channels(config.d_channels, 4), 1, 4)
+        self.head = spectral_norm(head) if config.d_norm == "spectral" else head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.leaky_relu(self.from_rgb(x), 0.2)
@@ -199,6 +226,27 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         p_ema.lerp_(p.detach(), 1.0 - decay)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
         b_ema.copy_(b)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(g: Generator, batches: int = 8, batch: int = 64, seed: int = 1) -> None:
+    """Set BatchNorm running stats to exact averages over fixed noise ("standing statistics", BigGAN),
+    so that eval-mode sampling (batch-independent, reproducible) matches the weights being sampled."""
+    norms = [m for m in g.modules() if isinstance(m, nn.BatchNorm2d)]
+    if not norms:
+        return
+    was_training = g.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    gen = torch.Generator().manual_seed(seed)
+    device = next(g.parameters()).device
+    g.train()
+    for _ in range(batches):
+        g(torch.randn(batch, g.config.z_dim, generator=gen).to(device))
+    for m in norms:
+        m.momentum = 0.1
+    g.train(was_training)
 
 
 @torch.no_grad()

@@ -23,6 +23,7 @@ from aigc_studio.image.gan import (
     hinge_g_loss,
     mean_latent,
     parameter_count,
+    recalibrate_batchnorm,
     update_ema,
 )
 from aigc_studio.image.model import card_for, config_from_card, gan_tensors, to_uint8
@@ -101,8 +102,14 @@ class GANTrainer:
     @torch.no_grad()
     def preview(self) -> Any:
         """A grid of EMA samples from fixed latents (the same every time, so progress is visible)."""
+        self.finalise_ema()
         z = seed_latents(PREVIEW_SEED, PREVIEW_COUNT, self.config.z_dim).to(self.device)
         return image_grid(to_uint8(self.g_ema(z)), columns=4)
+
+    def finalise_ema(self) -> None:
+        """Standing BatchNorm statistics for the EMA weights (before previews and saves)."""
+        recalibrate_batchnorm(self.g_ema, batches=4, batch=min(64, max(8, self.batch)))
+        self.g_ema.eval()
 
     def state(self, dataset_hash: str, dataset_size: int) -> dict[str, Any]:
         """Everything needed for an exact resume."""
@@ -205,6 +212,7 @@ class TrainGANJob:
             )
             state = trainer.state(dataset.hash, len(dataset))
             state["seconds"] = seconds
+            trainer.finalise_ema()
             save_checkpoint(out, gan_tensors(trainer.g_ema, mean_latent(trainer.g_ema)), card, state)
 
         try:
