@@ -62,7 +62,7 @@ class VAETrainer:
         self.vae.train()
         with self.autocast():
             recon, mu, logvar = self.vae(x, noise)
-        losses = vae_losses(self.config, x, recon.float(), mu.float(), logvar.float())
+        losses = vae_losses(self.config, x, recon.float(), mu.float(), logvar.float(), self.step_count)
         self.opt.zero_grad(set_to_none=True)
         losses["total"].backward()
         self.opt.step()
