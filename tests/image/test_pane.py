@@ -19,7 +19,9 @@ def pane(qtbot, studio_home, tmp_path):
     model = make_gan_file(user_models_dir() / "tiny-gan.safetensors")
     engine = Engine("cpu")
     engine.start()
-    widget = ImagePane(engine, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings.setValue("image/auto_generate", False)
+    widget = ImagePane(engine, settings)
     qtbot.addWidget(widget)
     widget.resize(1000, 700)
     widget.show()
@@ -100,6 +102,21 @@ def test_interpolate_mix_contact_sheet_and_animation(qtbot, pane, tmp_path):
     pane.mix()
     wait_idle(qtbot, pane, 8)
     assert pane.canvas.items_data[0]["recipe"]["op"] == "mix"
+
+
+def test_first_show_fills_the_canvas(qtbot, studio_home, tmp_path):
+    from aigc_studio.ui.image.pane import ImagePane
+
+    make_gan_file(user_models_dir() / "tiny-gan.safetensors")
+    engine = Engine("cpu")
+    engine.start()
+    try:
+        widget = ImagePane(engine, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(widget)
+        widget.show()
+        wait_idle(qtbot, widget, 16)
+    finally:
+        engine.shutdown()
 
 
 def test_errors_are_shown_not_raised(qtbot, pane, tmp_path):

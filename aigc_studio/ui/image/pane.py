@@ -50,6 +50,7 @@ class ImagePane(StudioPane):
         super().__init__(engine, settings, parent)
         self._undo = QUndoStack(self)
         self._handle = None
+        self._shown_once = False
         self.last_result: dict[str, Any] | None = None
         self.last_exported: list[Path] = []
 
@@ -196,7 +197,7 @@ class ImagePane(StudioPane):
     def _apply(self, result: dict[str, Any], label: str, strip: bool) -> None:
         self.last_result = result
         before = CanvasState(self.canvas.items_data, self.canvas.strip, self.canvas.order)
-        after = CanvasState(result["items"], strip, [])
+        after = CanvasState(result["items"], strip, [0] if len(result["items"]) == 1 else [])
         self._undo.push(ReplaceCanvas(self.canvas, before, after, label))
         self.history.add(result["items"])
         self._info(f"{label}: {len(result['items'])} picture(s) from {result['model']}.")
@@ -441,6 +442,17 @@ class ImagePane(StudioPane):
         self._info(f"Trained model ready: {Path(path).name}")
 
     # --- state ---
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        """On first show, fill the empty canvas with a grid so the studio never opens blank."""
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if (
+                read_setting(self.settings, "image/auto_generate", True)
+                and self.model_picker.current_path() is not None
+            ):
+                self.generate()
+
     def _on_selection(self, indices: list[int]) -> None:
         self.sel_panel.show_selection(self.canvas.selected_items(), self.canvas.strip)
 
