@@ -160,3 +160,18 @@ def test_training_from_the_pane_streams_previews_and_losses(qtbot, pane, tmp_pat
         pass
     assert pane.training.chart.series["d"] and pane.training.preview.pixmap() is not None
     qtbot.waitUntil(lambda: pane.model_picker.current_path() == out, timeout=2000)
+
+
+def test_train_dialog_checks_the_folder(qtbot, tmp_path, studio_home):
+    from aigc_studio.errors import InputError
+    from aigc_studio.ui.image.train_dialog import TrainDialog
+
+    dialog = TrainDialog(folder=str(tmp_path / "missing"))
+    qtbot.addWidget(dialog)
+    with pytest.raises(InputError, match="Choose a folder"):
+        dialog.settings()
+    dialog.folder.setText(str(tmp_path))
+    dialog.kind.setCurrentIndex(1)
+    dialog.resolution.setCurrentIndex(0)
+    settings = dialog.settings()
+    assert settings.kind == "image-vae" and settings.resolution == 32 and settings.steps == 5000

@@ -71,7 +71,8 @@ class TrainingView(QWidget):
         if not isinstance(payload, dict):
             return
         if payload.get("type") == "loss":
-            self.chart.add(payload["step"], payload["values"])
+            # KL is in nats per image, on another scale than the per-pixel terms; it stays in the status line.
+            self.chart.add(payload["step"], {k: v for k, v in payload["values"].items() if k != "kl"})
         elif payload.get("type") == "preview":
             self.preview.setPixmap(
                 to_pixmap(payload["image"], max(200, min(self.preview.width(), self.preview.height())))
