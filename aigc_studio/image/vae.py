@@ -85,7 +85,8 @@ class ConvVAE(nn.Module):
             if res * 2 <= 16:
                 dec += [nn.Conv2d(config.width(res * 2), config.width(res * 2), 3, padding=1), nn.LeakyReLU(0.2)]
             res *= 2
-        dec += [nn.Conv2d(config.width(config.resolution), 3, 3, padding=1), nn.Tanh()]
+        # No tanh: L1 drives the white background to exactly 1, where tanh saturates and stops all learning.
+        dec += [nn.Conv2d(config.width(config.resolution), 3, 3, padding=1)]
         self.decoder = nn.Sequential(*dec)
         self.apply(_he_init)
 
@@ -96,7 +97,7 @@ class ConvVAE(nn.Module):
         return mu, logvar.clamp(-10.0, 10.0)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents -> images in [-1, 1]."""
+        """Latents -> images, about [-1, 1] (clamped when converted to pixels)."""
         c4 = self.config.width(4)
         return self.decoder(F.leaky_relu(self.from_latent(z), 0.2).view(z.shape[0], c4, 4, 4))
 
