@@ -185,3 +185,11 @@ def test_hugging_face_folder_continues_in_the_editor(qtbot, pane, hf_folders):
     _generate(qtbot, pane, pane.continue_action)
     assert pane.editor.toPlainText().startswith("Hello world.")
     assert pane.generation.last.alternatives and pane.editor.generated_text_ranges()
+
+
+def test_a_fresh_pane_has_nothing_unsaved(qtbot, engine, studio_home):
+    fresh = TextPane(engine, QSettings(str(studio_home / "fresh.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(fresh)
+    assert not fresh.is_dirty()
+    fresh.shutdown()
+    assert not fresh.autosave.file.exists()

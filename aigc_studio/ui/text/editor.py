@@ -34,6 +34,7 @@ class WriterEditor(QPlainTextEdit):
         self.document().contentsChange.connect(self._on_contents_change)
         self._repaint_timer = QTimer(self, singleShot=True, interval=30)
         self._repaint_timer.timeout.connect(self.refresh_highlights)
+        self.document().setModified(False)  # changing the margin counts as a modification in Qt
 
     def _on_contents_change(self, position: int, removed: int, added: int) -> None:
         before = len(self.spans.ranges)
