@@ -1,0 +1,210 @@
+"""The event transformer: the shared TransformerLM over REMI tokens, with grammar-masked sampling.
+
+Generate from nothing, continue a song, or infill a bar range conditioned on
+the bars before and after it (``BOS prefix FILL suffix SEP middle EOS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from aigc_studio.core.modelfile import ModelCard, load_into, load_model
+from aigc_studio.core.statefile import model_only
+from aigc_studio.errors import InputError
+from aigc_studio.music.song import Song, Track
+from aigc_studio.music.tokenizer import Grammar, MusicTokenizer
+from aigc_studio.nn.sampling import SamplingSettings, sample_next
+from aigc_studio.nn.transformer import TransformerConfig, TransformerLM
+
+KIND = "music-transformer"
+
+
+class MusicTransformer:
+    """A TransformerLM plus its tokenizer (what a loaded music-transformer file holds)."""
+
+    def __init__(self, model: TransformerLM, tokenizer: MusicTokenizer, card: ModelCard | None = None) -> None:
+        self.model, self.tok, self.card = model, tokenizer, card
+        self._masks: dict = {}
+
+    @property
+    def context(self) -> int:
+        """Longest token window the model sees."""
+        return self.model.config.context
+
+    def mask_for(self, grammar: Grammar) -> torch.Tensor:
+        """Bool mask of allowed next tokens (cached per grammar state)."""
+        eos_ok = grammar.allow_eos and (grammar.target_bars is None or grammar.bars >= grammar.target_bars)
+        key = (grammar.phase, grammar.pos, grammar.steps, eos_ok)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = torch.zeros(self.tok.vocab_size, dtype=torch.bool)
+            mask[grammar.allowed()] = True
+            self._masks[key] = mask
+        return mask
+
+    @torch.no_grad()
+    def sample(self, prompt: list[int], grammar: Grammar, settings: SamplingSettings, generator: torch.Generator,
+               max_new: int, use_cache: bool = True, on_token: Callable[[int], None] | None = None,
+               keep: list[int] | None = None) -> list[int]:
+        """Sample tokens after ``prompt`` until the grammar ends or ``max_new`` tokens.
+
+        When the window fills up, the model restarts from ``keep`` (e.g. the header) plus the
+        most recent half window. Returns only the new tokens.
+        """
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        keep = keep or []
+        window = list(prompt)[-self.context:]
+        new: list[int] = []
+        cache = None
+        pending = window
+        for _ in range(max_new):
+            if use_cache:
+                if cache is not None and cache[0][0].shape[2] + len(pending) > self.context:
+                    window = keep + window[-(self.context // 2):]
+                    cache, pending = None, window
+                logits, cache = self.model(torch.tensor([pending], device=device), cache)
+            else:
+                if len(window) > self.context:
+                    window = keep + window[-(self.context // 2):]
+                logits, _ = self.model(torch.tensor([window], device=device))
+            last = logits[0, -1].float().cpu()
+            last = last.masked_fill(~self.mask_for(grammar), float("-inf"))
+            token = sample_next(last, settings, generator)
+            grammar.update(token)
+            if grammar.at_end:
+                break
+            new.append(token)
+            window.append(token)
+            pending = [token]
+            if on_token is not None:
+                on_token(token)
+        return new
+
+    # ------------------------------------------------------------ high level
+    def generate(self, bars: int, settings: SamplingSettings, generator: torch.Generator,
+                 prime: Song | None = None, at_bar: int | None = None, use_cache: bool = True,
+                 on_token: Callable[[int], None] | None = None) -> tuple[Song, int]:
+        """New bars: from nothing, or after ``prime`` (its end, or ``at_bar``).
+
+        Returns (fragment, first_bar): a song holding only the new notes, whose tracks line up
+        with ``prime``'s tracks, and the bar where they start.
+        """
+        tok = self.tok
+        budget = bars * 120 + 50
+        if prime is None or prime.note_count == 0 and at_bar is None:
+            template = prime.copy() if prime is not None else Song()
+            for t in template.tracks:
+                t.notes = []
+            grammar = Grammar(tok, template.time_signature, target_bars=bars)
+            header = [tok.bos] if prime is None else tok.header(template)
+            tokens = self.sample(header, grammar, settings, generator, budget, use_cache, on_token, keep=header)
+            if prime is None:
+                return tok.decode(header + tokens), 0
+            return tok.decode(tokens, song=template, bar_offset=0), 0
+        first_bar = prime.bars if at_bar is None else at_bar
+        prefix = self._prefix(prime, first_bar, int(self.context * 0.6))
+        template = _empty_copy(prime)
+        grammar = Grammar(tok, prime.time_signature, target_bars=bars, phase="note")
+        header = tok.header(prime, first_bar * prime.bar_ticks)
+        tokens = self.sample(prefix, grammar, settings, generator, budget, use_cache, on_token, keep=header)
+        return tok.decode(tokens, song=template, bar_offset=first_bar), first_bar
+
+    def infill(self, song: Song, first_bar: int, last_bar: int, settings: SamplingSettings,
+               generator: torch.Generator, use_cache: bool = True,
+               on_token: Callable[[int], None] | None = None) -> Song:
+        """New notes for bars [first_bar, last_bar) that fit between what comes before and after."""
+        if last_bar <= first_bar:
+            raise InputError("Select at least one bar to regenerate.")
+        tok = self.tok
+        bars = tok.encode_bars(song)
+        prefix = self._prefix(song, first_bar, int(self.context * 0.35))
+        suffix: list[int] = []
+        for bar in bars[last_bar:]:
+            if len(suffix) + len(bar) > int(self.context * 0.2):
+                break
+            suffix += bar
+        prompt = prefix + [tok.fill] + suffix + [tok.sep]
+        grammar = Grammar(tok, song.time_signature, target_bars=last_bar - first_bar, phase="start")
+        budget = max(16, self.context - len(prompt) - 1)
+        tokens = self.sample(prompt, grammar, settings, generator, budget, use_cache, on_token, keep=prompt)
+        fragment = tok.decode(tokens, song=_empty_copy(song), bar_offset=first_bar)
+        hi = last_bar * song.bar_ticks
+        for t in fragment.tracks:
+            t.notes = [n.__class__(n.pitch, n.start, min(n.duration, hi - n.start), n.velocity, True)
+                       for n in t.notes if n.start < hi]
+        return fragment
+
+    def _prefix(self, song: Song, first_bar: int, limit: int) -> list[int]:
+        """Header plus as many whole bars before ``first_bar`` as fit in ``limit`` tokens."""
+        bars = self.tok.encode_bars(song)[:first_bar]
+        bars += [[self.tok.bar]] * (first_bar - len(bars))  # empty bars the notes do not reach
+        taken: list[list[int]] = []
+        size = 3
+        for bar in reversed(bars):
+            if size + len(bar) > limit:
+                break
+            taken.insert(0, bar)
+            size += len(bar)
+        start_bar = first_bar - len(taken)
+        return self.tok.header(song, start_bar * song.bar_ticks) + [t for bar in taken for t in bar]
+
+
+def _empty_copy(song: Song) -> Song:
+    out = song.copy()
+    for t in out.tracks:
+        t.notes = []
+    return out
+
+
+def new_music_transformer(tokenizer: MusicTokenizer, layers: int = 4, heads: int = 4, width: int = 192,
+                          context: int = 512, dropout: float = 0.0) -> MusicTransformer:
+    """A freshly initialised model."""
+    config = TransformerConfig(vocab_size=tokenizer.vocab_size, context=context, layers=layers, heads=heads,
+                               width=width, dropout=dropout)
+    return MusicTransformer(TransformerLM(config), tokenizer)
+
+
+def music_transformer_card(mt: MusicTransformer, **fields) -> ModelCard:
+    """A model card describing ``mt``."""
+    return ModelCard(kind=KIND, config=asdict(mt.model.config), tokenizer=mt.tok.to_card(), **fields)
+
+
+def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """State dict for saving (a tied output head is stored once)."""
+    state = dict(model.state_dict())
+    if getattr(getattr(model, "config", None), "tie_embeddings", False):
+        state.pop("head.weight", None)
+    return state
+
+
+def fill_model(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Load file tensors into ``model`` (re-tying the output head)."""
+    tensors = {k: v.float() for k, v in model_only(tensors).items()}
+    if getattr(getattr(model, "config", None), "tie_embeddings", False) and "tokens.weight" in tensors:
+        tensors["head.weight"] = tensors["tokens.weight"]
+    load_into(model, tensors, path)
+
+
+def load_music_transformer(path: str | Path, device: torch.device | str = "cpu") -> MusicTransformer:
+    """Load a music-transformer model file (checkpoints work too)."""
+    card, tensors = load_model(path, KIND)
+    config = TransformerConfig(**card.config)
+    tok = MusicTokenizer.from_card(card.tokenizer)
+    if tok.vocab_size != config.vocab_size:
+        from aigc_studio.errors import ModelFileError
+
+        raise ModelFileError(f"{Path(path).name}: its vocabulary ({tok.vocab_size}) does not match the model ({config.vocab_size}).")
+    model = TransformerLM(config)
+    fill_model(model, tensors, path)
+    model.to(device).eval()
+    return MusicTransformer(model, tok, card)
+
+
+def tracks_matching(song: Song, fragment: Song) -> list[Track]:
+    """Tracks of ``fragment`` beyond those of ``song`` (new instruments a model introduced)."""
+    return fragment.tracks[len(song.tracks):]

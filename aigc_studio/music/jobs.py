@@ -1,0 +1,219 @@
+"""Engine jobs of the music studio: generate, continue, infill, VAE sample/interpolate/variations.
+
+Torch is imported inside ``run`` so that the GUI can import this module
+without loading torch. Results are plain songs (fragments holding only the
+new notes, aligned with the document's tracks).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aigc_studio.errors import InputError
+from aigc_studio.music.song import Song
+
+TRANSFORMER, VAE = "music-transformer", "music-vae"
+
+
+@dataclass
+class SamplingOptions:
+    """Knobs shared by the music jobs."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.95
+    use_cache: bool = True
+
+
+def model_kind(path: str | Path) -> str:
+    """The kind of a music model file."""
+    from aigc_studio.core.modelfile import read_card
+
+    return read_card(path, (TRANSFORMER, VAE)).kind
+
+
+def _load(ctx, path: str | Path):
+    kind = model_kind(path)
+    if kind == TRANSFORMER:
+        from aigc_studio.music.event_model import load_music_transformer
+
+        return kind, ctx.models.get(path, ctx.device, load_music_transformer)
+    from aigc_studio.music.vae import load_music_vae
+
+    return kind, ctx.models.get(path, ctx.device, load_music_vae)
+
+
+def _settings(options: SamplingOptions, bars: int):
+    from aigc_studio.nn.sampling import SamplingSettings
+
+    return SamplingSettings(temperature=options.temperature, top_k=options.top_k, top_p=options.top_p,
+                            max_new_tokens=bars * 120)
+
+
+def _token_reporter(ctx, bars: int):
+    state = {"n": 0, "last": 0.0}
+
+    def on_token(_token: int) -> None:
+        state["n"] += 1
+        now = time.monotonic()
+        if now - state["last"] > 0.1:
+            state["last"] = now
+            ctx.progress(None, f"{state['n']} tokens")
+
+    return on_token, state
+
+
+@dataclass
+class GenerateMusicJob:
+    """New bars from nothing, or a continuation of ``prime`` at its end or at ``at_bar``."""
+
+    model: str
+    bars: int = 8
+    prime: Song | None = None
+    at_bar: int | None = None
+    options: SamplingOptions = field(default_factory=SamplingOptions)
+    title: str = "Generate music"
+
+    def run(self, ctx) -> dict:
+        if not 1 <= self.bars <= 256:
+            raise InputError("Bars must be between 1 and 256.")
+        started = time.monotonic()
+        kind, model = _load(ctx, self.model)
+        gen = ctx.generator()
+        if kind == VAE:
+            fragment, first = _vae_phrases(model, self.bars, self.options.temperature, gen, self.prime, self.at_bar)
+            return {"fragment": fragment, "first_bar": first, "bars": self.bars, "tokens": 0,
+                    "seconds": time.monotonic() - started}
+        on_token, state = _token_reporter(ctx, self.bars)
+        fragment, first = model.generate(self.bars, _settings(self.options, self.bars), gen, prime=self.prime,
+                                         at_bar=self.at_bar, use_cache=self.options.use_cache, on_token=on_token)
+        return {"fragment": fragment, "first_bar": first, "bars": self.bars, "tokens": state["n"],
+                "seconds": time.monotonic() - started}
+
+
+@dataclass
+class InfillMusicJob:
+    """Regenerate bars [first_bar, last_bar) of ``song`` in the context around them."""
+
+    model: str
+    song: Song
+    first_bar: int
+    last_bar: int
+    options: SamplingOptions = field(default_factory=SamplingOptions)
+    title: str = "Regenerate selection"
+
+    def run(self, ctx) -> dict:
+        kind, model = _load(ctx, self.model)
+        if kind != TRANSFORMER:
+            raise InputError("Regenerating a selection needs a music-transformer model, not a MusicVAE.")
+        on_token, state = _token_reporter(ctx, self.last_bar - self.first_bar)
+        fragment = model.infill(self.song, self.first_bar, self.last_bar,
+                                _settings(self.options, self.last_bar - self.first_bar), ctx.generator(),
+                                use_cache=self.options.use_cache, on_token=on_token)
+        return {"fragment": fragment, "first_bar": self.first_bar, "last_bar": self.last_bar, "tokens": state["n"]}
+
+
+def _vae_phrases(model, bars: int, temperature: float, gen, template: Song | None, at_bar: int | None):
+    import torch
+
+
+    c = model.config
+    count = max(1, -(-bars // c.bars))
+    z = torch.randn((count, c.latent), generator=gen).to(next(model.parameters()).device)
+    phrases = model.decode(z, temperature=max(0.0, temperature - 0.5), generator=gen).tolist()
+    return _place(phrases, c, template, at_bar), (at_bar if at_bar is not None else (template.bars if template and template.note_count else 0))
+
+
+def _place(phrases, config, template: Song | None, at_bar: int | None) -> Song:
+    """Phrases as a fragment for ``template`` (first track), starting at ``at_bar`` or its end."""
+    from aigc_studio.music.song import Track
+    from aigc_studio.music.vae import melody_to_notes
+
+    song = template.copy() if template is not None else Song()
+    for t in song.tracks:
+        t.notes = []
+    if not song.tracks:
+        song.tracks.append(Track("Melody", 0, 0, []))
+    first = at_bar if at_bar is not None else (template.bars if template is not None and template.note_count else 0)
+    phrase_ticks = config.steps * song.ticks_per_beat // config.steps_per_beat
+    target = next((t for t in song.tracks if not t.is_drum), song.tracks[0])
+    for i, phrase in enumerate(phrases):
+        target.notes += melody_to_notes(phrase, first * song.bar_ticks + i * phrase_ticks, song.ticks_per_beat, config)
+    return song
+
+
+@dataclass
+class InterpolateMusicJob:
+    """``steps`` phrases morphing from the phrase at ``bar_a`` to the one at ``bar_b`` (MusicVAE)."""
+
+    model: str
+    song: Song
+    bar_a: int
+    bar_b: int
+    steps: int = 5
+    at_bar: int | None = None
+    title: str = "Interpolate"
+
+    def run(self, ctx) -> dict:
+        from aigc_studio.music.vae import interpolate, song_to_melody
+
+        kind, model = _load(ctx, self.model)
+        if kind != VAE:
+            raise InputError("Interpolation needs a music-vae model; pick one in the model list.")
+        if not 2 <= self.steps <= 32:
+            raise InputError("Interpolate between 2 and 32 phrases.")
+        a = song_to_melody(self.song, self.bar_a, model.config)
+        b = song_to_melody(self.song, self.bar_b, model.config)
+        if all(e >= 128 for e in a) or all(e >= 128 for e in b):
+            raise InputError("Both phrases need notes: select two bar ranges that are not empty.")
+        phrases = interpolate(model, a, b, self.steps)
+        fragment = _place(phrases, model.config, self.song, self.at_bar)
+        first = self.at_bar if self.at_bar is not None else self.song.bars
+        return {"fragment": fragment, "first_bar": first, "bars": self.steps * model.config.bars}
+
+
+@dataclass
+class VariationsJob:
+    """``count`` variations of the phrase at ``bar`` (MusicVAE: latent plus noise; transformer: re-infill)."""
+
+    model: str
+    song: Song
+    bar: int
+    count: int = 4
+    amount: float = 0.5
+    options: SamplingOptions = field(default_factory=SamplingOptions)
+    title: str = "Variations"
+
+    def run(self, ctx) -> dict:
+        import torch
+
+        kind, model = _load(ctx, self.model)
+        gen = ctx.generator()
+        if kind == VAE:
+            from aigc_studio.music.vae import song_to_melody
+
+            events = song_to_melody(self.song, self.bar, model.config)
+            with torch.no_grad():
+                mu, _ = model.encode(torch.tensor([events]))
+                z = mu + self.amount * torch.randn((self.count, mu.shape[1]), generator=gen)
+                phrases = model.decode(z).tolist()
+            fragment = _place(phrases, model.config, self.song, None)
+            return {"fragment": fragment, "first_bar": self.song.bars, "bars": self.count * model.config.bars}
+        # Transformer: copies of the bars, each regenerated in the context of the original.
+        fragment = self.song.copy()
+        for t in fragment.tracks:
+            t.notes = []
+        start_bar = self.song.bars
+        for i in range(self.count):
+            ctx.progress(i / self.count, f"variation {i + 1} of {self.count}")
+            part = model.infill(self.song, self.bar, self.bar + 2, _settings(self.options, 2), gen,
+                                use_cache=self.options.use_cache)
+            shift = (start_bar + 2 * i - self.bar) * self.song.bar_ticks
+            for index, track in enumerate(part.tracks):
+                while index >= len(fragment.tracks):
+                    fragment.tracks.append(track.__class__(track.name, track.program, track.channel, []))
+                fragment.tracks[index].notes += [n.__class__(n.pitch, n.start + shift, n.duration, n.velocity, True)
+                                                 for n in track.notes]
+        return {"fragment": fragment, "first_bar": start_bar, "bars": 2 * self.count}

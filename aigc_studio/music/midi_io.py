@@ -1,0 +1,192 @@
+"""Standard MIDI File import/export with mido (type 0 and 1, tempo map, drums).
+
+Whatever the song model cannot hold (pitch bend, controllers, lyrics, later
+program or time-signature changes...) is counted and reported as warnings.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter, defaultdict, deque
+from pathlib import Path
+
+import mido
+
+from aigc_studio.errors import InputError
+from aigc_studio.music.song import DRUM_CHANNEL, Note, Song, TempoChange, Track
+
+MAX_MIDI_BYTES = 50 * 1024 * 1024
+
+_GM_NAMES = ("Piano", "Chromatic perc.", "Organ", "Guitar", "Bass", "Strings", "Ensemble", "Brass",
+             "Reed", "Pipe", "Synth lead", "Synth pad", "Synth FX", "Ethnic", "Percussive", "Sound FX")
+
+_DROPPED = {
+    "pitchwheel": "pitch bend events",
+    "control_change": "controller (CC) events",
+    "aftertouch": "channel aftertouch events",
+    "polytouch": "polyphonic aftertouch events",
+    "sysex": "system-exclusive messages",
+    "lyrics": "lyric events",
+    "text": "text events",
+    "marker": "markers",
+    "cue_marker": "cue markers",
+    "key_signature": "key signatures",
+    "copyright": "copyright notices",
+}
+
+
+def program_name(program: int, drum: bool = False) -> str:
+    """A short General MIDI family name for a track label."""
+    return "Drums" if drum else _GM_NAMES[max(0, min(127, program)) // 8]
+
+
+def read_midi(path: str | Path) -> tuple[Song, list[str]]:
+    """Read a .mid file into a :class:`Song`; returns (song, warnings). Broken files raise InputError."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"Cannot open {path.name}: {exc.strerror or exc}.") from exc
+    if size > MAX_MIDI_BYTES:
+        raise InputError(f"{path.name} is {size // 1_000_000} MB; MIDI files over 50 MB are not supported.")
+    return read_midi_bytes(path.read_bytes(), path.name)
+
+
+def read_midi_bytes(data: bytes, name: str = "MIDI data") -> tuple[Song, list[str]]:
+    """Parse MIDI bytes (see :func:`read_midi`)."""
+    if not data.startswith(b"MThd"):
+        raise InputError(f"{name} is not a Standard MIDI File (it does not start with 'MThd').")
+    try:
+        midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
+    except Exception as exc:  # mido raises many kinds (EOFError, OSError, KeyError, ValueError)
+        raise InputError(f"{name} is a damaged MIDI file and cannot be read ({type(exc).__name__}: {exc}).") from exc
+    if midi.type == 2:
+        raise InputError(f"{name} is a type 2 (multi-song) MIDI file; only types 0 and 1 are supported.")
+    if midi.ticks_per_beat <= 0:
+        raise InputError(f"{name} uses SMPTE time division, which is not supported.")
+    return _to_song(midi)
+
+
+def _to_song(midi: mido.MidiFile) -> tuple[Song, list[str]]:
+    song = Song(ticks_per_beat=midi.ticks_per_beat, tempos=[])
+    dropped: Counter[str] = Counter()
+    warnings: list[str] = []
+    time_signatures: list[tuple[int, tuple[int, int]]] = []
+    for mtrack in midi.tracks:
+        tick = 0
+        name = ""
+        programs: dict[int, int] = {}
+        notes: dict[int, list[Note]] = defaultdict(list)
+        open_notes: dict[tuple[int, int], deque] = defaultdict(deque)
+        for msg in mtrack:
+            tick += msg.time
+            kind = msg.type
+            if kind == "note_on" and msg.velocity > 0:
+                open_notes[(msg.channel, msg.note)].append((tick, msg.velocity))
+            elif kind in ("note_off", "note_on"):
+                queue = open_notes.get((msg.channel, msg.note))
+                if queue:
+                    start, velocity = queue.popleft()  # first in, first out for overlapping repeats
+                    if tick > start:
+                        notes[msg.channel].append(Note(msg.note, start, tick - start, velocity))
+                    else:
+                        dropped["zero-length notes"] += 1
+            elif kind == "set_tempo":
+                song.tempos.append(TempoChange(tick, msg.tempo))
+            elif kind == "time_signature":
+                time_signatures.append((tick, (msg.numerator, msg.denominator)))
+            elif kind == "program_change":
+                if msg.channel in programs and programs[msg.channel] != msg.program:
+                    dropped["later program changes"] += 1
+                else:
+                    programs[msg.channel] = msg.program
+            elif kind == "track_name" and not name:
+                name = msg.name.strip()
+            elif kind in _DROPPED:
+                dropped[_DROPPED[kind]] += 1
+            elif kind in ("end_of_track", "track_name", "instrument_name", "midi_port", "channel_prefix",
+                          "smpte_offset", "sequence_number"):
+                pass
+            else:
+                dropped[f"{kind.replace('_', ' ')} events"] += 1
+        hanging = sum(len(q) for q in open_notes.values())
+        if hanging:
+            warnings.append(f"{hanging} notes had no note-off and were dropped.")
+        for channel in sorted(notes):
+            drum = channel == DRUM_CHANNEL
+            program = programs.get(channel, 0)
+            label = name or program_name(program, drum)
+            if len(notes) > 1:
+                label = f"{label} (ch {channel + 1})"
+            track = Track(label, program, channel, notes[channel])
+            track.sort()
+            song.tracks.append(track)
+    song.tempos.sort(key=lambda c: c.tick)
+    # Several tracks may repeat the same tempo event; keep one per tick (the last one wins).
+    unique: dict[int, TempoChange] = {c.tick: c for c in song.tempos}
+    song.tempos = list(unique.values()) or [TempoChange(0, 500_000)]
+    if song.tempos[0].tick != 0:
+        song.tempos.insert(0, TempoChange(0, 500_000))
+    if time_signatures:
+        time_signatures.sort(key=lambda t: t[0])
+        song.time_signature = time_signatures[0][1]
+        later = {ts for _, ts in time_signatures[1:] if ts != song.time_signature}
+        if later:
+            warnings.append(f"Time signature changes were dropped; the whole song uses {song.time_signature[0]}/{song.time_signature[1]}.")
+    for what, count in sorted(dropped.items()):
+        warnings.append(f"{count} {what} cannot be shown in the piano roll and were dropped.")
+    return song, warnings
+
+
+def song_to_midi(song: Song, midi_type: int = 1) -> mido.MidiFile:
+    """Build a mido MidiFile (type 1: a conductor track then one track per part; type 0: one track)."""
+    conductor = [(0, mido.MetaMessage("time_signature", numerator=song.time_signature[0],
+                                      denominator=song.time_signature[1]))]
+    conductor += [(c.tick, mido.MetaMessage("set_tempo", tempo=int(c.tempo))) for c in song.tempos]
+    parts = []
+    for index, track in enumerate(song.tracks):
+        channel = track.channel if 0 <= track.channel < 16 else index % 16
+        events = [(0, 0, mido.MetaMessage("track_name", name=track.name[:100]))]
+        if channel != DRUM_CHANNEL:
+            events.append((0, 1, mido.Message("program_change", channel=channel, program=track.program & 127)))
+        for n in track.notes:
+            # Sort key: note-offs before note-ons at the same tick so repeated notes stay separate.
+            events.append((n.start, 3, mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity)))
+            events.append((n.end, 2, mido.Message("note_off", channel=channel, note=n.pitch, velocity=0)))
+        parts.append(events)
+    midi = mido.MidiFile(type=midi_type, ticks_per_beat=song.ticks_per_beat)
+    if midi_type == 0:
+        merged = [(t, 0, m) for t, m in conductor]
+        for events in parts:
+            merged += [e for e in events if not e[2].is_meta]
+        midi.tracks.append(_to_track(merged))
+    else:
+        midi.tracks.append(_to_track([(t, 0, m) for t, m in conductor]))
+        for events in parts:
+            midi.tracks.append(_to_track(events))
+    return midi
+
+
+def _to_track(events: list) -> mido.MidiTrack:
+    events.sort(key=lambda e: (e[0], e[1]))
+    track = mido.MidiTrack()
+    last = 0
+    for tick, _, msg in events:
+        track.append(msg.copy(time=tick - last))
+        last = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def write_midi(song: Song, path: str | Path, midi_type: int = 1) -> None:
+    """Save ``song`` as a Standard MIDI File, atomically."""
+    from aigc_studio.core.atomic import atomic_write_bytes
+
+    atomic_write_bytes(path, midi_bytes(song, midi_type))
+
+
+def midi_bytes(song: Song, midi_type: int = 1) -> bytes:
+    """The .mid file content for ``song``."""
+    buffer = io.BytesIO()
+    song_to_midi(song, midi_type).save(file=buffer)
+    return buffer.getvalue()

@@ -1,0 +1,221 @@
+"""Training the event transformer and the MusicVAE on a folder of MIDI files.
+
+Plain loops: random batches from the training split, AdamW with warm-up and
+cosine decay, held-out loss, loss points streamed through ``ctx.partial``,
+atomic checkpoints holding optimiser and RNG state so that resume is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
+from aigc_studio.errors import Cancelled, InputError
+from aigc_studio.music.dataset import Phrases, TokenWindows, load_corpus, split_validation
+from aigc_studio.music.event_model import fill_model, model_tensors, music_transformer_card, new_music_transformer
+from aigc_studio.music.tokenizer import MusicTokenizer, TokenizerConfig
+from aigc_studio.music.vae import MusicVAE, MusicVAEConfig, vae_card
+
+
+@dataclass
+class MusicTrainSettings:
+    """Every knob of a music training run (stored in checkpoints so resume uses the same)."""
+
+    kind: str = "music-transformer"  # or music-vae
+    data: list[str] = field(default_factory=list)
+    out: str = "music.safetensors"
+    steps: int = 1000
+    resume: str | None = None
+    batch_size: int = 16
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup: int = 50
+    weight_decay: float = 0.01
+    val_fraction: float = 0.1
+    eval_every: int = 100
+    eval_batches: int = 8
+    checkpoint_every: int = 200
+    transpose: int = 5
+    seed: int = 1337
+    # transformer
+    layers: int = 4
+    heads: int = 4
+    width: int = 192
+    context: int = 256
+    steps_per_beat: int = 4
+    infill_fraction: float = 0.5
+    # vae
+    hidden: int = 256
+    latent: int = 32
+    beta: float = 0.5
+    name: str = ""
+    description: str = ""
+    license: str = ""
+    data_sources: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MusicTrainSettings:
+        """Rebuild from ``asdict`` output (unknown keys ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _lr(settings: MusicTrainSettings, step: int) -> float:
+    if step < settings.warmup:
+        return settings.lr * (step + 1) / settings.warmup
+    progress = min(1.0, (step - settings.warmup) / max(1, settings.steps - settings.warmup))
+    return settings.min_lr + 0.5 * (settings.lr - settings.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+class TrainMusicJob:
+    """Train (or resume) a music-transformer or music-vae; returns the output path."""
+
+    def __init__(self, settings: MusicTrainSettings) -> None:
+        self.settings = settings
+        self.title = f"Train {settings.kind}"
+
+    def run(self, ctx) -> str:
+        s = self.settings
+        state: dict[str, Any] | None = None
+        resume_tensors = None
+        if s.resume:
+            card, resume_tensors, state = load_checkpoint(s.resume, ("music-transformer", "music-vae"))
+            saved = MusicTrainSettings.from_dict(state["settings"])
+            saved.steps, saved.out, saved.resume, saved.data = s.steps, s.out, s.resume, s.data or saved.data
+            s = self.settings = saved
+            if card.kind != s.kind:
+                raise InputError(f"{Path(s.resume).name} is a {card.kind} checkpoint, not {s.kind}.")
+        if s.kind not in ("music-transformer", "music-vae"):
+            raise InputError(f"Unknown music model kind {s.kind!r}.")
+        ctx.progress(0.0, "reading MIDI files")
+        corpus = load_corpus(s.data, ctx.log, ctx.check_cancelled)
+        if corpus.skipped:
+            ctx.log(f"skipped {corpus.skipped} of {corpus.files} MIDI files (broken or empty)")
+        train_songs, val_songs = split_validation(corpus.songs, s.val_fraction)
+        train_songs = [song for _, song in train_songs]
+        val_songs = [song for _, song in val_songs]
+        gen = torch.Generator().manual_seed(s.seed)
+        device = ctx.device
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(s.seed)  # same seed, same initial weights
+            net, mt = _build_model(s)
+        if s.kind == "music-transformer":
+            tok = mt.tok
+            train_data = TokenWindows(train_songs, tok, s.context, s.transpose, s.infill_fraction)
+            val_data = TokenWindows(val_songs, tok, s.context, 0, 0.0)
+            data_size = {"tokens": train_data.tokens, "val_tokens": val_data.tokens}
+        else:
+            train_data = Phrases(train_songs, net.config, s.transpose)
+            val_data = Phrases(val_songs, net.config, 0)
+            data_size = {"phrases": len(train_data), "val_phrases": len(val_data)}
+        if resume_tensors is not None:
+            fill_model(net, resume_tensors, s.resume)
+        net.to(device)
+        opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+        step, history, elapsed_before, seen = 0, [], 0.0, 0
+        if state is not None:
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"])
+            step, history = int(state["step"]), list(state.get("history", []))
+            elapsed_before, seen = float(state.get("elapsed", 0.0)), int(state.get("seen", 0))
+        ctx.log(f"{len(train_songs)} training / {len(val_songs)} validation songs, {data_size}, "
+                f"{sum(p.numel() for p in net.parameters()):,} parameters")
+        started = time.monotonic()
+        last_val = history[-1].get("val_loss") if history else None
+
+        def evaluate() -> float:
+            net.eval()
+            eval_gen = torch.Generator().manual_seed(0)
+            total = 0.0
+            with torch.no_grad():
+                for _ in range(s.eval_batches):
+                    if s.kind == "music-transformer":
+                        x, y = val_data.batch(s.batch_size, eval_gen, infill=False)
+                        total += float(net.loss(x.to(device), y.to(device)))
+                    else:
+                        batch = val_data.batch(s.batch_size, eval_gen, augment=False).to(device)
+                        total += float(net.loss(batch, eval_gen, beta=0.0)[1])
+            net.train()
+            return total / s.eval_batches
+
+        def checkpoint(final: bool = False) -> None:
+            nonlocal elapsed_before, started
+            elapsed = elapsed_before + time.monotonic() - started
+            training = {"steps": step, "final_loss": history[-1]["loss"] if history else None,
+                        "val_loss": last_val, "files": corpus.files, "skipped": corpus.skipped,
+                        "train_songs": len(train_songs), "val_songs": len(val_songs), **data_size,
+                        "time_s": round(elapsed, 1), "batch_size": s.batch_size, "transpose": s.transpose,
+                        "seen": seen}
+            fields_ = dict(name=s.name or Path(s.out).stem, description=s.description, training=training,
+                           license=s.license, data_sources=s.data_sources, untrained=step == 0)
+            card = music_transformer_card(mt, **fields_) if s.kind == "music-transformer" else vae_card(net, **fields_)
+            st = {"settings": asdict(s), "step": step, "optimizer": opt.state_dict(), "generator": gen.get_state(),
+                  "history": history[-2000:], "elapsed": elapsed, "seen": seen}
+            save_checkpoint(s.out, model_tensors(net), card, st)
+
+        net.train()
+        last_report = 0.0
+        try:
+            while step < s.steps:
+                for group in opt.param_groups:
+                    group["lr"] = _lr(s, step)
+                if s.kind == "music-transformer":
+                    x, y = train_data.batch(s.batch_size, gen)
+                    loss = net.loss(x.to(device), y.to(device))
+                    seen += int((y >= 0).sum())
+                    point = {"type": "loss", "step": step + 1, "loss": float(loss.detach())}
+                else:
+                    batch = train_data.batch(s.batch_size, gen).to(device)
+                    beta = s.beta * min(1.0, step / max(1, s.steps // 3))
+                    loss, recon, kl = net.loss(batch, gen, beta=beta)
+                    seen += batch.numel()
+                    point = {"type": "loss", "step": step + 1, "loss": float(loss.detach()), "recon": float(recon.detach()), "kl": float(kl.detach())}
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                opt.step()
+                step += 1
+                if step % s.eval_every == 0 or step == s.steps:
+                    last_val = evaluate()
+                    point["val_loss"] = last_val
+                    ctx.log(f"step {step}: loss {point['loss']:.3f} val {last_val:.3f}")
+                history.append(point)
+                ctx.partial(point)
+                now = time.monotonic()
+                if now - last_report > 0.2 or step == s.steps:
+                    last_report = now
+                    ctx.progress(step / s.steps, f"step {step}/{s.steps} loss {point['loss']:.3f}")
+                if step % s.checkpoint_every == 0 and step < s.steps:
+                    checkpoint()
+        except Cancelled:
+            checkpoint()
+            raise
+        checkpoint(final=True)
+        return s.out
+
+
+def _build_model(s: MusicTrainSettings):
+    if s.kind == "music-transformer":
+        tok = MusicTokenizer(TokenizerConfig(steps_per_beat=s.steps_per_beat))
+        mt = new_music_transformer(tok, s.layers, s.heads, s.width, s.context)
+        return mt.model, mt
+    return MusicVAE(MusicVAEConfig(hidden=s.hidden, latent=s.latent)), None
+
+
+def train_settings_for(kind: str, **overrides) -> MusicTrainSettings:
+    """Defaults for ``kind`` with overrides (used by the CLI and the train dialog)."""
+    s = MusicTrainSettings(kind=kind)
+    if kind == "music-vae":
+        s.batch_size, s.lr, s.eval_every = 64, 2e-3, 100
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(s, key, value)
+    return s
+
+
