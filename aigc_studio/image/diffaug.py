@@ -32,40 +32,25 @@ def rand_color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def rand_translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
-    """Shift each image by up to ``ratio`` of its size, filling with zeros."""
+    """Shift each image by up to ``ratio`` of its size, filling with zeros (pad once, crop per image)."""
     n, _, h, w = x.shape
     sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    tx = _randint(gen, -sx, sx + 1, (n, 1, 1), x.device)
-    ty = _randint(gen, -sy, sy + 1, (n, 1, 1), x.device)
-    gb, gx, gy = torch.meshgrid(
-        torch.arange(n, device=x.device),
-        torch.arange(h, device=x.device),
-        torch.arange(w, device=x.device),
-        indexing="ij",
-    )
-    gx = torch.clamp(gx + tx + 1, 0, h + 1)
-    gy = torch.clamp(gy + ty + 1, 0, w + 1)
-    padded = F.pad(x, [1, 1, 1, 1])
-    return padded.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
+    tx = torch.randint(-sx, sx + 1, (n,), generator=gen).tolist()
+    ty = torch.randint(-sy, sy + 1, (n,), generator=gen).tolist()
+    padded = F.pad(x, [sy, sy, sx, sx])
+    return torch.stack([padded[i, :, sx + a : sx + a + h, sy + b : sy + b + w] for i, (a, b) in enumerate(zip(tx, ty))])
 
 
 def rand_cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
-    """Zero a random square of ``ratio`` of the image size in each image."""
+    """Zero a random square of ``ratio`` of the image size in each image (a broadcast mask, no gathers)."""
     n, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ox = _randint(gen, 0, h + (1 - ch % 2), (n, 1, 1), x.device)
-    oy = _randint(gen, 0, w + (1 - cw % 2), (n, 1, 1), x.device)
-    gb, gx, gy = torch.meshgrid(
-        torch.arange(n, device=x.device),
-        torch.arange(ch, device=x.device),
-        torch.arange(cw, device=x.device),
-        indexing="ij",
-    )
-    gx = torch.clamp(gx + ox - ch // 2, min=0, max=h - 1)
-    gy = torch.clamp(gy + oy - cw // 2, min=0, max=w - 1)
-    mask = torch.ones(n, h, w, dtype=x.dtype, device=x.device)
-    mask[gb, gx, gy] = 0
-    return x * mask.unsqueeze(1)
+    ox = _randint(gen, 0, h + (1 - ch % 2), (n, 1, 1), x.device) - ch // 2
+    oy = _randint(gen, 0, w + (1 - cw % 2), (n, 1, 1), x.device) - cw // 2
+    rows = torch.arange(h, device=x.device).view(1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (rows >= ox) & (rows < ox + ch) & (cols >= oy) & (cols < oy + cw)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
 
 
 _OPS = {"color": rand_color, "translation": rand_translation, "cutout": rand_cutout}
