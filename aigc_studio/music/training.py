@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,50 +20,8 @@ from aigc_studio.errors import Cancelled, InputError
 from aigc_studio.music.dataset import Phrases, TokenWindows, load_corpus, split_validation
 from aigc_studio.music.event_model import fill_model, model_tensors, music_transformer_card, new_music_transformer
 from aigc_studio.music.tokenizer import MusicTokenizer, TokenizerConfig
+from aigc_studio.music.train_settings import MusicTrainSettings, train_settings_for  # noqa: F401 - re-exported
 from aigc_studio.music.vae import MusicVAE, MusicVAEConfig, vae_card
-
-
-@dataclass
-class MusicTrainSettings:
-    """Every knob of a music training run (stored in checkpoints so resume uses the same)."""
-
-    kind: str = "music-transformer"  # or music-vae
-    data: list[str] = field(default_factory=list)
-    out: str = "music.safetensors"
-    steps: int = 1000
-    resume: str | None = None
-    batch_size: int = 16
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup: int = 50
-    weight_decay: float = 0.01
-    val_fraction: float = 0.1
-    eval_every: int = 100
-    eval_batches: int = 8
-    checkpoint_every: int = 200
-    transpose: int = 5
-    seed: int = 1337
-    # transformer
-    layers: int = 4
-    heads: int = 4
-    width: int = 192
-    context: int = 256
-    steps_per_beat: int = 4
-    infill_fraction: float = 0.5
-    # vae
-    hidden: int = 256
-    latent: int = 32
-    beta: float = 0.5
-    name: str = ""
-    description: str = ""
-    license: str = ""
-    data_sources: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict) -> MusicTrainSettings:
-        """Rebuild from ``asdict`` output (unknown keys ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def _lr(settings: MusicTrainSettings, step: int) -> float:
@@ -206,16 +164,3 @@ def _build_model(s: MusicTrainSettings):
         mt = new_music_transformer(tok, s.layers, s.heads, s.width, s.context)
         return mt.model, mt
     return MusicVAE(MusicVAEConfig(hidden=s.hidden, latent=s.latent)), None
-
-
-def train_settings_for(kind: str, **overrides) -> MusicTrainSettings:
-    """Defaults for ``kind`` with overrides (used by the CLI and the train dialog)."""
-    s = MusicTrainSettings(kind=kind)
-    if kind == "music-vae":
-        s.batch_size, s.lr, s.eval_every = 64, 2e-3, 100
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(s, key, value)
-    return s
-
-

@@ -1,11 +1,62 @@
-"""Piano-roll pane."""
+"""Piano-roll pane: edit notes, generate/continue/infill/interpolate/variations, play, open and save MIDI."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QHBoxLayout, QLabel, QVBoxLayout
+import random
+from pathlib import Path
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QScrollBar, QVBoxLayout
+
+from aigc_studio.errors import StudioError
+from aigc_studio.music.song import (
+    AddTrack,
+    EditCommand,
+    Note,
+    SetTrackProperty,
+    Song,
+    TempoChange,
+    Track,
+    add_notes,
+    delete_notes,
+    merge_command,
+    move_notes,
+    quantize_notes,
+    set_tempo,
+    set_time_signature,
+)
 from aigc_studio.ui.model_picker import ModelPicker
+from aigc_studio.ui.music.keyboard import Keyboard
+from aigc_studio.ui.music.playback import Player, optional_backends
+from aigc_studio.ui.music.roll_state import RollState
+from aigc_studio.ui.music.roll_view import RollView
+from aigc_studio.ui.music.ruler import Ruler
+from aigc_studio.ui.music.toolbar import MusicToolbar
+from aigc_studio.ui.music.velocity_lane import VelocityLane
 from aigc_studio.ui.pane import StudioPane
+
+
+class SongCommand(QUndoCommand):
+    """A core edit command on the pane's song as a QUndoStack entry."""
+
+    def __init__(self, pane: MusicPane, command: EditCommand) -> None:
+        super().__init__(getattr(command, "text", "Edit"))
+        self.pane, self.command = pane, command
+
+    def redo(self) -> None:
+        self.command.do(self.pane.song)
+        self.pane.song_changed()
+
+    def undo(self) -> None:
+        self.command.undo(self.pane.song)
+        self.pane.state.selection = []
+        self.pane.song_changed()
+
+
+def new_song() -> Song:
+    """An empty song with one piano track."""
+    return Song(tracks=[Track("Piano", 0, 0, [])], tempos=[TempoChange(0, 500_000)])
 
 
 class MusicPane(StudioPane):
@@ -14,15 +65,572 @@ class MusicPane(StudioPane):
     title = "Music"
     key = "music"
     model_kinds = ("music-transformer", "music-vae")
+    open_filter = "MIDI files (*.mid *.midi *.kar);;All files (*)"
 
     def __init__(self, engine, settings, parent=None) -> None:
         super().__init__(engine, settings, parent)
+        self.song = new_song()
+        self.path: Path | None = None
+        self.state = RollState(self.song, self)
+        self.stack = QUndoStack(self)
+        self.stack.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
+        self.player = Player(self)
+        self.player.position.connect(self._on_play_position)
+        self.player.playing_changed.connect(lambda on: self.toolbar.play.setText("Stop" if on else "Play"))
+        self.player.message.connect(self.status_message)
+        self._handle = None
+        self._clipboard: list[Note] = []
+
         self.model_picker = ModelPicker(self.model_kinds)
-        self.scene = QGraphicsScene(self)
-        self.view = QGraphicsView(self.scene)
+        self.toolbar = MusicToolbar()
+        self.roll = RollView(self.state)
+        self.keyboard = Keyboard(self.state)
+        self.ruler = Ruler(self.state)
+        self.velocity = VelocityLane(self.state)
+        self.hbar = QScrollBar(Qt.Horizontal)
+        self.vbar = QScrollBar(Qt.Vertical)
+        self.info = QLabel("")
         top = QHBoxLayout()
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_picker, 1)
+        top.addWidget(self.info, 2)
+        grid = QGridLayout()
+        grid.setSpacing(0)
+        grid.addWidget(self.ruler, 0, 1)
+        grid.addWidget(self.keyboard, 1, 0)
+        grid.addWidget(self.roll, 1, 1)
+        grid.addWidget(self.vbar, 1, 2)
+        grid.addWidget(QLabel("Vel."), 2, 0)
+        grid.addWidget(self.velocity, 2, 1)
+        grid.addWidget(self.hbar, 3, 1)
+        grid.setRowStretch(1, 1)
+        grid.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.toolbar)
+        layout.addLayout(grid, 1)
+        self.setAcceptDrops(True)
+
+        self.roll.edit.connect(self.push)
+        self.velocity.edit.connect(self.push)
+        self.roll.scroll_request.connect(self._scroll_by)
+        self.hbar.valueChanged.connect(self._on_hbar)
+        self.vbar.valueChanged.connect(self._on_vbar)
+        self.state.geometry.connect(self._update_scrollbars)
+        self._connect_toolbar()
+        self._actions = self._make_actions()
+        self.song_changed()
+        self._update_scrollbars()
+        self.vbar.setValue(127 - self.state.top_pitch)
+
+    # ------------------------------------------------------------ wiring
+    def _connect_toolbar(self) -> None:
+        t = self.toolbar
+        t.track_combo.currentIndexChanged.connect(self._on_track_chosen)
+        t.add_track.clicked.connect(self.add_track)
+        t.program.editingFinished.connect(self._on_program)
+        t.mute.toggled.connect(lambda on: self._toggle(self.state.muted, on))
+        t.solo.toggled.connect(lambda on: self._toggle(self.state.solo, on))
+        t.tool.currentTextChanged.connect(lambda text: setattr(self.roll, "tool", text.lower()))
+        t.snap.currentIndexChanged.connect(self._on_snap)
+        t.tempo.editingFinished.connect(self._on_tempo)
+        t.numerator.editingFinished.connect(self._on_time_signature)
+        t.denominator.currentTextChanged.connect(lambda _: self._on_time_signature())
+        t.zoom_in.clicked.connect(lambda: self.state.zoom_time(1.25))
+        t.zoom_out.clicked.connect(lambda: self.state.zoom_time(0.8))
+        t.play.clicked.connect(self.toggle_playback)
+        t.generate.clicked.connect(self.generate)
+        t.continue_.clicked.connect(self.continue_song)
+        t.infill.clicked.connect(self.regenerate_range)
+        t.interpolate.clicked.connect(self.interpolate)
+        t.variations.clicked.connect(self.variations)
+        t.cancel.clicked.connect(self.cancel_job)
+
+    def _make_actions(self) -> dict[str, QAction]:
+        def act(name: str, text: str, slot, shortcut=None) -> QAction:
+            a = QAction(text, self)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+                a.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+                self.addAction(a)
+            a.triggered.connect(slot)
+            return a
+
+        return {
+            "generate": act("generate", "Generate bars", self.generate, "Ctrl+G"),
+            "continue": act("continue", "Continue", self.continue_song, "Ctrl+Shift+G"),
+            "infill": act("infill", "Regenerate selected bars", self.regenerate_range, "Ctrl+R"),
+            "interpolate": act("interpolate", "Interpolate phrases (MusicVAE)", self.interpolate),
+            "variations": act("variations", "Variations", self.variations),
+            "play": act("play", "Play / Stop", self.toggle_playback, "Space"),
+            "select_all": act("select_all", "Select all notes", self.select_all, "Ctrl+A"),
+            "delete": act("delete", "Delete notes", self.delete_selection, "Delete"),
+            "copy": act("copy", "Copy notes", self.copy_selection, "Ctrl+C"),
+            "cut": act("cut", "Cut notes", self.cut_selection, "Ctrl+X"),
+            "paste": act("paste", "Paste notes at the cursor", self.paste, "Ctrl+V"),
+            "up": act("up", "Transpose up", lambda: self.transpose(1), "Up"),
+            "down": act("down", "Transpose down", lambda: self.transpose(-1), "Down"),
+            "octave_up": act("octave_up", "Octave up", lambda: self.transpose(12), "Shift+Up"),
+            "octave_down": act("octave_down", "Octave down", lambda: self.transpose(-12), "Shift+Down"),
+            "left": act("left", "Move left", lambda: self.nudge(-1), "Left"),
+            "right": act("right", "Move right", lambda: self.nudge(1), "Right"),
+            "quantise": act("quantise", "Quantise to grid", self.quantise, "Q"),
+            "export_range": act("export_range", "Export selected bars…", self.export_range),
+            "train": act("train", "Train music model…", self.train_dialog),
+        }
+
+    def menu_actions(self, menu: str) -> list[QAction]:
+        """Actions for the window's menus."""
+        names = {"generate": ["generate", "continue", "infill", "interpolate", "variations", "play"],
+                 "edit": ["select_all", "delete", "copy", "cut", "paste", "up", "down", "octave_up", "octave_down",
+                          "quantise"],
+                 "file": ["export_range"],
+                 "train": ["train"]}.get(menu, [])
+        return [self._actions[n] for n in names]
+
+    def undo_stack(self) -> QUndoStack:
+        """Every edit of the song is a step on this stack."""
+        return self.stack
+
+    # ------------------------------------------------------------ editing
+    def push(self, command: EditCommand) -> None:
+        """Apply an edit as one undo step."""
+        self.stack.push(SongCommand(self, command))
+
+    def song_changed(self) -> None:
+        """Refresh widgets after the song changed."""
+        self.state.song = self.song
+        if self.state.track >= len(self.song.tracks):
+            self.state.track = max(0, len(self.song.tracks) - 1)
+        live = {id(n) for t in self.song.tracks for n in t.notes}
+        self.state.selection = [n for n in self.state.selection if id(n) in live]
+        self._refresh_toolbar()
+        self._update_scrollbars()
+        self.state.changed.emit()
+        self.info.setText(f"{self.song.note_count} notes, {self.song.bars} bars"
+                          + (f" — {self.path.name}" if self.path else ""))
+
+    def _refresh_toolbar(self) -> None:
+        t = self.toolbar
+        for w in (t.track_combo, t.tempo, t.numerator, t.denominator, t.program, t.mute, t.solo):
+            w.blockSignals(True)
+        t.track_combo.clear()
+        for i, track in enumerate(self.song.tracks):
+            t.track_combo.addItem(f"{i + 1}: {track.name}" + (" (drums)" if track.is_drum else ""))
+        t.track_combo.setCurrentIndex(self.state.track)
+        t.tempo.setValue(int(round(60_000_000 / self.song.tempo_at(0))))
+        t.numerator.setValue(self.song.time_signature[0])
+        t.denominator.setCurrentText(str(self.song.time_signature[1]))
+        if self.song.tracks:
+            t.program.setValue(self.song.tracks[self.state.track].program)
+        t.mute.setChecked(self.state.track in self.state.muted)
+        t.solo.setChecked(self.state.track in self.state.solo)
+        for w in (t.track_combo, t.tempo, t.numerator, t.denominator, t.program, t.mute, t.solo):
+            w.blockSignals(False)
+
+    def _on_track_chosen(self, index: int) -> None:
+        if index >= 0:
+            self.state.track = index
+            self.state.selection = []
+            self._refresh_toolbar()
+            self.state.changed.emit()
+
+    def _toggle(self, group: set[int], on: bool) -> None:
+        (group.add if on else group.discard)(self.state.track)
+        self.state.changed.emit()
+
+    def _on_program(self) -> None:
+        if self.song.tracks and self.toolbar.program.value() != self.song.tracks[self.state.track].program:
+            self.push(SetTrackProperty(self.state.track, "program", self.toolbar.program.value()))
+
+    def _on_snap(self, index: int) -> None:
+        self.state.snap_index = index
+        self.state.changed.emit()
+
+    def _on_tempo(self) -> None:
+        bpm = self.toolbar.tempo.value()
+        if abs(60_000_000 / self.song.tempo_at(0) - bpm) >= 0.5 or len(self.song.tempos) > 1:
+            self.push(set_tempo(bpm))
+
+    def _on_time_signature(self) -> None:
+        ts = (self.toolbar.numerator.value(), int(self.toolbar.denominator.currentText()))
+        if ts != tuple(self.song.time_signature):
+            self.push(set_time_signature(*ts))
+
+    def add_track(self) -> None:
+        """Add an empty track with the next free channel."""
+        used = {t.channel for t in self.song.tracks}
+        channel = next((c for c in range(16) if c != 9 and c not in used), 0)
+        self.push(AddTrack(Track(f"Track {len(self.song.tracks) + 1}", 0, channel, [])))
+        self.state.track = len(self.song.tracks) - 1
+        self._refresh_toolbar()
+
+    def select_all(self) -> None:
+        """Select every note of the active track."""
+        if self.song.tracks:
+            self.state.selection = list(self.song.tracks[self.state.track].notes)
+            self.state.changed.emit()
+
+    def delete_selection(self) -> None:
+        """Delete the selected notes."""
+        if self.state.selection:
+            self.push(delete_notes(self.state.track, self.state.selection))
+            self.state.selection = []
+            self.state.changed.emit()
+
+    def copy_selection(self) -> None:
+        """Copy the selected notes (times relative to the first)."""
+        if self.state.selection:
+            first = min(n.start for n in self.state.selection)
+            self._clipboard = [n.edited(start=n.start - first) for n in self.state.selection]
+            self.status_message.emit(f"Copied {len(self._clipboard)} notes.")
+
+    def cut_selection(self) -> None:
+        """Copy then delete the selected notes."""
+        self.copy_selection()
+        self.delete_selection()
+
+    def paste(self) -> None:
+        """Paste copied notes at the cursor on the active track."""
+        if self._clipboard and self.song.tracks:
+            notes = [n.edited(start=n.start + self.state.cursor) for n in self._clipboard]
+            self.push(add_notes(self.state.track, notes))
+            self.state.selection = notes
+            self.state.changed.emit()
+
+    def transpose(self, semitones: int) -> None:
+        """Move the selection up or down."""
+        if self.state.selection:
+            command = move_notes(self.state.track, self.state.selection, 0, semitones)
+            self.push(command)
+            self.state.selection = list(command.new)
+            self.state.changed.emit()
+
+    def nudge(self, steps: int) -> None:
+        """Move the selection by grid steps."""
+        if self.state.selection:
+            command = move_notes(self.state.track, self.state.selection, steps * self.state.grid, 0)
+            self.push(command)
+            self.state.selection = list(command.new)
+            self.state.changed.emit()
+
+    def quantise(self) -> None:
+        """Snap the selection (or the whole track) to the grid."""
+        if not self.song.tracks:
+            return
+        notes = self.state.selection or list(self.song.tracks[self.state.track].notes)
+        if notes:
+            command = quantize_notes(self.state.track, notes, self.state.grid)
+            self.push(command)
+            self.state.selection = list(command.new) if self.state.selection else []
+            self.state.changed.emit()
+
+    # ------------------------------------------------------------ scrolling
+    def _update_scrollbars(self) -> None:
+        s = self.state
+        visible = max(1, int(self.roll.width() / s.pixels_per_tick))
+        self.hbar.setRange(0, max(0, s.total_ticks() - visible // 2))
+        self.hbar.setPageStep(visible)
+        self.hbar.setSingleStep(max(1, self.song.ticks_per_beat // 2))
+        rows = max(1, self.roll.height() // s.key_height)
+        self.vbar.setRange(0, max(0, 127 - rows + 1))
+        self.vbar.setPageStep(rows)
+
+    def _on_hbar(self, value: int) -> None:
+        self.state.scroll_tick = value
+        self.state.changed.emit()
+
+    def _on_vbar(self, value: int) -> None:
+        self.state.top_pitch = 127 - value
+        self.state.changed.emit()
+
+    def _scroll_by(self, ticks: int, pitches: int) -> None:
+        if ticks:
+            self.hbar.setValue(self.hbar.value() + ticks)
+        if pitches:
+            self.vbar.setValue(self.vbar.value() - pitches)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._update_scrollbars()
+
+    # ------------------------------------------------------------ playback
+    def toggle_playback(self) -> None:
+        """Start or stop playback (Space)."""
+        if self.player.is_playing:
+            self.player.stop()
+            return
+        s = self.state
+        loop = self.toolbar.loop.isChecked() and s.range is not None
+        if loop:
+            start, end = s.range[0] * self.song.bar_ticks, s.range[1] * self.song.bar_ticks
+        else:
+            start, end = s.cursor, self.song.end_tick
+        muted = {i for i in range(len(self.song.tracks)) if not s.audible(i)}
+        self.player.play(self.song, start, end, loop, muted)
+
+    def _on_play_position(self, tick: int) -> None:
+        self.state.play_tick = None if tick < 0 else tick
+        if tick >= 0:
+            visible = self.roll.width() / self.state.pixels_per_tick
+            if not self.state.scroll_tick <= tick < self.state.scroll_tick + visible:
+                self.hbar.setValue(tick)
+        self.state.changed.emit()
+
+    # ------------------------------------------------------------ model jobs
+    def _model(self) -> str | None:
+        path = self.model_picker.current_path()
+        if path is None:
+            self.status_message.emit("Pick a music model first (or train one: Train > Train music model…).")
+            return None
+        return str(path)
+
+    def _options(self):
+        from aigc_studio.music.jobs import SamplingOptions
+
+        return SamplingOptions(self.toolbar.temperature.value(), 0, self.toolbar.top_p.value())
+
+    def _seed(self) -> int:
+        if self.toolbar.random_seed.isChecked():
+            self.toolbar.seed.setValue(random.randrange(1, 1_000_000))
+        return self.toolbar.seed.value()
+
+    def _submit(self, job, clear: tuple[int, int] | None, text: str) -> None:
+        if self.is_busy():
+            self.status_message.emit("A model job is already running.")
+            return
+        handle = self.engine.submit(job, seed=self._seed())
+        self._handle = handle
+        for b in self.toolbar.model_buttons():
+            b.setEnabled(False)
+        self.toolbar.cancel.setEnabled(True)
+        handle.progress.connect(lambda _f, msg: self.status_message.emit(f"{job.title}: {msg}"))
+        handle.finished.connect(lambda result: self._on_result(result, clear, text))
+        handle.failed.connect(self._on_failed)
+        handle.cancelled.connect(lambda: self._job_done("Cancelled."))
+
+    def _job_done(self, message: str) -> None:
+        self._handle = None
+        for b in self.toolbar.model_buttons():
+            b.setEnabled(True)
+        self.toolbar.cancel.setEnabled(False)
+        if message:
+            self.status_message.emit(message)
+
+    def _on_result(self, result, clear, text: str) -> None:
+        fragment: Song = result["fragment"]
+        if self.song.note_count == 0 and not clear and fragment.note_count:
+            # A fresh song takes the generated tempo and metre.
+            self.song.time_signature = fragment.time_signature
+            self.song.tempos = list(fragment.tempos)
+        self.push(merge_command(self.song, fragment, clear, text))
+        self._job_done(f"{text}: {fragment.note_count} new notes (highlighted until edited).")
+
+    def _on_failed(self, message: str) -> None:
+        self._job_done("")
+        self.status_message.emit(message)
+        QMessageBox.warning(self, "Music", message)
+
+    def cancel_job(self) -> None:
+        """Cancel the running model job."""
+        if self._handle is not None:
+            self._handle.cancel()
+
+    def _range_or_selection_bars(self) -> tuple[int, int] | None:
+        if self.state.range:
+            return self.state.range
+        if self.state.selection:
+            bt = self.song.bar_ticks
+            return (min(n.start for n in self.state.selection) // bt, max(n.start for n in self.state.selection) // bt + 1)
+        return None
+
+    def generate(self) -> None:
+        """Generate bars: into an empty song, or after the end of the current one."""
+        from aigc_studio.music.jobs import GenerateMusicJob
+
+        if (model := self._model()) is None:
+            return
+        prime = self.song.copy() if self.song.note_count else None
+        job = GenerateMusicJob(model, self.toolbar.bars.value(), prime, None, self._options())
+        self._submit(job, None, "Generate")
+
+    def continue_song(self) -> None:
+        """Continue from the end, or from the cursor bar (replacing what follows for the chosen bars)."""
+        from aigc_studio.music.jobs import GenerateMusicJob
+
+        if (model := self._model()) is None:
+            return
+        bars = self.toolbar.bars.value()
+        at = None
+        clear = None
+        if self.toolbar.at_cursor.isChecked():
+            at = self.state.cursor // self.song.bar_ticks
+            clear = (at * self.song.bar_ticks, (at + bars) * self.song.bar_ticks)
+        job = GenerateMusicJob(model, bars, self.song.copy(), at, self._options())
+        self._submit(job, clear, "Continue")
+
+    def regenerate_range(self) -> None:
+        """Infill the bars selected in the ruler (or under the selected notes)."""
+        from aigc_studio.music.jobs import InfillMusicJob
+
+        bars = self._range_or_selection_bars()
+        if bars is None:
+            self.status_message.emit("Drag in the bar ruler to choose the bars to regenerate.")
+            return
+        if (model := self._model()) is None:
+            return
+        clear = (bars[0] * self.song.bar_ticks, bars[1] * self.song.bar_ticks)
+        self._submit(InfillMusicJob(model, self.song.copy(), bars[0], bars[1], self._options()), clear, "Regenerate")
+
+    def interpolate(self) -> None:
+        """MusicVAE: phrases between the first and last two bars of the range, appended at the end."""
+        from aigc_studio.music.jobs import InterpolateMusicJob
+
+        bars = self.state.range
+        if bars is None or bars[1] - bars[0] < 4:
+            self.status_message.emit("Select at least 4 bars in the ruler: the first 2 and the last 2 are the two phrases.")
+            return
+        if (model := self._model()) is None:
+            return
+        job = InterpolateMusicJob(model, self.song.copy(), bars[0], bars[1] - 2, self.toolbar.steps.value())
+        self._submit(job, None, "Interpolate")
+
+    def variations(self) -> None:
+        """Variations of the 2 bars at the start of the range (or the cursor), appended at the end."""
+        from aigc_studio.music.jobs import VariationsJob
+
+        if (model := self._model()) is None:
+            return
+        bar = self.state.range[0] if self.state.range else self.state.cursor // self.song.bar_ticks
+        job = VariationsJob(model, self.song.copy(), bar, count=self.toolbar.steps.value(), options=self._options())
+        self._submit(job, None, "Variations")
+
+    def train_dialog(self) -> None:
+        """Ask for training settings and start a training job."""
+        from aigc_studio.ui.music.train_dialog import MusicTrainDialog
+
+        dialog = MusicTrainDialog(self)
+        if dialog.exec() != MusicTrainDialog.Accepted:
+            return
+        from aigc_studio.music.training import TrainMusicJob
+
+        handle = self.engine.submit(TrainMusicJob(dialog.settings()))
+        self._train_handle = handle
+        handle.partial.connect(lambda p: self.status_message.emit(
+            f"training step {p.get('step')}: loss {p.get('loss', 0):.3f}") if isinstance(p, dict) else None)
+        handle.finished.connect(lambda out: (self.model_picker.refresh(Path(out)),
+                                             self.status_message.emit(f"Training finished: {out}")))
+        handle.failed.connect(lambda m: QMessageBox.warning(self, "Training failed", m))
+
+    # ------------------------------------------------------------ documents
+    def new_document(self) -> None:
+        """Start an empty song."""
+        self.player.stop()
+        self.song = new_song()
+        self.path = None
+        self.stack.clear()
+        self.state.range = None
+        self.state.cursor = 0
+        self.song_changed()
+
+    def open_path(self, path: Path) -> None:
+        """Open a .mid file; unsupported events are reported in the status bar."""
+        from aigc_studio.music.midi_io import read_midi
+
+        song, warnings = read_midi(path)
+        self.player.stop()
+        if not song.tracks:
+            song.tracks.append(Track("Piano", 0, 0, []))
+        self.song, self.path = song, Path(path)
+        self.stack.clear()
+        self.state.selection, self.state.range, self.state.cursor = [], None, 0
+        self.state.track = 0
+        self.song_changed()
+        note = f" ({'; '.join(warnings)})" if warnings else ""
+        self.status_message.emit(f"Opened {Path(path).name}: {song.note_count} notes{note}")
+        self.last_warnings = warnings
+
+    def save(self) -> bool:
+        """Save to the current file (or ask for one)."""
+        if self.path is None:
+            return self.save_as()
+        return self._write(self.path)
+
+    def save_as(self) -> bool:
+        """Ask for a .mid file and save."""
+        path, _ = QFileDialog.getSaveFileName(self, "Save MIDI", str(self.path or "song.mid"), self.open_filter)
+        if not path:
+            return False
+        if not path.lower().endswith((".mid", ".midi")):
+            path += ".mid"
+        self.path = Path(path)
+        return self._write(self.path)
+
+    def _write(self, path: Path, song: Song | None = None) -> bool:
+        from aigc_studio.music.midi_io import write_midi
+
+        try:
+            write_midi(song or self.song, path)
+        except OSError as exc:
+            self.status_message.emit(f"Could not save {path.name}: {exc.strerror or exc}")
+            return False
+        if song is None:
+            self.stack.setClean()
+            self.song_changed()
+        self.status_message.emit(f"Saved {path.name}.")
+        return True
+
+    def export(self) -> None:
+        """Export the whole song (or the selected bars, if a range is selected) as .mid."""
+        if self.state.range:
+            self.export_range()
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export MIDI", "export.mid", self.open_filter)
+        if path:
+            self._write(Path(path), self.song.copy())
+
+    def export_range(self) -> None:
+        """Export only the selected bars."""
+        if not self.state.range:
+            self.status_message.emit("Drag in the bar ruler to choose the bars to export.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export selected bars", "selection.mid", self.open_filter)
+        if path:
+            self._write(Path(path), self.song.slice_bars(*self.state.range))
+
+    def is_dirty(self) -> bool:
+        """Unsaved edits?"""
+        return not self.stack.isClean()
+
+    def is_busy(self) -> bool:
+        """True while a model job runs."""
+        return self._handle is not None
+
+    def shutdown(self) -> None:
+        """Stop playback and any job."""
+        self.player.stop()
+        self.cancel_job()
+
+    def playback_backends(self) -> str:
+        """A line describing playback options (for the status bar and the report)."""
+        extras = [name for name, ok in optional_backends().items() if ok]
+        device = "audio device found" if self.player.has_audio_device() else "no audio device"
+        return f"Built-in synth ({device})" + (f"; also {', '.join(extras)}" if extras else "")
+
+    # ------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(u.toLocalFile().lower().endswith((".mid", ".midi", ".kar")) for u in urls):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            path = url.toLocalFile()
+            if path.lower().endswith((".mid", ".midi", ".kar")):
+                if self.is_dirty() and QMessageBox.question(self, "Music", "Discard unsaved changes?") != QMessageBox.Yes:
+                    return
+                try:
+                    self.open_path(Path(path))
+                except StudioError as exc:
+                    QMessageBox.warning(self, "Music", str(exc))
+                return

@@ -1,0 +1,88 @@
+"""The pane's controls: tracks (mute/solo), snap, tempo and metre, zoom, sampling knobs, model buttons."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from aigc_studio.ui.music.roll_state import SNAPS
+
+
+class MusicToolbar(QWidget):
+    """Two rows of controls; the pane connects their signals."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        top, bottom = QHBoxLayout(), QHBoxLayout()
+        self.track_combo = QComboBox()
+        self.track_combo.setMinimumWidth(140)
+        self.add_track = QToolButton(text="+")
+        self.add_track.setToolTip("Add a track")
+        self.program = QSpinBox(minimum=0, maximum=127)
+        self.program.setToolTip("General MIDI program of the track")
+        self.mute = QCheckBox("Mute")
+        self.solo = QCheckBox("Solo")
+        self.tool = QComboBox()
+        self.tool.addItems(["Draw", "Select"])
+        self.snap = QComboBox()
+        self.snap.addItems([name for name, _, _ in SNAPS])
+        self.snap.setCurrentIndex(2)
+        self.tempo = QSpinBox(minimum=20, maximum=300, value=120, suffix=" bpm")
+        self.numerator = QSpinBox(minimum=1, maximum=16, value=4)
+        self.denominator = QComboBox()
+        self.denominator.addItems(["2", "4", "8", "16"])
+        self.denominator.setCurrentText("4")
+        self.zoom_in = QToolButton(text="+")
+        self.zoom_out = QToolButton(text="−")
+        self.zoom_in.setToolTip("Zoom in time (Ctrl+wheel; Ctrl+Shift+wheel zooms pitch)")
+        self.play = QPushButton("Play")
+        self.play.setToolTip("Play / stop (Space)")
+        self.loop = QCheckBox("Loop range")
+        for w in (QLabel("Track"), self.track_combo, self.add_track, QLabel("Program"), self.program, self.mute,
+                  self.solo, QLabel("Tool"), self.tool, QLabel("Snap"), self.snap, self.tempo, QLabel("Time"),
+                  self.numerator, QLabel("/"), self.denominator, QLabel("Zoom"), self.zoom_out, self.zoom_in,
+                  self.play, self.loop):
+            top.addWidget(w)
+        top.addStretch(1)
+        self.bars = QSpinBox(minimum=1, maximum=64, value=4, suffix=" bars")
+        self.temperature = QDoubleSpinBox(minimum=0.0, maximum=2.0, value=1.0, singleStep=0.05, decimals=2)
+        self.temperature.setToolTip("Temperature (0 = always the likeliest note)")
+        self.top_p = QDoubleSpinBox(minimum=0.05, maximum=1.0, value=0.95, singleStep=0.05, decimals=2)
+        self.seed = QSpinBox(minimum=0, maximum=2_000_000_000, value=1)
+        self.random_seed = QCheckBox("new seed each time")
+        self.random_seed.setChecked(True)
+        self.generate = QPushButton("Generate")
+        self.continue_ = QPushButton("Continue")
+        self.continue_.setToolTip("Continue from the end, or from the cursor when 'at cursor' is ticked")
+        self.at_cursor = QCheckBox("at cursor")
+        self.infill = QPushButton("Regenerate range")
+        self.infill.setToolTip("Rewrite the bars selected in the ruler, keeping what is around them")
+        self.interpolate = QPushButton("Interpolate")
+        self.interpolate.setToolTip("MusicVAE: phrases morphing from the first 2 bars of the range to its last 2 bars")
+        self.steps = QSpinBox(minimum=2, maximum=16, value=4, suffix=" steps")
+        self.variations = QPushButton("Variations")
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setEnabled(False)
+        for w in (self.bars, QLabel("Temp"), self.temperature, QLabel("Top-p"), self.top_p, QLabel("Seed"),
+                  self.seed, self.random_seed, self.generate, self.continue_, self.at_cursor, self.infill,
+                  self.interpolate, self.steps, self.variations, self.cancel):
+            bottom.addWidget(w)
+        bottom.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addLayout(bottom)
+
+    def model_buttons(self) -> list:
+        """Buttons that start model jobs (disabled while one runs)."""
+        return [self.generate, self.continue_, self.infill, self.interpolate, self.variations]
