@@ -23,11 +23,12 @@ from PySide6.QtWidgets import (
 from aigc_studio.core.registry import list_models
 from aigc_studio.errors import InputError, StudioError
 from aigc_studio.image import jobs
-from aigc_studio.image.export import contact_sheet, save_animation, save_frames
-from aigc_studio.image.recipe import read_recipe, save_png
+from aigc_studio.image.recipe import read_recipe
+from aigc_studio.ui.image import exporting
 from aigc_studio.ui.image.canvas import CanvasView
 from aigc_studio.ui.image.commands import CanvasState, ReplaceCanvas
 from aigc_studio.ui.image.controls import GeneratePanel, SelectionPanel, stretch
+from aigc_studio.ui.image.exporting import find_model_by_hash
 from aigc_studio.ui.image.history import HistoryPanel, HistoryStore
 from aigc_studio.ui.image.train_dialog import TrainDialog
 from aigc_studio.ui.image.train_view import TrainingView
@@ -75,10 +76,8 @@ class ImagePane(StudioPane):
         self.training.model_ready.connect(self._on_model_trained)
 
         self.tabs = QTabWidget()
-        create = QVBoxLayout()
         holder = stretch(self.gen_panel)
         holder.layout().insertWidget(1, self.sel_panel)
-        create.addWidget(holder)
         self.tabs.addTab(holder, "Create")
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.training, "Training")
@@ -349,45 +348,21 @@ class ImagePane(StudioPane):
 
     def export_selected(self, path: str | Path, scale: int = 1) -> list[Path]:
         """Write the selected pictures (or all, when none is selected) as recipe PNGs."""
-        items = self.canvas.selected_items() or self.canvas.items_data
-        if not items:
-            raise InputError("Nothing to export yet: generate some pictures first.")
-        path = Path(path)
-        if path.suffix.lower() != ".png":
-            path = path.with_suffix(".png")
-        targets = (
-            [path] if len(items) == 1 else [path.with_name(f"{path.stem}-{i + 1:02d}.png") for i in range(len(items))]
-        )
-        for item, target in zip(items, targets):
-            save_png(target, item["image"], item["recipe"], scale=scale)
+        targets = exporting.export_pngs(self.canvas.selected_items() or self.canvas.items_data, path, scale)
         self.last_exported = targets
         self._info(f"Exported {len(targets)} PNG(s) at {scale}× with recipe → {targets[0].parent}")
         return targets
 
     def export_contact_sheet(self, path: str | Path, scale: int = 1) -> Path:
         """The whole canvas as one PNG, captioned with seeds."""
-        items = self.canvas.items_data
-        if not items:
-            raise InputError("Nothing on the canvas to put on a contact sheet.")
-        labels = [
-            str(i["recipe"].get("seed")) if i["recipe"].get("seed") is not None else f"#{n + 1}"
-            for n, i in enumerate(items)
-        ]
-        columns = len(items) if self.canvas.strip else None
-        path = Path(path)
-        contact_sheet([i["image"] for i in items], columns=columns, labels=labels, scale=scale).save(path)
+        path = exporting.export_contact_sheet(self.canvas.items_data, path, self.canvas.strip, scale)
         self._info(f"Contact sheet → {path}")
         return path
 
     def export_animation(self, folder: str | Path, scale: int = 1) -> Path:
         """Interpolation frames as PNGs plus an animated GIF in ``folder``."""
-        items = self.canvas.items_data
-        if len(items) < 2:
-            raise InputError("Interpolate two pictures first; the strip's frames become the animation.")
-        folder = Path(folder)
-        save_frames([i["image"] for i in items], folder, scale=scale)
-        gif = save_animation([i["image"] for i in items], folder / "interpolation.gif", scale=scale)
-        self._info(f"{len(items)} frames + {gif.name} → {folder}")
+        gif = exporting.export_animation(self.canvas.items_data, folder, scale)
+        self._info(f"{len(self.canvas.items_data)} frames + {gif.name} → {gif.parent}")
         return gif
 
     def export(self) -> None:
@@ -464,14 +439,3 @@ class ImagePane(StudioPane):
         """Remember the generate settings."""
         self.settings.setValue("image/count", self.gen_panel.count.value())
         self.settings.setValue("image/psi", self.gen_panel.psi.value())
-
-
-def find_model_by_hash(content_hash: str) -> Path | None:
-    """An installed image model whose weights hash to ``content_hash``."""
-    if not content_hash:
-        return None
-    for kind in ImagePane.model_kinds:
-        for entry in list_models(kind):
-            if entry.card.content_hash == content_hash:
-                return entry.path
-    return None
