@@ -73,7 +73,7 @@ class MusicPane(StudioPane):
         self.path: Path | None = None
         self.state = RollState(self.song, self)
         self.stack = QUndoStack(self)
-        self.stack.cleanChanged.connect(lambda clean: self.dirty_changed.emit(not clean))
+        self.stack.cleanChanged.connect(self._on_clean_changed)
         self.player = Player(self)
         self.player.position.connect(self._on_play_position)
         self.player.playing_changed.connect(lambda on: self.toolbar.play.setText("Stop" if on else "Play"))
@@ -191,6 +191,9 @@ class MusicPane(StudioPane):
     def undo_stack(self) -> QUndoStack:
         """Every edit of the song is a step on this stack."""
         return self.stack
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.dirty_changed.emit(not clean)
 
     # ------------------------------------------------------------ editing
     def push(self, command: EditCommand) -> None:

@@ -1,0 +1,153 @@
+"""The piano roll with the real engine: mouse edits with undo, keyboard edits, playback, files, generation."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from PySide6.QtCore import QPoint, QSettings, Qt
+
+from aigc_studio.engine.thread import Engine
+from aigc_studio.errors import InputError
+from aigc_studio.music.midi_io import read_midi, write_midi
+from aigc_studio.ui.music.pane import MusicPane
+
+
+@pytest.fixture
+def engine(qtbot):
+    engine = Engine("cpu")
+    engine.start()
+    qtbot.waitUntil(lambda: engine.is_ready, timeout=30000)
+    yield engine
+    engine.shutdown()
+
+
+@pytest.fixture
+def pane(qtbot, engine, studio_home):
+    settings = QSettings(str(studio_home / "settings.ini"), QSettings.Format.IniFormat)
+    pane = MusicPane(engine, settings)
+    qtbot.addWidget(pane)
+    pane.resize(1200, 700)
+    pane.show()
+    qtbot.waitExposed(pane)
+    pane.toolbar.random_seed.setChecked(False)
+    yield pane
+    pane.shutdown()
+
+
+def _point(pane, tick, pitch):
+    s = pane.state
+    return QPoint(int(s.x(tick)) + 3, int(s.y(pitch)) + s.key_height // 2)
+
+
+def test_draw_move_resize_delete_with_the_mouse_each_undoable(qtbot, pane):
+    roll, s = pane.roll, pane.state
+    qtbot.mouseClick(roll, Qt.LeftButton, pos=_point(pane, 480, 72))
+    notes = pane.song.tracks[0].notes
+    assert [(n.pitch, n.start, n.duration) for n in notes] == [(72, 480, 120)]
+    assert pane.is_dirty()
+    # Drag the note one beat right and two semitones up.
+    start = _point(pane, 480, 72)
+    end = start + QPoint(int(480 * s.pixels_per_tick), -2 * s.key_height)
+    qtbot.mousePress(roll, Qt.LeftButton, pos=start)
+    qtbot.mouseMove(roll, end)
+    qtbot.mouseRelease(roll, Qt.LeftButton, pos=end)
+    assert [(n.pitch, n.start) for n in pane.song.tracks[0].notes] == [(74, 960)]
+    assert not pane.song.tracks[0].notes[0].generated
+    pane.undo()
+    assert [(n.pitch, n.start) for n in pane.song.tracks[0].notes] == [(72, 480)]
+    pane.redo()
+    # Right-click deletes; undo brings it back.
+    qtbot.mouseClick(roll, Qt.RightButton, pos=_point(pane, 960, 74))
+    assert pane.song.note_count == 0
+    pane.undo()
+    assert pane.song.note_count == 1
+    while pane.stack.canUndo():
+        pane.undo()
+    assert pane.song.note_count == 0 and not pane.is_dirty()
+
+
+def test_rubber_band_select_transpose_copy_paste_quantise_velocity(qtbot, pane, song, tmp_path):
+    path = tmp_path / "song.mid"
+    write_midi(song, path)
+    pane.open_path(path)
+    pane.roll.tool = "select"
+    a, b = _point(pane, 0, 80), _point(pane, 3 * 480 + 200, 55)
+    qtbot.mousePress(pane.roll, Qt.LeftButton, pos=a)
+    qtbot.mouseMove(pane.roll, b)
+    qtbot.mouseRelease(pane.roll, Qt.LeftButton, pos=b)
+    assert len(pane.state.selection) == 4  # the first four melody notes
+    pane._actions["up"].trigger()
+    assert [n.pitch for n in pane.song.tracks[0].notes[:4]] == [61, 63, 65, 66]
+    pane._actions["copy"].trigger()
+    pane.state.cursor = 16 * 480
+    pane._actions["paste"].trigger()
+    assert pane.song.tracks[0].notes[-1].start == 16 * 480 + 3 * 480
+    pane._actions["select_all"].trigger()
+    assert len(pane.state.selection) == 20
+    pane._actions["delete"].trigger()
+    assert pane.song.tracks[0].notes == []
+    for _ in range(3):
+        pane.undo()
+    assert [n.pitch for n in pane.song.tracks[0].notes[:4]] == [60, 62, 64, 65]
+    assert pane.song.tracks[0].notes[0].velocity == 70
+
+
+def test_playback_starts_and_stops_without_an_audio_device(qtbot, pane, song, tmp_path):
+    path = tmp_path / "song.mid"
+    write_midi(song, path)
+    pane.open_path(path)
+    messages = []
+    pane.status_message.connect(messages.append)
+    pane._actions["play"].trigger()
+    assert pane.player.is_playing
+    qtbot.waitUntil(lambda: (pane.state.play_tick or 0) > 0, timeout=3000)
+    pane._actions["play"].trigger()
+    assert not pane.player.is_playing and pane.state.play_tick is None
+    if pane.player.silent:
+        assert any("No audio output device" in m for m in messages)
+
+
+def test_broken_midi_is_refused_and_the_song_is_kept(qtbot, pane, tmp_path):
+    qtbot.mouseClick(pane.roll, Qt.LeftButton, pos=_point(pane, 0, 60))
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"MThd garbage")
+    with pytest.raises(InputError):
+        pane.open_path(bad)
+    assert pane.song.note_count == 1
+
+
+def test_save_writes_midi_that_reads_back(qtbot, pane, tmp_path):
+    qtbot.mouseClick(pane.roll, Qt.LeftButton, pos=_point(pane, 480, 64))
+    pane.path = tmp_path / "mine.mid"
+    assert pane.save()
+    song, _ = read_midi(tmp_path / "mine.mid")
+    assert [(n.pitch, n.start) for n in song.tracks[0].notes] == [(64, 480)]
+    assert not pane.is_dirty()
+
+
+def test_generate_then_regenerate_range_marks_notes_and_undo_removes_them(qtbot, pane, tiny_transformer_path):
+    pane.model_picker.select_path(tiny_transformer_path)
+    pane.toolbar.bars.setValue(2)
+    pane._actions["generate"].trigger()
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
+    assert pane.song.note_count > 0
+    assert all(n.generated for t in pane.song.tracks for n in t.notes)
+    pane.state.range = (0, 1)
+    before_outside = sorted((n.pitch, n.start) for t in pane.song.tracks for n in t.notes if n.start >= pane.song.bar_ticks)
+    pane._actions["infill"].trigger()
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
+    after_outside = sorted((n.pitch, n.start) for t in pane.song.tracks for n in t.notes if n.start >= pane.song.bar_ticks)
+    assert before_outside == after_outside
+    pane.undo()
+    pane.undo()
+    assert pane.song.note_count == 0
+
+
+def test_the_pane_module_does_not_import_torch():
+    assert "aigc_studio.ui.music.pane" in sys.modules
+    import subprocess
+
+    code = "import sys, aigc_studio.ui.music.pane; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False"
