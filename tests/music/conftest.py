@@ -56,8 +56,7 @@ def tiny_transformer_path(tmp_path_factory) -> Path:
     """An untrained tiny music transformer saved as a real model file."""
     import torch
 
-    from aigc_studio.core.modelfile import ModelCard
-    from aigc_studio.core.modelfile import save_model
+    from aigc_studio.core.modelfile import ModelCard, save_model
     from aigc_studio.music.event_model import model_tensors, new_music_transformer
     from aigc_studio.music.tokenizer import MusicTokenizer
 

@@ -151,3 +151,29 @@ def test_the_pane_module_does_not_import_torch():
     code = "import sys, aigc_studio.ui.music.pane; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_velocity_lane_tempo_metre_and_tracks_are_undoable(qtbot, pane, song, tmp_path):
+    path = tmp_path / "song.mid"
+    write_midi(song, path)
+    pane.open_path(path)
+    lane, s = pane.velocity, pane.state
+    first = pane.song.tracks[0].notes[0]
+    x = int(s.x(first.start))
+    qtbot.mousePress(lane, Qt.LeftButton, pos=QPoint(x, 2))
+    qtbot.mouseRelease(lane, Qt.LeftButton, pos=QPoint(x, 2))
+    assert pane.song.tracks[0].notes[0].velocity > 115  # dragged to the top of the lane
+    pane.toolbar.tempo.setValue(90)
+    pane.toolbar.tempo.editingFinished.emit()
+    assert round(pane.song.tempos[0].bpm) == 90 and len(pane.song.tempos) == 1
+    pane.toolbar.numerator.setValue(3)
+    pane.toolbar.numerator.editingFinished.emit()
+    assert pane.song.time_signature == (3, 4)
+    pane.toolbar.add_track.click()
+    assert len(pane.song.tracks) == 4 and s.track == 3
+    pane.toolbar.mute.setChecked(True)
+    assert not s.audible(3)
+    for _ in range(4):
+        pane.undo()
+    assert pane.song.tracks[0].notes[0].velocity == 70
+    assert len(pane.song.tempos) == 2 and pane.song.time_signature == (4, 4) and len(pane.song.tracks) == 3

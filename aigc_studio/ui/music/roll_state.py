@@ -31,7 +31,7 @@ class RollState(QObject):
         self.beat_width = 60.0  # pixels per quarter note
         self.key_height = 12
         self.scroll_tick = 0
-        self.top_pitch = 96
+        self.top_pitch = 88
         self.snap_index = 2
         self.cursor = 0
         self.play_tick: int | None = None
