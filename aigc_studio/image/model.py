@@ -42,6 +42,8 @@ class ImageModel:
     net: torch.nn.Module
     device: torch.device
     w_avg: torch.Tensor | None = None
+    latent_mean: torch.Tensor | None = None  # VAE: Gaussian fitted to the training images' codes
+    latent_std: torch.Tensor | None = None
 
     @property
     def latent_dim(self) -> int:
@@ -118,7 +120,11 @@ def load_image_model(path: str | Path, device: torch.device | str = "cpu") -> Im
         load_into(net, tensors, path, prefix="vae.")
         w_avg = None
     net.eval().requires_grad_(False).to(device)
-    return ImageModel(card.kind, card, path, net, device, w_avg)
+    model = ImageModel(card.kind, card, path, net, device, w_avg)
+    if "latent_mean" in tensors and "latent_std" in tensors:
+        model.latent_mean = tensors["latent_mean"].float().to(device)
+        model.latent_std = tensors["latent_std"].float().to(device)
+    return model
 
 
 def gan_tensors(g_ema: Generator, w_avg: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -128,9 +134,28 @@ def gan_tensors(g_ema: Generator, w_avg: torch.Tensor) -> dict[str, torch.Tensor
     return tensors
 
 
-def vae_tensors(vae: ConvVAE) -> dict[str, torch.Tensor]:
-    """The tensors of a VAE model file."""
-    return {f"vae.{k}": v for k, v in vae.state_dict().items()}
+def vae_tensors(vae: ConvVAE, images: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of a VAE model file; with training ``images`` (uint8 N,3,H,W) also the fitted code Gaussian."""
+    tensors = {f"vae.{k}": v for k, v in vae.state_dict().items()}
+    if images is not None:
+        tensors["latent_mean"], tensors["latent_std"] = fit_code_gaussian(vae, images)
+    return tensors
+
+
+@torch.no_grad()
+def fit_code_gaussian(vae: ConvVAE, images: torch.Tensor, limit: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std per dimension of the training images' codes. Sampling from this Gaussian instead of
+    N(0, 1) keeps samples on the pictures' manifold while the KL term is still small (ex-post density fit)."""
+    was_training = vae.training
+    vae.eval()
+    device = next(vae.parameters()).device
+    codes = []
+    for start in range(0, min(limit, images.shape[0]), 256):
+        x = images[start : min(limit, start + 256)].float().to(device) / 127.5 - 1.0
+        codes.append(vae.encode(x)[0].float().cpu())
+    vae.train(was_training)
+    mu = torch.cat(codes)
+    return mu.mean(dim=0), mu.std(dim=0).clamp_min(1e-3)
 
 
 def card_for(kind: str, config: Any, **kwargs: Any) -> ModelCard:

@@ -14,7 +14,7 @@ from aigc_studio.core.device import autocast_dtype
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled
 from aigc_studio.image.gan import parameter_count
-from aigc_studio.image.model import card_for, config_from_card, to_uint8, vae_tensors
+from aigc_studio.image.model import card_for, config_from_card, fit_code_gaussian, to_uint8, vae_tensors
 from aigc_studio.image.sampling import seed_latents
 from aigc_studio.image.training import (
     LOSS_HISTORY_LIMIT,
@@ -71,10 +71,12 @@ class VAETrainer:
 
     @torch.no_grad()
     def preview(self) -> np.ndarray:
-        """Row 1: fixed real images; row 2: their reconstructions; rows 3-4: samples from the prior."""
+        """Row 1: fixed real images; row 2: their reconstructions; rows 3-4: samples (fitted code Gaussian)."""
         self.vae.eval()
         mu, _ = self.vae.encode(self.preview_real)
-        samples = self.vae.decode(seed_latents(PREVIEW_SEED, 16, self.config.latent_dim).to(self.device))
+        mean, std = fit_code_gaussian(self.vae, self.data.images, limit=1024)
+        u = seed_latents(PREVIEW_SEED, 16, self.config.latent_dim)
+        samples = self.vae.decode((mean + std * u).to(self.device))
         self.vae.train()
         images = torch.cat([self.preview_real, self.vae.decode(mu), samples])
         return image_grid(to_uint8(images), columns=8)
@@ -178,7 +180,7 @@ class TrainVAEJob:
             )
             state = trainer.state(dataset.hash, len(dataset))
             state["seconds"] = seconds
-            save_checkpoint(out, vae_tensors(trainer.vae), card, state)
+            save_checkpoint(out, vae_tensors(trainer.vae, data.images), card, state)
 
         try:
             while trainer.step_count < s.steps:

@@ -43,6 +43,8 @@ def test_one_training_step_gives_finite_losses_and_a_loadable_model(folder, tmp_
     assert all(math.isfinite(v) for v in losses[-1][1].values())
     model = load_image_model(out)
     assert model.kind == kind and model.card.training["steps"] == 1
+    if kind == "image-vae":
+        assert model.latent_mean is not None and model.latent_std.shape == (model.latent_dim,)
     image = model.decode(torch.zeros(1, model.latent_dim))
     assert image.shape == (1, 32, 32, 3)
 
