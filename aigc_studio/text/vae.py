@@ -73,8 +73,8 @@ class WordVocab:
         return [self.stoi.get(w, UNK) for w in words(sentence)][:max_len]
 
     def decode(self, ids: list[int]) -> str:
-        """Ids to a sentence (markers dropped)."""
-        return detokenize([self.itos[i] for i in ids if i >= len(SPECIALS) or i == UNK])
+        """Ids to a sentence (markers dropped; an unknown word shows as an ellipsis)."""
+        return detokenize(["…" if i == UNK else self.itos[i] for i in ids if i >= len(SPECIALS) or i == UNK])
 
 
 @dataclass

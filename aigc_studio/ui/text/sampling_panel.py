@@ -95,6 +95,7 @@ class SamplingPanel(QWidget):
 
         self.counter = QLabel("0 words")
         self.counter.setObjectName("wordCounter")
+        self.counter.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(model_box)
