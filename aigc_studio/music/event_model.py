@@ -103,16 +103,16 @@ class MusicTransformer:
             grammar = Grammar(tok, template.time_signature, target_bars=bars)
             header = [tok.bos] if prime is None else tok.header(template)
             tokens = self.sample(header, grammar, settings, generator, budget, use_cache, on_token, keep=header)
-            if prime is None:
-                return tok.decode(header + tokens), 0
-            return tok.decode(tokens, song=template, bar_offset=0), 0
+            song = tok.decode(header + tokens) if prime is None else tok.decode(tokens, song=template, bar_offset=0)
+            return _clip(song, bars * song.bar_ticks), 0
         first_bar = prime.bars if at_bar is None else at_bar
         prefix = self._prefix(prime, first_bar, int(self.context * 0.6))
         template = _empty_copy(prime)
-        grammar = Grammar(tok, prime.time_signature, target_bars=bars, phase="note")
+        grammar = Grammar(tok, prime.time_signature, target_bars=bars, phase="open")
         header = tok.header(prime, first_bar * prime.bar_ticks)
         tokens = self.sample(prefix, grammar, settings, generator, budget, use_cache, on_token, keep=header)
-        return tok.decode(tokens, song=template, bar_offset=first_bar), first_bar
+        fragment = tok.decode(tokens, song=template, bar_offset=first_bar)
+        return _clip(fragment, (first_bar + bars) * prime.bar_ticks), first_bar
 
     def infill(self, song: Song, first_bar: int, last_bar: int, settings: SamplingSettings,
                generator: torch.Generator, use_cache: bool = True,
@@ -129,15 +129,11 @@ class MusicTransformer:
                 break
             suffix += bar
         prompt = prefix + [tok.fill] + suffix + [tok.sep]
-        grammar = Grammar(tok, song.time_signature, target_bars=last_bar - first_bar, phase="start")
+        grammar = Grammar(tok, song.time_signature, target_bars=last_bar - first_bar, phase="open")
         budget = max(16, self.context - len(prompt) - 1)
         tokens = self.sample(prompt, grammar, settings, generator, budget, use_cache, on_token, keep=prompt)
         fragment = tok.decode(tokens, song=_empty_copy(song), bar_offset=first_bar)
-        hi = last_bar * song.bar_ticks
-        for t in fragment.tracks:
-            t.notes = [n.__class__(n.pitch, n.start, min(n.duration, hi - n.start), n.velocity, True)
-                       for n in t.notes if n.start < hi]
-        return fragment
+        return _clip(fragment, last_bar * song.bar_ticks)
 
     def _prefix(self, song: Song, first_bar: int, limit: int) -> list[int]:
         """Header plus as many whole bars before ``first_bar`` as fit in ``limit`` tokens."""
@@ -152,6 +148,14 @@ class MusicTransformer:
             size += len(bar)
         start_bar = first_bar - len(taken)
         return self.tok.header(song, start_bar * song.bar_ticks) + [t for bar in taken for t in bar]
+
+
+def _clip(song: Song, end: int) -> Song:
+    """Drop notes starting at or after ``end`` and shorten those that ring past it."""
+    for t in song.tracks:
+        t.notes = [n.__class__(n.pitch, n.start, min(n.duration, end - n.start), n.velocity, True)
+                   for n in t.notes if n.start < end]
+    return song
 
 
 def _empty_copy(song: Song) -> Song:

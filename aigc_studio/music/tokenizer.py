@@ -273,7 +273,7 @@ class Grammar:
         self.steps = tokenizer.bar_steps(time_signature)
         self.target_bars = target_bars
         self.allow_eos = allow_eos
-        self.phase = phase  # start, bar, pos, pitch, note
+        self.phase = phase  # open, start, bar, pos, pitch, note
         self.pos = -1
         self.bars = 0
         self.at_end = False
@@ -315,6 +315,8 @@ class Grammar:
         pitches = list(range(t.pitch0, t.pitch0 + 128))
         setters = list(range(t.vel0, t.vel0 + t.config.velocity_bins)) + list(range(t.prog0, t.prog0 + 129))
         tempos = list(range(t.tempo0, t.tempo0 + len(t.tempo_values)))
+        if self.phase == "open":  # a continuation or infill must start a new bar
+            return [t.bar]
         if self.phase == "start":
             return [t.bar] + tempos + list(range(t.ts0, t.ts0 + len(TIME_SIGNATURES))) + ends
         if self.phase == "bar":
