@@ -177,3 +177,16 @@ def test_velocity_lane_tempo_metre_and_tracks_are_undoable(qtbot, pane, song, tm
         pane.undo()
     assert pane.song.tracks[0].notes[0].velocity == 70
     assert len(pane.song.tempos) == 2 and pane.song.time_signature == (4, 4) and len(pane.song.tracks) == 3
+
+
+def test_dropping_a_midi_file_opens_it(qtbot, pane, song, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    path = tmp_path / "dropped.mid"
+    write_midi(song, path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    pane.dropEvent(event)
+    assert pane.song.note_count == song.note_count and pane.path == path

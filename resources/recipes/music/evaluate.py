@@ -92,6 +92,7 @@ def main() -> dict:
             peak = float(freqs[int(np.argmax(spectrum[1:])) + 1])
             result.setdefault("wav_peak_hz", []).append(round(peak, 1))
             result.setdefault("wav_seconds", []).append(round(len(pcm) / 22050, 1))
+            _spectrogram_png(pcm, out / f"sample{i:03d}_spectrogram.png")
     result["samples"] = args.samples
     result["sample_seconds"] = round(time.monotonic() - started, 1)
     result["valid_midi_share"] = valid / args.samples
@@ -105,6 +106,20 @@ def main() -> dict:
     (out / "figures.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return result
+
+
+def _spectrogram_png(pcm, path: Path) -> None:
+    """A log-magnitude spectrogram (0-2 kHz, time left to right) to eyeball pitches and rhythm."""
+    import numpy as np
+    from PIL import Image
+
+    frame, hop = 2048, 256
+    x = pcm.astype(np.float32) / 32768
+    frames = [x[i:i + frame] * np.hanning(frame) for i in range(0, max(1, len(x) - frame), hop)]
+    spec = np.abs(np.fft.rfft(np.array(frames), axis=1))[:, : int(2000 / (22050 / frame))]
+    img = np.log1p(spec * 20).T[::-1]
+    img = (255 * img / max(1e-6, img.max())).astype(np.uint8)
+    Image.fromarray(img).resize((min(1600, img.shape[1] * 2), img.shape[0] * 2)).save(path)
 
 
 if __name__ == "__main__":
