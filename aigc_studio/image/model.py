@@ -43,7 +43,7 @@ class ImageModel:
     device: torch.device
     w_avg: torch.Tensor | None = None
     latent_mean: torch.Tensor | None = None  # VAE: Gaussian fitted to the training images' codes
-    latent_std: torch.Tensor | None = None
+    latent_chol: torch.Tensor | None = None  # Cholesky factor of its covariance
 
     @property
     def latent_dim(self) -> int:
@@ -72,20 +72,32 @@ class ImageModel:
             if real < DECODE_CHUNK:
                 chunk = torch.cat([chunk, torch.zeros(DECODE_CHUNK - real, chunk.shape[1])])
             z = chunk.to(self.device)
-            images = self.net(z, psi=psi, w_avg=self.w_avg) if self.kind == "image-gan" else self.net.decode(z * psi)
+            images = (
+                self.net(z, psi=psi, w_avg=self.w_avg)
+                if self.kind == "image-gan"
+                else self.net.decode(self._vae_code(z * psi))
+            )
             out.append(to_uint8(images[:real]))
         return np.concatenate(out) if out else np.zeros((0, self.resolution, self.resolution, 3), np.uint8)
 
     @torch.no_grad()
     def encode(self, images: np.ndarray) -> torch.Tensor:
-        """(N, H, W, 3) uint8 at the model's resolution -> latent means (N, D) on the CPU (VAE only)."""
+        """(N, H, W, 3) uint8 at the model's resolution -> standardised latents (N, D) on the CPU (VAE only)."""
         if self.kind != "image-vae":
             raise InputError(
                 "Encoding an image needs a VAE model; the selected model is a GAN. Pick an image-vae model."
             )
         x = from_uint8(images).to(self.device)
         mu, _ = self.net.encode(x)
+        if self.latent_mean is not None:
+            mu = torch.linalg.solve_triangular(self.latent_chol, (mu - self.latent_mean).T, upper=False).T
         return mu.float().cpu()
+
+    def _vae_code(self, u: torch.Tensor) -> torch.Tensor:
+        """Canvas latents are standardised: u ~ N(0, 1) maps onto the Gaussian fitted to the training codes."""
+        if self.latent_mean is None:
+            return u
+        return self.latent_mean + u @ self.latent_chol.T
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -121,9 +133,9 @@ def load_image_model(path: str | Path, device: torch.device | str = "cpu") -> Im
         w_avg = None
     net.eval().requires_grad_(False).to(device)
     model = ImageModel(card.kind, card, path, net, device, w_avg)
-    if "latent_mean" in tensors and "latent_std" in tensors:
+    if "latent_mean" in tensors and "latent_chol" in tensors:
         model.latent_mean = tensors["latent_mean"].float().to(device)
-        model.latent_std = tensors["latent_std"].float().to(device)
+        model.latent_chol = tensors["latent_chol"].float().to(device)
     return model
 
 
@@ -138,14 +150,14 @@ def vae_tensors(vae: ConvVAE, images: torch.Tensor | None = None) -> dict[str, t
     """The tensors of a VAE model file; with training ``images`` (uint8 N,3,H,W) also the fitted code Gaussian."""
     tensors = {f"vae.{k}": v for k, v in vae.state_dict().items()}
     if images is not None:
-        tensors["latent_mean"], tensors["latent_std"] = fit_code_gaussian(vae, images)
+        tensors["latent_mean"], tensors["latent_chol"] = fit_code_gaussian(vae, images)
     return tensors
 
 
 @torch.no_grad()
 def fit_code_gaussian(vae: ConvVAE, images: torch.Tensor, limit: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std per dimension of the training images' codes. Sampling from this Gaussian instead of
-    N(0, 1) keeps samples on the pictures' manifold while the KL term is still small (ex-post density fit)."""
+    """Mean and Cholesky factor of the covariance of the training images' codes. Sampling from this Gaussian
+    instead of N(0, 1) keeps samples near the pictures while the KL term is still small (ex-post density fit)."""
     was_training = vae.training
     vae.eval()
     device = next(vae.parameters()).device
@@ -154,8 +166,11 @@ def fit_code_gaussian(vae: ConvVAE, images: torch.Tensor, limit: int = 4096) -> 
         x = images[start : min(limit, start + 256)].float().to(device) / 127.5 - 1.0
         codes.append(vae.encode(x)[0].float().cpu())
     vae.train(was_training)
-    mu = torch.cat(codes)
-    return mu.mean(dim=0), mu.std(dim=0).clamp_min(1e-3)
+    mu = torch.cat(codes).double()
+    mean = mu.mean(dim=0)
+    centred = mu - mean
+    cov = centred.T @ centred / max(1, mu.shape[0] - 1) + 1e-4 * torch.eye(mu.shape[1], dtype=torch.float64)
+    return mean.float(), torch.linalg.cholesky(cov).float()
 
 
 def card_for(kind: str, config: Any, **kwargs: Any) -> ModelCard:

@@ -74,9 +74,9 @@ class VAETrainer:
         """Row 1: fixed real images; row 2: their reconstructions; rows 3-4: samples (fitted code Gaussian)."""
         self.vae.eval()
         mu, _ = self.vae.encode(self.preview_real)
-        mean, std = fit_code_gaussian(self.vae, self.data.images, limit=1024)
+        mean, chol = fit_code_gaussian(self.vae, self.data.images, limit=1024)
         u = seed_latents(PREVIEW_SEED, 16, self.config.latent_dim)
-        samples = self.vae.decode((mean + std * u).to(self.device))
+        samples = self.vae.decode((mean + u @ chol.T).to(self.device))
         self.vae.train()
         images = torch.cat([self.preview_real, self.vae.decode(mu), samples])
         return image_grid(to_uint8(images), columns=8)
