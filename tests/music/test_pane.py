@@ -190,3 +190,18 @@ def test_dropping_a_midi_file_opens_it(qtbot, pane, song, tmp_path):
     event = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     pane.dropEvent(event)
     assert pane.song.note_count == song.note_count and pane.path == path
+
+
+def test_train_dialog_builds_settings_and_menus_offer_actions(qtbot, pane, midi_folder, tmp_path):
+    from aigc_studio.ui.music.train_dialog import MusicTrainDialog
+
+    dialog = MusicTrainDialog(pane)
+    qtbot.addWidget(dialog)
+    dialog.kind.setCurrentText("music-vae")
+    dialog.data.setText(str(midi_folder))
+    dialog.steps.setValue(7)
+    dialog.out.setText(str(tmp_path / "m.safetensors"))
+    settings = dialog.settings()
+    assert (settings.kind, settings.steps, settings.data) == ("music-vae", 7, [str(midi_folder)])
+    for menu in ("generate", "edit", "file", "train"):
+        assert pane.menu_actions(menu)
