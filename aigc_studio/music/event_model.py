@@ -15,7 +15,7 @@ import torch
 from aigc_studio.core.modelfile import ModelCard, load_into, load_model
 from aigc_studio.core.statefile import model_only
 from aigc_studio.errors import InputError
-from aigc_studio.music.song import Song, Track
+from aigc_studio.music.song import Song
 from aigc_studio.music.tokenizer import Grammar, MusicTokenizer
 from aigc_studio.nn.sampling import SamplingSettings, sample_next
 from aigc_studio.nn.transformer import TransformerConfig, TransformerLM
@@ -207,8 +207,3 @@ def load_music_transformer(path: str | Path, device: torch.device | str = "cpu")
     fill_model(model, tensors, path)
     model.to(device).eval()
     return MusicTransformer(model, tok, card)
-
-
-def tracks_matching(song: Song, fragment: Song) -> list[Track]:
-    """Tracks of ``fragment`` beyond those of ``song`` (new instruments a model introduced)."""
-    return fragment.tracks[len(song.tracks):]

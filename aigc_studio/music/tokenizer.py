@@ -224,7 +224,6 @@ class MusicTokenizer:
             if kind == "BAR":
                 bar += 1
                 pos = 0
-                program, velocity = (program, velocity)
             elif kind == "POS":
                 pos = token - self.pos0
                 bar = max(bar, bar_offset)
