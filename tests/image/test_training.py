@@ -44,7 +44,13 @@ def test_one_training_step_gives_finite_losses_and_a_loadable_model(folder, tmp_
     model = load_image_model(out)
     assert model.kind == kind and model.card.training["steps"] == 1
     if kind == "image-vae":
-        assert model.latent_mean is not None and model.latent_std.shape == (model.latent_dim,)
+        assert model.latent_mean is not None and model.latent_chol.shape == (model.latent_dim, model.latent_dim)
+        from aigc_studio.image.model import to_uint8
+
+        u = torch.ones(1, model.latent_dim)
+        with torch.no_grad():
+            expected = to_uint8(model.net.decode(model.latent_mean + u @ model.latent_chol.T))
+        assert (model.decode(u) == expected).all()  # canvas latents are standardised codes
     image = model.decode(torch.zeros(1, model.latent_dim))
     assert image.shape == (1, 32, 32, 3)
 
