@@ -35,7 +35,7 @@ def main() -> None:
         load_into(vae, tensors, args.checkpoint, prefix="vae.")
         data = load_image_folder(args.data, config.resolution)
         images = torch.from_numpy(data.images).permute(0, 3, 1, 2).contiguous()
-        tensors["latent_mean"], tensors["latent_std"] = fit_code_gaussian(vae, images)
+        tensors["latent_mean"], tensors["latent_chol"] = fit_code_gaussian(vae, images)
     card.extra = {k: v for k, v in card.extra.items() if k != STATE_KEY}
     card.training = dict(card.training, trained_by="aigc-studio train " + args.kind, note=args.note)
     card.content_hash = ""
