@@ -43,8 +43,8 @@ def test_model_names_and_paths_resolve_and_kinds_are_checked(studio_home, tmp_pa
     save_model(path, {"w": torch.zeros(2)}, ModelCard(kind="music-vae", config={}))
     assert resolve_model("tunes") == path
     assert resolve_model(str(path), "music") == path
-    assert [e.name for e in list_models("music")] == ["tunes"]
-    assert list_models("image") == []
+    assert [e.name for e in list_models("music") if e.source == "user"] == ["tunes"]
+    assert all(e.source == "bundled" for e in list_models("image"))
 
 
 def test_unknown_model_is_one_clear_line_and_exit_1(studio_home):

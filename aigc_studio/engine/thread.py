@@ -6,11 +6,14 @@ torch is imported on the engine thread when it boots, after the window is shown.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import itertools
 import queue
 import sys
 import time
 import traceback
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,19 +85,26 @@ class EngineWorker(QObject):
     @Slot()
     def serve(self) -> None:
         """Boot torch, then run queued jobs until a ``None`` arrives."""
+        broken = None
         try:
             self._boot(self.device_preference)
         except Exception as exc:  # noqa: BLE001 - reported to the user, engine stays usable on CPU
             self.boot_failed.emit(str(exc))
-            self._boot("cpu")
+            try:
+                self._boot("cpu")
+            except Exception as cpu_exc:  # noqa: BLE001 - e.g. torch missing or the process is exiting
+                broken = f"The model engine could not start: {cpu_exc}"
         while True:
             ticket = self.queue.get()
             if ticket is None:
                 break
             if isinstance(ticket, str):
-                self._switch_device(ticket)
-                continue
-            self._run(ticket)
+                if broken is None:
+                    self._switch_device(ticket)
+            elif broken is not None:
+                self.failed.emit(ticket.job_id, broken)
+            else:
+                self._run(ticket)
 
     def _boot(self, preference: str) -> None:
         import torch
@@ -191,6 +201,8 @@ class Engine(QObject):
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
         self._thread.start()
+        # A script that never calls shutdown() must not abort at exit with a running QThread.
+        atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     def submit(self, job: Job, seed: int | None = None) -> JobHandle:
         """Queue ``job``; its reports arrive on the returned handle's signals."""
@@ -248,7 +260,10 @@ class Engine(QObject):
         self.cancel()
         self._worker.queue.put(None)
         self._thread.quit()
-        self._thread.wait(timeout_ms)
+        if not self._thread.wait(timeout_ms):
+            # A job ignored its cancel flag; the process is ending, so stop the thread hard.
+            self._thread.terminate()
+            self._thread.wait(1000)
         self._thread = None
 
     # --- worker reports (queued onto the GUI thread) ---
@@ -326,6 +341,13 @@ class Engine(QObject):
         self._tickets.pop(job_id, None)
         if not self._tickets:
             self.busy_changed.emit(False)
+
+
+def _shutdown_at_exit(engine_ref: weakref.ref) -> None:
+    engine = engine_ref()
+    if engine is not None:
+        with contextlib.suppress(RuntimeError):  # the Qt object is already gone
+            engine.shutdown()
 
 
 def _friendly_runtime_error(exc: Exception) -> str:

@@ -9,15 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
+    QWidget,
 )
 
 from aigc_studio.core.registry import list_models
@@ -62,6 +64,7 @@ class ImagePane(StudioPane):
         self.model_picker.model_changed.connect(self._on_model_changed)
         self.message = QLabel()
         self.message.setWordWrap(True)
+        self.message.hide()  # shown with the first message, so it takes no room before
 
         self.canvas = CanvasView()
         self.canvas.selection_changed.connect(self._on_selection)
@@ -78,9 +81,10 @@ class ImagePane(StudioPane):
         self.tabs = QTabWidget()
         holder = stretch(self.gen_panel)
         holder.layout().insertWidget(1, self.sel_panel)
-        self.tabs.addTab(holder, "Create")
+        # Scroll areas keep the side panel usable on short (768 px) screens.
+        self.tabs.addTab(_scrolling(holder), "Create")
         self.tabs.addTab(self.history, "History")
-        self.tabs.addTab(self.training, "Training")
+        self.tabs.addTab(_scrolling(self.training), "Training")
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.tabs)
@@ -174,11 +178,13 @@ class ImagePane(StudioPane):
     def _error(self, text: str) -> None:
         self.message.setStyleSheet("color: #c92a2a")
         self.message.setText(text)
+        self.message.setVisible(bool(text))
         self.status_message.emit(text)
 
     def _info(self, text: str) -> None:
         self.message.setStyleSheet("")
         self.message.setText(text)
+        self.message.setVisible(bool(text))
         self.status_message.emit(text)
 
     def _run(self, job, label: str, strip: bool = False) -> None:
@@ -426,7 +432,8 @@ class ImagePane(StudioPane):
                 read_setting(self.settings, "image/auto_generate", True)
                 and self.model_picker.current_path() is not None
             ):
-                self.generate()
+                # After this event returns, so the window paints before the engine boots torch.
+                QTimer.singleShot(0, self.generate)
 
     def _on_selection(self, indices: list[int]) -> None:
         self.sel_panel.show_selection(self.canvas.selected_items(), self.canvas.strip)
@@ -439,3 +446,14 @@ class ImagePane(StudioPane):
         """Remember the generate settings."""
         self.settings.setValue("image/count", self.gen_panel.count.value())
         self.settings.setValue("image/psi", self.gen_panel.psi.value())
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a vertically scrolling area that takes the width of the tab."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setMinimumWidth(widget.minimumSizeHint().width() + area.verticalScrollBar().sizeHint().width())
+    return area

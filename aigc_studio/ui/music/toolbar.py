@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from aigc_studio.ui.flow_layout import FlowLayout
 from aigc_studio.ui.music.roll_state import SNAPS
 
 
@@ -23,7 +24,6 @@ class MusicToolbar(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        top, bottom = QHBoxLayout(), QHBoxLayout()
         self.track_combo = QComboBox()
         self.track_combo.setMinimumWidth(140)
         self.add_track = QToolButton(text="+")
@@ -48,12 +48,17 @@ class MusicToolbar(QWidget):
         self.play = QPushButton("Play")
         self.play.setToolTip("Play / stop (Space)")
         self.loop = QCheckBox("Loop range")
-        for w in (QLabel("Track"), self.track_combo, self.add_track, QLabel("Program"), self.program, self.mute,
-                  self.solo, QLabel("Tool"), self.tool, QLabel("Snap"), self.snap, self.tempo, QLabel("Time"),
-                  self.numerator, QLabel("/"), self.denominator, QLabel("Zoom"), self.zoom_out, self.zoom_in,
-                  self.play, self.loop):
-            top.addWidget(w)
-        top.addStretch(1)
+        top = [
+            (QLabel("Track"), self.track_combo, self.add_track),
+            (QLabel("Program"), self.program),
+            (self.mute, self.solo),
+            (QLabel("Tool"), self.tool),
+            (QLabel("Snap"), self.snap),
+            (self.tempo,),
+            (QLabel("Time"), self.numerator, QLabel("/"), self.denominator),
+            (QLabel("Zoom"), self.zoom_out, self.zoom_in),
+            (self.play, self.loop),
+        ]
         self.bars = QSpinBox(minimum=1, maximum=64, value=4, suffix=" bars")
         self.temperature = QDoubleSpinBox(minimum=0.0, maximum=2.0, value=1.0, singleStep=0.05, decimals=2)
         self.temperature.setToolTip("Temperature (0 = always the likeliest note)")
@@ -73,16 +78,36 @@ class MusicToolbar(QWidget):
         self.variations = QPushButton("Variations")
         self.cancel = QPushButton("Cancel")
         self.cancel.setEnabled(False)
-        for w in (self.bars, QLabel("Temp"), self.temperature, QLabel("Top-p"), self.top_p, QLabel("Seed"),
-                  self.seed, self.random_seed, self.generate, self.continue_, self.at_cursor, self.infill,
-                  self.interpolate, self.steps, self.variations, self.cancel):
-            bottom.addWidget(w)
-        bottom.addStretch(1)
+        bottom = [
+            (self.bars,),
+            (QLabel("Temp"), self.temperature),
+            (QLabel("Top-p"), self.top_p),
+            (QLabel("Seed"), self.seed, self.random_seed),
+            (self.generate, self.continue_, self.at_cursor),
+            (self.infill,),
+            (self.interpolate, self.steps),
+            (self.variations, self.cancel),
+        ]
+        # Groups of related controls wrap as a whole when the window is narrow.
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top)
-        layout.addLayout(bottom)
+        for row in (top, bottom):
+            flow = FlowLayout()
+            for group in row:
+                flow.addWidget(_group(group))
+            layout.addLayout(flow)
 
     def model_buttons(self) -> list:
         """Buttons that start model jobs (disabled while one runs)."""
         return [self.generate, self.continue_, self.infill, self.interpolate, self.variations]
+
+
+def _group(widgets: tuple) -> QWidget:
+    """Widgets side by side with no margins, kept on one row by the flow layout."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(4)
+    for widget in widgets:
+        row.addWidget(widget)
+    return box
