@@ -1,12 +1,13 @@
 """Model files: round trip, atomic writes, and refusal of files that are not our models."""
 
+import os
 import pickle
 
 import pytest
 import torch
 from torch import nn
 
-from aigc_studio.core.atomic import atomic_write_with
+from aigc_studio.core.atomic import atomic_write_text, atomic_write_with
 from aigc_studio.core.modelfile import FORMAT_VERSION, ModelCard, load_into, load_model, read_card, save_model
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import ModelFileError
@@ -50,6 +51,20 @@ def test_failed_write_leaves_old_file_intact_and_no_temp_files(tmp_path):
         atomic_write_with(path, crash_halfway)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_atomic_write_gives_new_files_the_umask_mode_and_keeps_an_existing_mode(tmp_path):
+    fresh = tmp_path / "story.md"
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(fresh, "one")
+    finally:
+        os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o644
+    fresh.chmod(0o640)
+    atomic_write_text(fresh, "two")
+    assert fresh.stat().st_mode & 0o777 == 0o640 and fresh.read_text() == "two"
 
 
 def test_pickle_renamed_to_safetensors_is_refused_without_unpickling(tmp_path):

@@ -22,6 +22,7 @@ class TerminalProgress:
         self._last_draw = 0.0
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._last_message = ""
+        self._first: tuple[float, float] | None = None  # (time, fraction) of the first report
 
     def update(self, report: Progress) -> None:
         """Draw the bar for one progress report."""
@@ -38,13 +39,23 @@ class TerminalProgress:
             filled = int(width * report.fraction)
             bar = "#" * filled + "-" * (width - filled)
             pct = f"{report.fraction * 100:3.0f}%"
-            eta = f" eta {(elapsed / report.fraction - elapsed):.0f}s" if 0 < report.fraction < 1 else ""
+            eta = self._eta(now, report.fraction)
         line = f"{self.title} [{bar}] {pct} {elapsed:.0f}s{eta} {report.message}"[:200]
         if self._tty:
             self.stream.write("\r" + line.ljust(100)[:200])
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+    def _eta(self, now: float, fraction: float) -> str:
+        # Rate since the first report, so a resumed job that starts at 40 % gets a true estimate.
+        if self._first is None:
+            self._first = (now, fraction)
+            return ""
+        t0, f0 = self._first
+        if not 0 < fraction < 1 or fraction <= f0 or now <= t0:
+            return ""
+        return f" eta {(1 - fraction) * (now - t0) / (fraction - f0):.0f}s"
 
     def log(self, message: str) -> None:
         """Print a log line above the bar."""

@@ -23,6 +23,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         _fsync_file(tmp)
+        _set_mode(tmp, target)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     finally:
@@ -45,6 +46,18 @@ def atomic_write_with(target: str | os.PathLike, writer: Callable[[Path], None])
     """Call ``writer(tmp_path)`` and move the result over ``target`` atomically."""
     with atomic_path(target) as tmp:
         writer(tmp)
+
+
+def _set_mode(tmp: Path, target: Path) -> None:
+    # mkstemp makes 0600 files; a saved document keeps the target's mode, or gets the umask default.
+    if target.exists():
+        mode = target.stat().st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    with contextlib.suppress(OSError):
+        os.chmod(tmp, mode)
 
 
 def _fsync_file(path: Path) -> None:

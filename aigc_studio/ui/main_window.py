@@ -38,6 +38,11 @@ DROP_TARGETS = {
 }
 
 
+_FALLBACK_KEYS = {
+    QKeySequence.StandardKey.Quit: ("Ctrl+Q",),
+    QKeySequence.StandardKey.Preferences: ("Ctrl+,",),
+}
+
 class MainWindow(QMainWindow):
     """AIGC Studio's window. Owns the engine; panes submit jobs to it."""
 
@@ -105,7 +110,11 @@ class MainWindow(QMainWindow):
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
-        if shortcut is not None:
+        if isinstance(shortcut, QKeySequence.StandardKey):
+            # Some platforms bind nothing to Quit/Preferences; fall back to the common keys.
+            keys = QKeySequence.keyBindings(shortcut) or [QKeySequence(k) for k in _FALLBACK_KEYS.get(shortcut, ())]
+            action.setShortcuts(keys)
+        elif shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
         if tip:
             action.setStatusTip(tip)

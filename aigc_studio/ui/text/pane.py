@@ -105,13 +105,15 @@ class TextPane(StudioPane):
         scroll = QScrollArea()
         scroll.setWidget(side)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(200)  # the splitter opens it at full width; small windows still fit
+        scroll.setMinimumWidth(200)  # small windows still fit; the panel then scrolls sideways
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(scroll)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([900, 390])
+        # The panel opens just wide enough for its controls and keeps that width; the editor takes the rest.
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        panel_width = side.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4
+        splitter.setSizes([900, panel_width])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)

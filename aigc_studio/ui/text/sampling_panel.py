@@ -64,7 +64,8 @@ class SamplingPanel(QWidget):
         )
         self.max_tokens = self._int(1, 4000, "max_tokens", 200, "length of one continuation in tokens")
         self.seed = self._int(0, 2**31 - 1, "seed", 1, "same seed + same settings = same text")
-        self.random_seed = QCheckBox("new seed each time")
+        self.random_seed = QCheckBox("random")
+        self.random_seed.setToolTip("A new seed for each generation (the seed used is shown, so you can come back to it)")
         self.random_seed.setChecked(read_setting(settings, "text/random_seed", True, bool))
         self.random_seed.toggled.connect(lambda on: settings.setValue("text/random_seed", on))
         self.stops = QLineEdit(read_setting(settings, "text/stops", "", str))
@@ -85,7 +86,7 @@ class SamplingPanel(QWidget):
         form.addRow("Temperature", self.temperature)
         form.addRow("Top-k", self.top_k)
         form.addRow("Top-p", self.top_p)
-        form.addRow("Repetition penalty", self.repetition)
+        form.addRow("Repeat penalty", self.repetition)
         form.addRow("Max tokens", self.max_tokens)
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
@@ -136,7 +137,7 @@ class SamplingPanel(QWidget):
         return self.picker.current_path()
 
     def next_seed(self) -> int:
-        """The seed for the next generation (a fresh one when 'new seed each time' is on)."""
+        """The seed for the next generation (a fresh one when 'random' is ticked)."""
         if self.random_seed.isChecked():
             self.seed.setValue(random.randrange(2**31 - 1))
         return self.seed.value()
