@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from aigc_studio import __version__
@@ -11,6 +12,7 @@ from aigc_studio.cli.main import main
 from aigc_studio.core.modelfile import ModelCard, save_model
 from aigc_studio.core.paths import user_models_dir
 from aigc_studio.core.registry import list_models, resolve_model
+from aigc_studio.errors import ModelFileError
 
 
 def test_version_is_printed(capsys):
@@ -45,6 +47,8 @@ def test_model_names_and_paths_resolve_and_kinds_are_checked(studio_home, tmp_pa
     assert resolve_model(str(path), "music") == path
     assert [e.name for e in list_models("music") if e.source == "user"] == ["tunes"]
     assert all(e.source == "bundled" for e in list_models("image"))
+    with pytest.raises(ModelFileError, match="'tunes' is a music-vae model; this needs a text-gpt model"):
+        resolve_model("tunes", "text-gpt")
 
 
 def test_unknown_model_is_one_clear_line_and_exit_1(studio_home):

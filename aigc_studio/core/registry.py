@@ -70,6 +70,10 @@ def resolve_model(name_or_path: str | os.PathLike, kind: str | tuple[str, ...] |
     kinds = (kind,) if isinstance(kind, str) else (kind or (None,))
     matches = [e for k in kinds for e in list_models(k) if e.name == text]
     if not matches:
+        other_kind = [e for e in list_models() if e.name == text]
+        if other_kind:
+            wanted = " or ".join(k for k in kinds if k) or "another kind"
+            raise ModelFileError(f"{text!r} is a {other_kind[0].kind} model; this needs a {wanted} model.")
         known = ", ".join(sorted({e.name for k in kinds for e in list_models(k)})) or "none"
         raise ModelFileError(f"No model named {text!r}. Known models: {known}. Or pass a .safetensors path.")
     user = [m for m in matches if m.source == "user"]
