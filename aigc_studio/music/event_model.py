@@ -15,6 +15,7 @@ import torch
 from aigc_studio.core.modelfile import ModelCard, load_into, load_model
 from aigc_studio.core.statefile import model_only
 from aigc_studio.errors import InputError
+from aigc_studio.music.decoding import IncrementalDecoder, one_cpu_thread
 from aigc_studio.music.song import Song
 from aigc_studio.music.tokenizer import Grammar, MusicTokenizer
 from aigc_studio.nn.sampling import SamplingSettings, sample_next
@@ -29,6 +30,7 @@ class MusicTransformer:
     def __init__(self, model: TransformerLM, tokenizer: MusicTokenizer, card: ModelCard | None = None) -> None:
         self.model, self.tok, self.card = model, tokenizer, card
         self._masks: dict = {}
+        self._decoders: dict = {}
 
     @property
     def context(self) -> int:
@@ -37,14 +39,27 @@ class MusicTransformer:
 
     def mask_for(self, grammar: Grammar) -> torch.Tensor:
         """Bool mask of allowed next tokens (cached per grammar state)."""
+        return self._mask_pair(grammar)[0]
+
+    def _mask_pair(self, grammar: Grammar) -> tuple[torch.Tensor, torch.Tensor]:
+        """(allowed, forbidden) masks for the grammar's state, built once per state."""
         eos_ok = grammar.allow_eos and (grammar.target_bars is None or grammar.bars >= grammar.target_bars)
         key = (grammar.phase, grammar.pos, grammar.steps, eos_ok)
-        mask = self._masks.get(key)
-        if mask is None:
+        pair = self._masks.get(key)
+        if pair is None:
             mask = torch.zeros(self.tok.vocab_size, dtype=torch.bool)
             mask[grammar.allowed()] = True
-            self._masks[key] = mask
-        return mask
+            pair = self._masks[key] = (mask, ~mask)
+        return pair
+
+    def _decoder(self) -> IncrementalDecoder:
+        """The KV-cache decoder for the model's current device (rebuilt when the model moves)."""
+        device = next(self.model.parameters()).device
+        decoder = self._decoders.get(device)
+        if decoder is None:
+            self._decoders = {device: (decoder := IncrementalDecoder(self.model))}
+        decoder.reset()
+        return decoder
 
     @torch.no_grad()
     def sample(self, prompt: list[int], grammar: Grammar, settings: SamplingSettings, generator: torch.Generator,
@@ -57,23 +72,30 @@ class MusicTransformer:
         """
         self.model.eval()
         device = next(self.model.parameters()).device
+        with one_cpu_thread(device):
+            return self._sample(prompt, grammar, settings, generator, max_new, use_cache, on_token, keep, device)
+
+    def _sample(self, prompt: list[int], grammar: Grammar, settings: SamplingSettings, generator: torch.Generator,
+                max_new: int, use_cache: bool, on_token: Callable[[int], None] | None, keep: list[int] | None,
+                device: torch.device) -> list[int]:
         keep = keep or []
         window = list(prompt)[-self.context:]
         new: list[int] = []
-        cache = None
+        decoder = self._decoder() if use_cache else None
         pending = window
         for _ in range(max_new):
-            if use_cache:
-                if cache is not None and cache[0][0].shape[2] + len(pending) > self.context:
+            if decoder is not None:
+                if len(pending) > decoder.room:
                     window = keep + window[-(self.context // 2):]
-                    cache, pending = None, window
-                logits, cache = self.model(torch.tensor([pending], device=device), cache)
+                    decoder.reset()
+                    pending = window
+                last = decoder.feed(pending)
             else:
                 if len(window) > self.context:
                     window = keep + window[-(self.context // 2):]
                 logits, _ = self.model(torch.tensor([window], device=device))
-            last = logits[0, -1].float().cpu()
-            last = last.masked_fill(~self.mask_for(grammar), float("-inf"))
+                last = logits[0, -1]
+            last = last.float().cpu().masked_fill(self._mask_pair(grammar)[1], float("-inf"))
             token = sample_next(last, settings, generator)
             grammar.update(token)
             if grammar.at_end:

@@ -71,3 +71,24 @@ def test_vae_sample_interpolate_and_variations(tiny_vae_path, song):
     assert min(starts) >= song.bars * song.bar_ticks
     varied = run_job(VariationsJob(str(tiny_vae_path), song, 0, count=2), seed=0)
     assert varied["bars"] == 4
+
+
+def test_incremental_decoder_matches_the_module_forward_step_for_step(tiny_transformer_path, song):
+    from aigc_studio.music.decoding import IncrementalDecoder, one_cpu_thread
+
+    mt = load_music_transformer(tiny_transformer_path)
+    tokens = mt.tok.encode(song)[:100]
+    decoder = IncrementalDecoder(mt.model)
+    with torch.no_grad():
+        logits, cache = mt.model(torch.tensor([tokens[:30]]))
+        assert torch.equal(decoder.feed(tokens[:30]), logits[0, -1])
+        for token in tokens[30:]:
+            step, cache = mt.model(torch.tensor([[token]]), cache)
+            assert torch.equal(decoder.feed([token]), step[0, -1])  # same bits: same seed, same song as before
+        recomputed, _ = mt.model(torch.tensor([tokens + tokens[:1]]))
+        assert torch.allclose(decoder.feed([tokens[0]]), recomputed[0, -1], atol=1e-5)
+    assert decoder.room == mt.context - 101
+    threads = torch.get_num_threads()
+    with one_cpu_thread(torch.device("cpu")):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == threads
