@@ -56,6 +56,18 @@ def test_one_training_step_gives_finite_losses_and_a_loadable_model(folder, tmp_
 
 
 @pytest.mark.parametrize("kind", ["image-gan", "image-vae"])
+@pytest.mark.parametrize("resolution", [64, 128])
+def test_larger_resolutions_train_a_step_and_decode_at_their_size(folder, tmp_path, kind, resolution):
+    from aigc_studio.image.model import load_image_model
+
+    out = tmp_path / "m.safetensors"
+    result, losses = run(settings(folder, out, kind, resolution=resolution, batch=2))
+    assert result["steps"] == 1 and all(math.isfinite(v) for v in losses[-1][1].values())
+    model = load_image_model(out)
+    assert model.decode(torch.zeros(1, model.latent_dim)).shape == (1, resolution, resolution, 3)
+
+
+@pytest.mark.parametrize("kind", ["image-gan", "image-vae"])
 def test_resume_continues_at_the_same_step_with_identical_next_loss(folder, tmp_path, kind):
     straight, straight_losses = run(settings(folder, tmp_path / "a.safetensors", kind, steps=3))
     run(settings(folder, tmp_path / "b.safetensors", kind, steps=2))
