@@ -75,8 +75,9 @@ def test_generate_select_vary_undo_export_and_reopen(qtbot, pane, tmp_path):
     # Everything drawn went into the on-disk history, which a new session reads back.
     from aigc_studio.ui.image.history import HistoryStore
 
+    pane.history.flush()  # the history is written on a background thread
     assert len(HistoryStore().entries) == 4 + 8 + 1
-    assert pane.history.count() == 13
+    qtbot.waitUntil(lambda: pane.history.count() == 13, timeout=5000)
     pane.grab().save(str(tmp_path / "pane.png"))
     shot = __import__("os").environ.get("AIGC_IMAGE_PANE_SHOT")
     if shot:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,8 @@ class HistoryPanel(QListWidget):
     """Thumbnails of the history, newest first; double-click re-opens a picture's recipe."""
 
     open_requested = Signal(object)  # Path of the recipe PNG
+    store_failed = Signal(str)
+    _stored = Signal(list)  # entries written by the background writer
 
     def __init__(self, store: HistoryStore, parent=None) -> None:
         super().__init__(parent)
@@ -93,12 +96,31 @@ class HistoryPanel(QListWidget):
         self.setSpacing(4)
         self.setToolTip("Everything you generated. Double-click to bring a picture back onto the canvas.")
         self.itemActivated.connect(lambda item: self.open_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+        # PNG encoding and fsync of a 64-picture batch take a noticeable time: one writer
+        # thread does it in order, so the GUI never waits on the disk.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-history")
+        self._stored.connect(self._show_new)
         for entry in reversed(store.entries[-500:]):
             self._append(entry, at_top=False)
 
     def add(self, items: list[dict[str, Any]]) -> None:
-        """Store and show new pictures."""
-        for entry in self.store.add(items):
+        """Store new pictures in the background; they appear in the list once written."""
+        self._writer.submit(self._store, list(items))
+
+    def flush(self) -> None:
+        """Wait until every picture handed to :meth:`add` is on disk (on close, in tests)."""
+        self._writer.submit(lambda: None).result()
+
+    def _store(self, items: list[dict[str, Any]]) -> None:
+        try:
+            entries = self.store.add(items)
+        except OSError as exc:
+            self.store_failed.emit(f"Could not save pictures to the history: {exc}")
+            return
+        self._stored.emit(entries)
+
+    def _show_new(self, entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
             self._append(entry, at_top=True)
 
     def _append(self, entry: dict[str, Any], at_top: bool) -> None:

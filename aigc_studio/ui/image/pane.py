@@ -75,6 +75,7 @@ class ImagePane(StudioPane):
         self.sel_panel = SelectionPanel()
         self.history = HistoryPanel(HistoryStore())
         self.history.open_requested.connect(self._open_history)
+        self.history.store_failed.connect(self._error)
         self.training = TrainingView()
         self.training.model_ready.connect(self._on_model_trained)
 
@@ -443,7 +444,8 @@ class ImagePane(StudioPane):
             self.settings.setValue("image/model", str(path))
 
     def shutdown(self) -> None:
-        """Remember the generate settings."""
+        """Finish writing the history and remember the generate settings."""
+        self.history.flush()
         self.settings.setValue("image/count", self.gen_panel.count.value())
         self.settings.setValue("image/psi", self.gen_panel.psi.value())
 
