@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import copy
-import time
 from contextlib import nullcontext
-from dataclasses import asdict
 from typing import Any
 
 import torch
 
 from aigc_studio.core.device import autocast_dtype
-from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
-from aigc_studio.errors import Cancelled
 from aigc_studio.image.diffaug import diff_augment
 from aigc_studio.image.gan import (
     SIZE_PRESETS,
@@ -26,20 +22,15 @@ from aigc_studio.image.gan import (
     recalibrate_batchnorm,
     update_ema,
 )
-from aigc_studio.image.model import card_for, config_from_card, gan_tensors, to_uint8
+from aigc_studio.image.model import gan_tensors, to_uint8
 from aigc_studio.image.sampling import seed_latents
+from aigc_studio.image.train_job import ImageTrainJob
 from aigc_studio.image.training import (
     LOSS_HISTORY_LIMIT,
     BatchSource,
     ImageTrainSettings,
-    Throughput,
-    check_resume_data,
     generator_states,
-    halve_batch,
     image_grid,
-    is_out_of_memory,
-    out_path,
-    read_dataset,
     restore_generators,
 )
 
@@ -149,108 +140,32 @@ def build_config(settings: ImageTrainSettings) -> GANConfig:
     return config
 
 
-class TrainGANJob:
+class TrainGANJob(ImageTrainJob):
     """Train (or resume) a GAN on an image folder; checkpoints to ``settings.out``."""
 
-    def __init__(self, settings: ImageTrainSettings) -> None:
-        settings.check()
-        self.settings = settings
-        self.title = f"Train image GAN ({settings.resolution} px)"
+    kind = "image-gan"
+    noun = "GAN"
+    config_class = GANConfig
+    loss_keys = ("d", "g")
 
-    def run(self, ctx: Any) -> dict[str, Any]:
-        """Run the loop; returns a summary (steps, losses, output path)."""
-        s = self.settings
-        out = out_path(s)
-        resume = None
-        if s.resume:
-            card, model_tensors, state = load_checkpoint(s.resume, "image-gan")
-            config = config_from_card(GANConfig, card, out)
-            s.resolution = config.resolution
-            resume = (model_tensors, state)
-        else:
-            config = build_config(s)
-        dataset = read_dataset(s, ctx)
-        data = BatchSource(dataset, s.flip, s.seed)
-        trainer = GANTrainer(config, s, data, ctx.device)
-        elapsed_before = 0.0
-        if resume:
-            check_resume_data(resume[1], dataset, ctx)
-            trainer.load_state(resume[1], resume[0])
-            elapsed_before = float(resume[1].get("seconds", 0.0))
-            ctx.log(f"Resumed at step {trainer.step_count} (batch {trainer.batch}).")
-            for step, d, g in trainer.history:
-                ctx.partial({"type": "loss", "step": int(step), "values": {"d": d, "g": g}})
-        ctx.log(
+    def build_config(self, settings: ImageTrainSettings) -> GANConfig:
+        return build_config(settings)
+
+    def make_trainer(self, config, settings, data, device) -> GANTrainer:
+        return GANTrainer(config, settings, data, device)
+
+    def describe(self, trainer: GANTrainer, config: GANConfig, images: int) -> str:
+        return (
             f"GAN {config.resolution} px: G {parameter_count(trainer.g) / 1e6:.2f} M, "
-            f"D {parameter_count(trainer.d) / 1e6:.2f} M parameters; {len(dataset)} images; device {ctx.device}."
+            f"D {parameter_count(trainer.d) / 1e6:.2f} M parameters; {images} images; device {trainer.device}."
         )
-        started = time.monotonic()
-        speed = Throughput()
-        losses: dict[str, float] = {}
-        start_step = trainer.step_count
 
-        def save() -> None:
-            seconds = elapsed_before + time.monotonic() - started
-            card = card_for(
-                "image-gan",
-                config,
-                name=s.name or out.stem,
-                description=s.description or f"GAN {config.resolution} px trained on {len(dataset)} images",
-                license=s.license,
-                data_sources=s.data_sources or str(s.data),
-                training={
-                    "steps": trainer.step_count,
-                    "final_loss": losses.get("d"),
-                    "final_losses": losses,
-                    "images": len(dataset),
-                    "batch": trainer.batch,
-                    "seconds": round(seconds, 1),
-                    "dataset_hash": dataset.hash,
-                    "loss": "hinge",
-                    "augment": s.augment,
-                },
-            )
-            state = trainer.state(dataset.hash, len(dataset))
-            state["seconds"] = seconds
-            trainer.finalise_ema()
-            save_checkpoint(out, gan_tensors(trainer.g_ema, mean_latent(trainer.g_ema)), card, state)
+    def progress_text(self, losses: dict[str, float]) -> str:
+        return f"D {losses['d']:.3f} G {losses['g']:.3f}"
 
-        try:
-            while trainer.step_count < s.steps:
-                try:
-                    losses = trainer.step(ctx.check_cancelled)
-                except Cancelled:
-                    raise
-                except Exception as exc:
-                    if not is_out_of_memory(exc):
-                        raise
-                    trainer.batch = halve_batch(trainer.batch, ctx, ctx.device)
-                    continue
-                speed.add(trainer.batch)
-                step = trainer.step_count
-                if step % s.loss_every == 0 or step == s.steps:
-                    trainer.history.append([step, losses["d"], losses["g"]])
-                    ctx.partial({"type": "loss", "step": step, "values": losses})
-                preview = trainer.preview() if step % s.preview_every == 0 or step == s.steps else None
-                if preview is not None:
-                    ctx.partial({"type": "preview", "step": step, "image": preview})
-                if step % s.checkpoint_every == 0 and step < s.steps:
-                    save()
-                    ctx.log(f"Checkpoint at step {step} → {out}")
-                fraction = 0.02 + 0.98 * (step - start_step) / max(1, s.steps - start_step)
-                message = f"step {step}/{s.steps} · D {losses['d']:.3f} G {losses['g']:.3f} · {speed.rate:.1f} img/s"
-                ctx.progress(fraction, message, preview=preview)
-        except Cancelled:
-            if trainer.step_count > start_step:
-                save()
-                ctx.log(f"Stopped at step {trainer.step_count}; resumable checkpoint saved to {out}")
-            raise
-        save()
-        ctx.log(f"Finished {trainer.step_count} steps → {out}")
-        return {
-            "path": str(out),
-            "steps": trainer.step_count,
-            "losses": losses,
-            "seconds": elapsed_before + time.monotonic() - started,
-            "config": asdict(config),
-        }
+    def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
+        return {"loss": "hinge", "augment": settings.augment}
+
+    def model_tensors(self, trainer: GANTrainer, data: BatchSource) -> dict[str, torch.Tensor]:
+        trainer.finalise_ema()
+        return gan_tensors(trainer.g_ema, mean_latent(trainer.g_ema))

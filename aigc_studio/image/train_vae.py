@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from contextlib import nullcontext
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import torch
 
 from aigc_studio.core.device import autocast_dtype
-from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
-from aigc_studio.errors import Cancelled
 from aigc_studio.image.gan import parameter_count
-from aigc_studio.image.model import card_for, config_from_card, fit_code_gaussian, to_uint8, vae_tensors
+from aigc_studio.image.model import fit_code_gaussian, to_uint8, vae_tensors
 from aigc_studio.image.sampling import seed_latents
+from aigc_studio.image.train_job import ImageTrainJob
 from aigc_studio.image.training import (
     LOSS_HISTORY_LIMIT,
     BatchSource,
     ImageTrainSettings,
-    Throughput,
-    check_resume_data,
     generator_states,
-    halve_batch,
     image_grid,
-    is_out_of_memory,
-    out_path,
-    read_dataset,
     restore_generators,
 )
 from aigc_studio.image.vae import SIZE_PRESETS, ConvVAE, VAEConfig, vae_losses
@@ -113,111 +104,28 @@ def build_config(settings: ImageTrainSettings) -> VAEConfig:
     return config
 
 
-class TrainVAEJob:
+class TrainVAEJob(ImageTrainJob):
     """Train (or resume) a VAE on an image folder; checkpoints to ``settings.out``."""
 
-    def __init__(self, settings: ImageTrainSettings) -> None:
-        settings.check()
-        self.settings = settings
-        self.title = f"Train image VAE ({settings.resolution} px)"
+    kind = "image-vae"
+    noun = "VAE"
+    config_class = VAEConfig
+    loss_keys = ("total", "l1", "ssim", "kl")
 
-    def run(self, ctx: Any) -> dict[str, Any]:
-        """Run the loop; returns a summary (steps, losses, output path)."""
-        s = self.settings
-        out = out_path(s)
-        resume = None
-        if s.resume:
-            card, model_tensors, state = load_checkpoint(s.resume, "image-vae")
-            config = config_from_card(VAEConfig, card, out)
-            s.resolution = config.resolution
-            resume = (model_tensors, state)
-        else:
-            config = build_config(s)
-        dataset = read_dataset(s, ctx)
-        data = BatchSource(dataset, s.flip, s.seed)
-        trainer = VAETrainer(config, s, data, ctx.device)
-        elapsed_before = 0.0
-        if resume:
-            check_resume_data(resume[1], dataset, ctx)
-            trainer.load_state(resume[1], resume[0])
-            elapsed_before = float(resume[1].get("seconds", 0.0))
-            ctx.log(f"Resumed at step {trainer.step_count} (batch {trainer.batch}).")
-            for step, total, l1, ssim_term, kl in trainer.history:
-                ctx.partial(
-                    {
-                        "type": "loss",
-                        "step": int(step),
-                        "values": {"total": total, "l1": l1, "ssim": ssim_term, "kl": kl},
-                    }
-                )
-        ctx.log(
-            f"VAE {config.resolution} px: {parameter_count(trainer.vae) / 1e6:.2f} M parameters; {len(dataset)} images."
-        )
-        started = time.monotonic()
-        speed = Throughput()
-        losses: dict[str, float] = {}
-        start_step = trainer.step_count
+    def build_config(self, settings: ImageTrainSettings) -> VAEConfig:
+        return build_config(settings)
 
-        def save() -> None:
-            seconds = elapsed_before + time.monotonic() - started
-            card = card_for(
-                "image-vae",
-                config,
-                name=s.name or out.stem,
-                description=s.description or f"VAE {config.resolution} px trained on {len(dataset)} images",
-                license=s.license,
-                data_sources=s.data_sources or str(s.data),
-                training={
-                    "steps": trainer.step_count,
-                    "final_loss": losses.get("total"),
-                    "final_losses": losses,
-                    "images": len(dataset),
-                    "batch": trainer.batch,
-                    "seconds": round(seconds, 1),
-                    "dataset_hash": dataset.hash,
-                    "loss": "L1 + SSIM + KL",
-                },
-            )
-            state = trainer.state(dataset.hash, len(dataset))
-            state["seconds"] = seconds
-            save_checkpoint(out, vae_tensors(trainer.vae, data.images), card, state)
+    def make_trainer(self, config, settings, data, device) -> VAETrainer:
+        return VAETrainer(config, settings, data, device)
 
-        try:
-            while trainer.step_count < s.steps:
-                try:
-                    losses = trainer.step(ctx.check_cancelled)
-                except Cancelled:
-                    raise
-                except Exception as exc:
-                    if not is_out_of_memory(exc):
-                        raise
-                    trainer.batch = halve_batch(trainer.batch, ctx, ctx.device)
-                    continue
-                speed.add(trainer.batch)
-                step = trainer.step_count
-                if step % s.loss_every == 0 or step == s.steps:
-                    trainer.history.append([step, losses["total"], losses["l1"], losses["ssim"], losses["kl"]])
-                    ctx.partial({"type": "loss", "step": step, "values": losses})
-                preview = trainer.preview() if step % s.preview_every == 0 or step == s.steps else None
-                if preview is not None:
-                    ctx.partial({"type": "preview", "step": step, "image": preview})
-                if step % s.checkpoint_every == 0 and step < s.steps:
-                    save()
-                    ctx.log(f"Checkpoint at step {step} → {out}")
-                fraction = 0.02 + 0.98 * (step - start_step) / max(1, s.steps - start_step)
-                message = f"step {step}/{s.steps} · loss {losses['total']:.4f} (L1 {losses['l1']:.3f}) · {speed.rate:.1f} img/s"
-                ctx.progress(fraction, message, preview=preview)
-        except Cancelled:
-            if trainer.step_count > start_step:
-                save()
-                ctx.log(f"Stopped at step {trainer.step_count}; resumable checkpoint saved to {out}")
-            raise
-        save()
-        ctx.log(f"Finished {trainer.step_count} steps → {out}")
-        return {
-            "path": str(out),
-            "steps": trainer.step_count,
-            "losses": losses,
-            "seconds": elapsed_before + time.monotonic() - started,
-            "config": asdict(config),
-        }
+    def describe(self, trainer: VAETrainer, config: VAEConfig, images: int) -> str:
+        return f"VAE {config.resolution} px: {parameter_count(trainer.vae) / 1e6:.2f} M parameters; {images} images."
+
+    def progress_text(self, losses: dict[str, float]) -> str:
+        return f"loss {losses['total']:.4f} (L1 {losses['l1']:.3f})"
+
+    def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
+        return {"loss": "L1 + SSIM + KL"}
+
+    def model_tensors(self, trainer: VAETrainer, data: BatchSource) -> dict[str, torch.Tensor]:
+        return vae_tensors(trainer.vae, data.images)
