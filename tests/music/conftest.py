@@ -102,6 +102,36 @@ def midi_folder(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture
+def engine(qtbot):
+    """The real model engine on the CPU."""
+    from aigc_studio.engine.thread import Engine
+
+    engine = Engine("cpu")
+    engine.start()
+    qtbot.waitUntil(lambda: engine.is_ready, timeout=30000)
+    yield engine
+    engine.shutdown()
+
+
+@pytest.fixture
+def pane(qtbot, engine, studio_home):
+    """A shown music pane with its own settings file."""
+    from PySide6.QtCore import QSettings
+
+    from aigc_studio.ui.music.pane import MusicPane
+
+    settings = QSettings(str(studio_home / "settings.ini"), QSettings.Format.IniFormat)
+    pane = MusicPane(engine, settings)
+    qtbot.addWidget(pane)
+    pane.resize(1200, 700)
+    pane.show()
+    qtbot.waitExposed(pane)
+    pane.toolbar.random_seed.setChecked(False)
+    yield pane
+    pane.shutdown()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     """The CI machine is small and shared: one torch thread is faster than fighting over cores."""

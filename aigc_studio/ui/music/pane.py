@@ -6,8 +6,17 @@ import random
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMessageBox, QScrollBar, QVBoxLayout
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QScrollBar,
+    QVBoxLayout,
+)
 
 from aigc_studio.errors import StudioError
 from aigc_studio.music.song import (
@@ -119,6 +128,7 @@ class MusicPane(StudioPane):
         self.state.geometry.connect(self._update_scrollbars)
         self._connect_toolbar()
         self._actions = self._make_actions()
+        self._setup_sound_menu()
         self.song_changed()
         self._update_scrollbars()
         self.vbar.setValue(127 - self.state.top_pitch)
@@ -177,11 +187,13 @@ class MusicPane(StudioPane):
             "quantise": act("quantise", "Quantise to grid", self.quantise, "Q"),
             "export_range": act("export_range", "Export selected bars…", self.export_range),
             "train": act("train", "Train music model…", self.train_dialog),
+            "choose_soundfont": act("choose_soundfont", "Choose SoundFont…", self.choose_soundfont),
         }
 
     def menu_actions(self, menu: str) -> list[QAction]:
         """Actions for the window's menus."""
-        names = {"generate": ["generate", "continue", "infill", "interpolate", "variations", "play"],
+        names = {"generate": ["generate", "continue", "infill", "interpolate", "variations", "play", "sound_output",
+                              "choose_soundfont"],
                  "edit": ["select_all", "delete", "copy", "cut", "paste", "up", "down", "octave_up", "octave_down",
                           "quantise"],
                  "file": ["export_range"],
@@ -356,6 +368,109 @@ class MusicPane(StudioPane):
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._update_scrollbars()
+
+    # ------------------------------------------------------------ sound output
+    def _setup_sound_menu(self) -> None:
+        """The 'Sound output' menu (toolbar button and Generate menu): synth, SoundFont, MIDI ports."""
+        self.sound_menu = QMenu("Sound output", self)
+        self.sound_menu.aboutToShow.connect(self._fill_sound_menu)
+        self.toolbar.sound.setMenu(self.sound_menu)
+        output = QAction("Sound output", self)
+        output.setMenu(self.sound_menu)
+        self._actions["sound_output"] = output
+        self._sound_group: QActionGroup | None = None
+        self.player.soundfont_loaded.connect(lambda _name: self._fill_sound_menu())
+        saved = self.settings.value("music/soundfont", "", type=str)
+        from aigc_studio.music.soundfont import find_system_soundfont
+
+        path = Path(saved) if saved and Path(saved).is_file() else find_system_soundfont()
+        if path is not None and self.settings.value("music/use_soundfont", True, type=bool):
+            self.player.set_soundfont(path)
+        elif path is not None:
+            self.player.soundfont_path = path
+        self._fill_sound_menu()
+
+    def _fill_sound_menu(self) -> None:
+        """Rebuild the menu (MIDI ports come and go, so they are listed each time it opens)."""
+        from aigc_studio.music.midi_out import midi_output_ports
+        from aigc_studio.music.soundfont import tinysoundfont_installed
+
+        menu, p = self.sound_menu, self.player
+        menu.clear()
+        if self._sound_group is not None:
+            self._sound_group.deleteLater()
+        group = self._sound_group = QActionGroup(menu)
+
+        def choice(text: str, checked: bool, slot, enabled: bool = True) -> QAction:
+            a = menu.addAction(text)
+            a.setCheckable(True)
+            a.setChecked(checked)
+            a.setEnabled(enabled)
+            a.triggered.connect(slot)
+            group.addAction(a)
+            return a
+
+        on_port = p.midi_port_name is not None
+        self.sound_actions = {"synth": choice("Built-in synth", not on_port and not p.use_soundfont,
+                                              lambda: self.use_sound_output("synth"))}
+        if not tinysoundfont_installed():
+            sf_text, sf_ok = "SoundFont (needs the tinysoundfont package)", False
+        elif p.soundfont_path is None:
+            sf_text, sf_ok = "SoundFont (none chosen)", False
+        else:
+            sf_text, sf_ok = f"SoundFont: {p.soundfont_path.name}", True
+        self.sound_actions["soundfont"] = choice(sf_text, not on_port and p.use_soundfont,
+                                                 lambda: self.use_sound_output("soundfont"), sf_ok)
+        menu.addAction(self._actions["choose_soundfont"])
+        menu.addSeparator()
+        ports, why = midi_output_ports()
+        if not ports:
+            none = menu.addAction(why)
+            none.setEnabled(False)
+            self.sound_actions["no_ports"] = none
+        for name in ports:
+            self.sound_actions[f"midi:{name}"] = choice(f"MIDI port: {name}", p.midi_port_name == name,
+                                                        lambda _=False, n=name: self.use_sound_output(f"midi:{n}"))
+        self._update_sound_button()
+
+    def _update_sound_button(self) -> None:
+        p = self.player
+        if p.midi_port_name is not None:
+            text = f"MIDI: {p.midi_port_name}"
+        elif p.use_soundfont and p.soundfont_path is not None:
+            text = f"SoundFont: {p.soundfont_path.stem}"
+        else:
+            text = "Built-in synth"
+        self.toolbar.sound.setText(text)
+
+    def use_sound_output(self, output: str) -> None:
+        """Play through 'synth', 'soundfont' or 'midi:PORT NAME'."""
+        p = self.player
+        if output.startswith("midi:"):
+            p.set_midi_port(output[5:])
+        else:
+            p.set_midi_port(None)
+            if output == "soundfont" and p.soundfont_path is not None:
+                if not p.use_soundfont:
+                    p.set_soundfont(p.soundfont_path)
+            else:
+                p.use_soundfont = False
+            self.settings.setValue("music/use_soundfont", p.use_soundfont)
+        self._fill_sound_menu()
+
+    def choose_soundfont(self, path: str | Path | None = None) -> None:
+        """Ask for a .sf2 file (or take ``path``), remember it and play through it."""
+        if not path:
+            start = str(self.player.soundfont_path.parent) if self.player.soundfont_path else "/usr/share/sounds/sf2"
+            path, _ = QFileDialog.getOpenFileName(self, "Choose SoundFont", start, "SoundFont (*.sf2 *.sf3);;All files (*)")
+            if not path:
+                return
+        self.player.set_midi_port(None)
+        self.player.set_soundfont(path)
+        self.settings.setValue("music/soundfont", str(path))
+        self.settings.setValue("music/use_soundfont", True)
+        self.status_message.emit(f"Loading SoundFont {Path(path).name}…")
+        self._fill_sound_menu()
 
     # ------------------------------------------------------------ playback
     def toggle_playback(self) -> None:
@@ -610,15 +725,18 @@ class MusicPane(StudioPane):
         return self._handle is not None
 
     def shutdown(self) -> None:
-        """Stop playback and any job."""
-        self.player.stop()
+        """Stop playback (closing a MIDI port) and any job."""
+        self.player.close()
         self.cancel_job()
 
     def playback_backends(self) -> str:
         """A line describing playback options (for the status bar and the report)."""
         extras = [name for name, ok in optional_backends().items() if ok]
         device = "audio device found" if self.player.has_audio_device() else "no audio device"
-        return f"Built-in synth ({device})" + (f"; also {', '.join(extras)}" if extras else "")
+        p = self.player
+        now = (f"MIDI port {p.midi_port_name}" if p.midi_port_name else
+               f"SoundFont {p.soundfont_path.name}" if p.use_soundfont and p.soundfont_path else "built-in synth")
+        return f"Playing through {now} ({device})" + (f"; installed: {', '.join(extras)}" if extras else "")
 
     # ------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802

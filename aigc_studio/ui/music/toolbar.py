@@ -48,6 +48,9 @@ class MusicToolbar(QWidget):
         self.play = QPushButton("Play")
         self.play.setToolTip("Play / stop (Space)")
         self.loop = QCheckBox("Loop range")
+        self.sound = QToolButton(text="Sound")
+        self.sound.setToolTip("Where playback goes: built-in synth, a SoundFont (.sf2) or a MIDI output port")
+        self.sound.setPopupMode(QToolButton.InstantPopup)
         top = [
             (QLabel("Track"), self.track_combo, self.add_track),
             (QLabel("Program"), self.program),
@@ -57,7 +60,7 @@ class MusicToolbar(QWidget):
             (self.tempo,),
             (QLabel("Time"), self.numerator, QLabel("/"), self.denominator),
             (QLabel("Zoom"), self.zoom_out, self.zoom_in),
-            (self.play, self.loop),
+            (self.play, self.loop, self.sound),
         ]
         self.bars = QSpinBox(minimum=1, maximum=64, value=4, suffix=" bars")
         self.temperature = QDoubleSpinBox(minimum=0.0, maximum=2.0, value=1.0, singleStep=0.05, decimals=2)
