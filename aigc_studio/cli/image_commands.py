@@ -76,14 +76,11 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.cli.runner import apply_training_options, run_in_terminal
     from aigc_studio.image.jobs import train_job
     from aigc_studio.image.training import ImageTrainSettings
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    apply_training_options(args)
     settings = ImageTrainSettings(
         data=args.data,
         out=args.out,

@@ -98,15 +98,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.cli.runner import apply_training_options, run_in_terminal
     from aigc_studio.music.training import TrainMusicJob, train_settings_for
 
-    if args.steps < 1:
-        raise InputError("--steps must be at least 1.")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    apply_training_options(args)
     overrides = {
         "data": [str(Path(d)) for d in args.data], "out": args.out, "steps": args.steps, "resume": args.resume,
         "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "transpose": args.transpose,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aigc_studio.core.jobs import CancelToken, Job, JobContext, Progress
+from aigc_studio.errors import InputError
 
 
 class TerminalProgress:
@@ -103,3 +104,13 @@ def run_in_terminal(
         signal.signal(signal.SIGINT, previous)
         if bar:
             bar.close()
+
+
+def apply_training_options(args: Any) -> None:
+    """Check ``--steps`` and apply ``--threads``, shared by every ``train`` sub-command."""
+    if args.steps < 1:
+        raise InputError("--steps must be at least 1.")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)

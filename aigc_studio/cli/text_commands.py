@@ -121,12 +121,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _common_settings(args: argparse.Namespace) -> dict:
-    if args.steps < 1:
-        raise InputError("--steps must be at least 1.")
-    if args.threads:
-        import torch
+    from aigc_studio.cli.runner import apply_training_options
 
-        torch.set_num_threads(args.threads)
+    apply_training_options(args)
     settings = {
         "data": [str(Path(d)) for d in args.data],
         "out": args.out,
