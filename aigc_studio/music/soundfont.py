@@ -51,7 +51,7 @@ class SoundFontSynth:
             raise SoundFontError(f"SoundFont {self.path.name} not found.")
         import tinysoundfont
 
-        self._synth = tinysoundfont.Synth(samplerate=sample_rate, gain=-6.0)
+        self._synth = tinysoundfont.Synth(samplerate=sample_rate)
         try:
             with self.path.open("rb") as f:
                 head = f.read(12)
