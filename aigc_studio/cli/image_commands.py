@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aigc_studio.cli.train_options import add_card_options, add_run_options
 from aigc_studio.errors import InputError
 
 
@@ -35,17 +36,11 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         t.add_argument("--lr", type=float, default=None)
         t.add_argument("--fit", choices=("crop", "pad"), default="crop", help="centre-crop or pad non-square images")
         t.add_argument("--no-flip", action="store_true", help="do not mirror images at random")
-        t.add_argument("--out", required=True, help="output .safetensors (also a resumable checkpoint)")
-        t.add_argument("--resume", default=None, help="continue this checkpoint exactly")
-        t.add_argument("--seed", type=int, default=1234)
-        t.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+        add_run_options(t, seed=1234)
         t.add_argument("--checkpoint-every", type=int, default=250)
         t.add_argument("--preview-every", type=int, default=100)
         t.add_argument("--preview-dir", default=None, help="also save each preview grid as a PNG here")
-        t.add_argument("--name", default="")
-        t.add_argument("--description", default="")
-        t.add_argument("--license", default="")
-        t.add_argument("--data-sources", default="")
+        add_card_options(t)
         if kind == "image-gan":
             t.add_argument("--augment", default="color,translation,cutout", help="DiffAugment policy ('' for none)")
         t.set_defaults(func=_train, kind_name=kind)
@@ -76,7 +71,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from aigc_studio.cli.runner import apply_training_options, run_in_terminal
+    from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.cli.train_options import apply_training_options
     from aigc_studio.image.jobs import train_job
     from aigc_studio.image.training import ImageTrainSettings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from aigc_studio.cli.train_options import add_card_options, add_run_options
 from aigc_studio.errors import InputError
 
 
@@ -30,20 +31,14 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         t = train.add_parser(kind, help=helptext)
         t.add_argument("--data", required=True, action="append", help="folder or .mid file (repeatable)")
         t.add_argument("--steps", type=int, default=1000)
-        t.add_argument("--out", required=True, help="output .safetensors (a resumable checkpoint)")
-        t.add_argument("--resume", default=None, help="continue a checkpoint exactly")
         t.add_argument("--batch-size", type=int, default=None)
         t.add_argument("--lr", type=float, default=None)
-        t.add_argument("--seed", type=int, default=1337)
-        t.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+        add_run_options(t, seed=1337)
         t.add_argument("--transpose", type=int, default=None, help="augment by up to +/- this many semitones")
         t.add_argument("--val-fraction", type=float, default=None)
         t.add_argument("--checkpoint-every", type=int, default=None)
         t.add_argument("--eval-every", type=int, default=None)
-        t.add_argument("--name", default="")
-        t.add_argument("--description", default="")
-        t.add_argument("--license", default="")
-        t.add_argument("--data-sources", default="")
+        add_card_options(t)
         if kind == "music-transformer":
             t.add_argument("--layers", type=int, default=None)
             t.add_argument("--heads", type=int, default=None)
@@ -98,7 +93,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from aigc_studio.cli.runner import apply_training_options, run_in_terminal
+    from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.cli.train_options import apply_training_options
     from aigc_studio.music.training import TrainMusicJob, train_settings_for
 
     apply_training_options(args)

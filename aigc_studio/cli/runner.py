@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aigc_studio.core.jobs import CancelToken, Job, JobContext, Progress
-from aigc_studio.errors import InputError
 
 
 class TerminalProgress:
@@ -105,12 +104,3 @@ def run_in_terminal(
         if bar:
             bar.close()
 
-
-def apply_training_options(args: Any) -> None:
-    """Check ``--steps`` and apply ``--threads``, shared by every ``train`` sub-command."""
-    if args.steps < 1:
-        raise InputError("--steps must be at least 1.")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)

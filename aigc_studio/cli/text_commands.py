@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from aigc_studio.cli.train_options import add_card_options, add_run_options
 from aigc_studio.errors import InputError
 
 
@@ -35,16 +36,10 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         t = train.add_parser(kind, help=helptext)
         t.add_argument("--data", required=True, action="append", help="file or folder of .txt/.md (repeatable)")
         t.add_argument("--steps", type=int, default=2000)
-        t.add_argument("--out", required=True, help="output .safetensors (a resumable checkpoint)")
-        t.add_argument("--resume", default=None, help="continue a checkpoint exactly")
         t.add_argument("--batch-size", type=int, default=None)
         t.add_argument("--lr", type=float, default=None)
-        t.add_argument("--seed", type=int, default=1337)
-        t.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-        t.add_argument("--name", default="")
-        t.add_argument("--description", default="")
-        t.add_argument("--license", default="")
-        t.add_argument("--data-sources", default="")
+        add_run_options(t, seed=1337)
+        add_card_options(t)
         t.add_argument("--checkpoint-every", type=int, default=500)
         if kind == "text-gpt":
             t.add_argument("--init", default=None, help="fine-tune this own-GPT model")
@@ -121,7 +116,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _common_settings(args: argparse.Namespace) -> dict:
-    from aigc_studio.cli.runner import apply_training_options
+    from aigc_studio.cli.train_options import apply_training_options
 
     apply_training_options(args)
     settings = {

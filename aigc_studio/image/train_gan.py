@@ -131,25 +131,15 @@ class GANTrainer:
         self.history = [list(p) for p in state.get("history", [])]
 
 
-def build_config(settings: ImageTrainSettings) -> GANConfig:
-    """The GAN architecture for a size preset and resolution."""
-    config = GANConfig(resolution=settings.resolution, **SIZE_PRESETS[settings.size])
-    for key, value in settings.extra_config.items():
-        setattr(config, key, value)
-    config.check()
-    return config
-
-
 class TrainGANJob(ImageTrainJob):
     """Train (or resume) a GAN on an image folder; checkpoints to ``settings.out``."""
 
     kind = "image-gan"
     noun = "GAN"
     config_class = GANConfig
+    size_presets = SIZE_PRESETS
     loss_keys = ("d", "g")
 
-    def build_config(self, settings: ImageTrainSettings) -> GANConfig:
-        return build_config(settings)
 
     def make_trainer(self, config, settings, data, device) -> GANTrainer:
         return GANTrainer(config, settings, data, device)

@@ -34,6 +34,7 @@ class ImageTrainJob:
     kind = ""  # model-card kind, e.g. "image-gan"
     noun = ""  # "GAN" or "VAE", for titles and messages
     config_class: type = object
+    size_presets: dict[str, dict[str, Any]] = {}  # "tiny"/"small"/"medium" -> config fields
     loss_keys: tuple[str, ...] = ()  # order of the values in a loss-history row
 
     def __init__(self, settings: ImageTrainSettings) -> None:
@@ -43,8 +44,12 @@ class ImageTrainJob:
 
     # --- what differs between the kinds ---
     def build_config(self, settings: ImageTrainSettings) -> Any:
-        """The architecture for a fresh run."""
-        raise NotImplementedError
+        """The architecture for a fresh run: the size preset at the resolution, plus any overrides."""
+        config = self.config_class(resolution=settings.resolution, **self.size_presets[settings.size])
+        for key, value in settings.extra_config.items():
+            setattr(config, key, value)
+        config.check()
+        return config
 
     def make_trainer(self, config: Any, settings: ImageTrainSettings, data: BatchSource, device: torch.device) -> Any:
         """An object with ``step(check)``, ``preview()``, ``state()``, ``load_state()``, ``step_count``, ``batch``, ``history``."""

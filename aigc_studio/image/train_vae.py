@@ -95,25 +95,15 @@ class VAETrainer:
         self.history = [list(p) for p in state.get("history", [])]
 
 
-def build_config(settings: ImageTrainSettings) -> VAEConfig:
-    """The VAE architecture for a size preset and resolution."""
-    config = VAEConfig(resolution=settings.resolution, **SIZE_PRESETS[settings.size])
-    for key, value in settings.extra_config.items():
-        setattr(config, key, value)
-    config.check()
-    return config
-
-
 class TrainVAEJob(ImageTrainJob):
     """Train (or resume) a VAE on an image folder; checkpoints to ``settings.out``."""
 
     kind = "image-vae"
     noun = "VAE"
     config_class = VAEConfig
+    size_presets = SIZE_PRESETS
     loss_keys = ("total", "l1", "ssim", "kl")
 
-    def build_config(self, settings: ImageTrainSettings) -> VAEConfig:
-        return build_config(settings)
 
     def make_trainer(self, config, settings, data, device) -> VAETrainer:
         return VAETrainer(config, settings, data, device)

@@ -1,0 +1,34 @@
+"""Options every ``aigc-studio train KIND`` sub-command shares, and their checks."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aigc_studio.errors import InputError
+
+
+def add_run_options(parser: argparse.ArgumentParser, seed: int) -> None:
+    """--out, --resume, --seed and --threads."""
+    parser.add_argument("--out", required=True, help="output .safetensors (also a resumable checkpoint)")
+    parser.add_argument("--resume", default=None, help="continue this checkpoint exactly")
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+
+
+def add_card_options(parser: argparse.ArgumentParser) -> None:
+    """What goes into the model card besides the training figures."""
+    parser.add_argument("--name", default="", help="model name (default: the output file's name)")
+    parser.add_argument("--description", default="", help="one line for the model list")
+    parser.add_argument("--license", default="", help="licence of the training data, for the model card")
+    parser.add_argument("--data-sources", default="", help="where the training data came from, for the model card")
+
+
+def apply_training_options(args: Any) -> None:
+    """Check ``--steps`` and apply ``--threads``."""
+    if args.steps < 1:
+        raise InputError("--steps must be at least 1.")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
