@@ -334,6 +334,8 @@ class MainWindow(QMainWindow):
                 if answer == QMessageBox.StandardButton.Save and not pane.save():
                     event.ignore()
                     return
+                if answer == QMessageBox.StandardButton.Discard:
+                    pane.discard_unsaved()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/tab", self.tabs.currentIndex())

@@ -73,6 +73,9 @@ class StudioPane(QWidget):
         """True when the pane holds work that is not saved anywhere."""
         return False
 
+    def discard_unsaved(self) -> None:
+        """The user chose Discard when quitting: drop recovery data of the unsaved work."""
+
     def is_busy(self) -> bool:
         """True while the pane waits for a job (used by --screenshot to wait until idle)."""
         return False

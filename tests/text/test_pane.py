@@ -151,6 +151,18 @@ def test_autosave_and_recovery_after_a_crash(qtbot, engine, pane, studio_home):
     second.shutdown()
 
 
+def test_quitting_with_discard_leaves_nothing_to_recover(qtbot, engine, pane, studio_home):
+    _type(pane, "A draft I threw away.")
+    pane.flush_autosave()
+    assert pane.autosave.file.exists()
+    pane.discard_unsaved()
+    pane.shutdown()
+    assert not list(autosave_dir().glob("text-*.json"))
+    second = TextPane(engine, QSettings(str(studio_home / "settings2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    assert second.banner.recovered is None
+
+
 def test_binary_file_is_refused_and_the_text_is_kept(qtbot, pane, tmp_path):
     from aigc_studio.errors import InputError
 

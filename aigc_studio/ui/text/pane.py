@@ -57,6 +57,7 @@ class TextPane(StudioPane):
         self._blend_handle = None
         self._train_dialog = None
         self._autosave_pending = False
+        self._discarded = False  # set when the user quits with Discard
         self._build_actions()
         self._build_layout()
 
@@ -440,9 +441,15 @@ class TextPane(StudioPane):
         training = self._train_dialog is not None and self._train_dialog.is_busy()
         return self.generation.busy or self._blend_handle is not None or training
 
+    def discard_unsaved(self) -> None:
+        """Quitting with Discard: the text is not offered back at the next start."""
+        self._discarded = True
+        self.autosave.clear()
+
     def shutdown(self) -> None:
-        """Stop generating and write the autosave one last time."""
+        """Stop generating and write the autosave one last time (unless the text was discarded)."""
         self.generation.stop()
         self._autosave_timer.stop()
-        self._autosave_pending = True
-        self.flush_autosave()
+        if not self._discarded:
+            self._autosave_pending = True
+            self.flush_autosave()
