@@ -158,8 +158,12 @@ def test_training_from_the_pane_streams_previews_and_losses(qtbot, pane, tmp_pat
         loss_every=1,
     )
     handle = pane.start_training(settings)
+    assert pane.tabs.tabText(pane.tabs.currentIndex()) == "Training"  # the user sees the run
     with qtbot.waitSignal(handle.finished, timeout=30000):
         pass
+    shot = __import__("os").environ.get("AIGC_IMAGE_TRAIN_SHOT")
+    if shot:
+        pane.grab().save(shot)
     assert pane.training.chart.series["d"] and pane.training.preview.pixmap() is not None
     qtbot.waitUntil(lambda: pane.model_picker.current_path() == out, timeout=2000)
 

@@ -85,7 +85,8 @@ class ImagePane(StudioPane):
         # Scroll areas keep the side panel usable on short (768 px) screens.
         self.tabs.addTab(_scrolling(holder), "Create")
         self.tabs.addTab(self.history, "History")
-        self.tabs.addTab(_scrolling(self.training), "Training")
+        self._training_tab = _scrolling(self.training)
+        self.tabs.addTab(self._training_tab, "Training")
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.tabs)
@@ -416,7 +417,7 @@ class ImagePane(StudioPane):
         self.training.attach(
             handle, f"Training a {what} at {settings.resolution} px on {settings.data} → {settings.out}"
         )
-        self.tabs.setCurrentWidget(self.training)
+        self.tabs.setCurrentWidget(self._training_tab)
         return handle
 
     def _on_model_trained(self, path: str) -> None:

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from aigc_studio.ui.image.loss_chart import LossChart
 from aigc_studio.ui.image.qimage import to_pixmap
@@ -28,6 +37,9 @@ class TrainingView(QWidget):
         self.progress.setRange(0, 1000)
         self.status = QLabel()
         self.log = QListWidget()
+        # Long paths and big preview grids must not widen the side panel past the window.
+        for label in (self.title, self.status, self.preview):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.stop = QPushButton("Stop (keeps a resumable checkpoint)")
         self.stop.setEnabled(False)
         self.stop.clicked.connect(self._stop)
@@ -51,6 +63,7 @@ class TrainingView(QWidget):
         """Follow a submitted training job."""
         self.handle = handle
         self.title.setText(description)
+        self.title.setToolTip(description)
         self.chart.clear()
         self.log.clear()
         self.progress.setValue(0)
