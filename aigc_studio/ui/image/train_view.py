@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from aigc_studio.ui.image.loss_chart import LossChart
 from aigc_studio.ui.image.qimage import to_pixmap
+from aigc_studio.ui.loss_chart import LossChart
 
 
 class TrainingView(QWidget):

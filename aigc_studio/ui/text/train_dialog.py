@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from aigc_studio.core.paths import user_models_dir
 from aigc_studio.core.registry import list_models
+from aigc_studio.ui.loss_chart import LossChart
 
 SIZES = {  # name: (layers, heads, width, context)
     "Tiny (0.1 M parameters, minutes)": (2, 2, 64, 64),
@@ -32,47 +32,6 @@ SIZES = {  # name: (layers, heads, width, context)
     "Medium (1.8 M, a few hours on a CPU)": (4, 6, 192, 128),
     "Large (10 M, GPU)": (6, 6, 384, 256),
 }
-
-
-class LossPlot(QWidget):
-    """A minimal line plot of training loss (and held-out loss as dots)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.train: list[tuple[int, float]] = []
-        self.val: list[tuple[int, float]] = []
-        self.setMinimumHeight(140)
-
-    def add(self, kind: str, step: int, loss: float) -> None:
-        """Add a point and repaint."""
-        (self.val if kind == "val_loss" else self.train).append((step, loss))
-        self.update()
-
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt override
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), self.palette().base())
-        points = self.train + self.val
-        if len(points) < 2:
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "loss curve appears here")
-            return
-        max_step = max(s for s, _ in points) or 1
-        lo, hi = min(v for _, v in points), max(v for _, v in points)
-        span = (hi - lo) or 1.0
-        w, h = self.width() - 10, self.height() - 20
-
-        def xy(step, value):
-            return QPointF(5 + w * step / max_step, 10 + h * (1 - (value - lo) / span))
-
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor(50, 110, 200), 1.5))
-        for a, b in zip(self.train, self.train[1:]):
-            painter.drawLine(xy(*a), xy(*b))
-        painter.setPen(QPen(QColor(220, 90, 40), 4))
-        for point in self.val:
-            painter.drawPoint(xy(*point))
-        painter.setPen(self.palette().text().color())
-        painter.drawText(5, 12, f"{hi:.2f}")
-        painter.drawText(5, self.height() - 4, f"{lo:.2f}   (blue: training, orange: held-out)")
 
 
 class TrainTextDialog(QDialog):
@@ -118,7 +77,7 @@ class TrainTextDialog(QDialog):
         self.stop_button.clicked.connect(self.stop)
         self.progress = QProgressBar()
         self.status = QLabel("")
-        self.plot = LossPlot()
+        self.plot = LossChart()
         self.sample = QPlainTextEdit()
         self.sample.setReadOnly(True)
         self.sample.setPlaceholderText("Samples from the model appear here while it trains.")
@@ -209,8 +168,7 @@ class TrainTextDialog(QDialog):
         if not self.out.text().strip():
             self.status.setText("Choose where to save the model.")
             return
-        self.plot.train.clear()
-        self.plot.val.clear()
+        self.plot.clear()
         self.handle = self.engine.submit(self.build_job())
         self.handle.progress.connect(self._on_progress)
         self.handle.partial.connect(self._on_partial)
@@ -238,7 +196,7 @@ class TrainTextDialog(QDialog):
     def _on_partial(self, payload) -> None:
         kind = payload.get("type")
         if kind in ("loss", "val_loss"):
-            self.plot.add(kind, payload["step"], payload["loss"])
+            self.plot.add(payload["step"], {"held-out" if kind == "val_loss" else "training": payload["loss"]})
         elif kind == "sample":
             self.sample.setPlainText(f"— step {payload['step']} —\n{payload['text']}")
 

@@ -67,6 +67,9 @@ class LossChart(QWidget):
             colour = QColor(COLOURS[i % len(COLOURS)])
             painter.setPen(QPen(colour, 1.5))
             painter.drawPolyline(QPolygonF([to_screen(s, v) for s, v in series]))
+            painter.setBrush(colour)  # the latest point as a dot, so a one-point series shows too
+            painter.drawEllipse(to_screen(*series[-1]), 2.5, 2.5)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawText(
                 QRectF(rect.left() + 8 + i * 90, rect.top() + 4, 88, 14),
                 Qt.AlignmentFlag.AlignLeft,
