@@ -39,28 +39,38 @@ def find_system_soundfont(candidates: tuple[str, ...] = SYSTEM_SOUNDFONTS) -> Pa
     return next((Path(p) for p in candidates if Path(p).is_file()), None)
 
 
+def check_soundfont_file(path: Path) -> None:
+    """Raise SoundFontError unless ``path`` is a complete RIFF ``sfbk`` file (checks the header only)."""
+    if not path.is_file():
+        raise SoundFontError(f"SoundFont {path.name} not found.")
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SoundFontError(f"{path.name} cannot be read ({exc.strerror}).") from exc
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise SoundFontError(f"{path.name} is not a usable SoundFont (not a RIFF sfbk file).")
+    if int.from_bytes(head[4:8], "little") + 8 > size:
+        raise SoundFontError(f"{path.name} is not a usable SoundFont (the file is truncated).")
+
+
 class SoundFontSynth:
     """A loaded SoundFont that renders songs to mono int16 PCM (load once, render many times)."""
 
     def __init__(self, path: str | Path, sample_rate: int = synth.SAMPLE_RATE) -> None:
         self.path = Path(path)
         self.sample_rate = sample_rate
+        check_soundfont_file(self.path)  # a broken file is named as such even without tinysoundfont
         if not tinysoundfont_installed():
             raise SoundFontError("SoundFont playback needs the tinysoundfont package (pip install tinysoundfont).")
-        if not self.path.is_file():
-            raise SoundFontError(f"SoundFont {self.path.name} not found.")
         import tinysoundfont
 
         self._synth = tinysoundfont.Synth(samplerate=sample_rate)
         try:
-            with self.path.open("rb") as f:
-                head = f.read(12)
-            if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
-                raise ValueError("not a RIFF sfbk file")
             self._sfid = self._synth.sfload(str(self.path))
-        except (OSError, ValueError, RuntimeError, tinysoundfont.SoundFontException) as exc:
-            why = exc if isinstance(exc, ValueError) else "damaged, or not SoundFont 2"
-            raise SoundFontError(f"{self.path.name} is not a usable SoundFont ({why}).") from exc
+        except (OSError, RuntimeError, tinysoundfont.SoundFontException) as exc:
+            raise SoundFontError(f"{self.path.name} is not a usable SoundFont (damaged, or not SoundFont 2).") from exc
         self.warnings: list[str] = []
 
     def _select(self, channel: int, program: int, drums: bool) -> None:
