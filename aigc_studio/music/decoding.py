@@ -9,9 +9,6 @@ logits are the same bits), writing keys and values into fixed buffers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 import torch.nn.functional as F
 
@@ -85,20 +82,3 @@ def _causal_mask(queries: int, keys: int, device: torch.device) -> torch.Tensor:
     return cols <= rows
 
 
-@contextmanager
-def one_cpu_thread(device: torch.device) -> Iterator[None]:
-    """Run the block with one intra-op thread when ``device`` is the CPU (restored afterwards).
-
-    Token-by-token decoding is a chain of matrix-vector products too small to split: a second
-    thread only adds hand-offs, and when another process holds the other core every hand-off
-    waits for it (32 bars of the starter model: 97 s on 2 threads vs 3.4 s on 1, busy 2-core CPU).
-    """
-    before = torch.get_num_threads()
-    if device.type != "cpu" or before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import torch
 
+from aigc_studio.core.device import one_cpu_thread
 from aigc_studio.core.modelfile import ModelCard, load_into, load_model
 from aigc_studio.core.statefile import model_only
 from aigc_studio.errors import InputError
-from aigc_studio.music.decoding import IncrementalDecoder, one_cpu_thread
+from aigc_studio.music.decoding import IncrementalDecoder
 from aigc_studio.music.song import Song
 from aigc_studio.music.tokenizer import Grammar, MusicTokenizer
 from aigc_studio.nn.sampling import SamplingSettings, sample_next

@@ -58,6 +58,7 @@ class GenerateTextJob:
 
     def run(self, ctx: Any) -> dict[str, Any]:
         """Load the model (cached), then sample token by token."""
+        from aigc_studio.core.device import one_cpu_thread
         from aigc_studio.nn.sampling import SamplingSettings
         from aigc_studio.text.generate import stream_text
 
@@ -75,11 +76,14 @@ class GenerateTextJob:
         generator = ctx.generator(self.seed)
         pieces: list[str] = []
         started = time.monotonic()
-        for count, piece in enumerate(stream_text(lm, self.prompt, settings, generator, self.stop, self.use_cache), 1):
-            pieces.append(piece)
-            ctx.partial({"type": "token", "text": piece})
-            if count % 16 == 0:
-                ctx.progress(count / self.max_new_tokens, f"{count} tokens")
+        # One token at a time is too little work to split across threads (see one_cpu_thread).
+        with one_cpu_thread(ctx.device):
+            stream = stream_text(lm, self.prompt, settings, generator, self.stop, self.use_cache)
+            for count, piece in enumerate(stream, 1):
+                pieces.append(piece)
+                ctx.partial({"type": "token", "text": piece})
+                if count % 16 == 0:
+                    ctx.progress(count / self.max_new_tokens, f"{count} tokens")
         return {"text": "".join(pieces), "seconds": time.monotonic() - started, "model": getattr(lm, "name", "")}
 
 

@@ -74,7 +74,8 @@ def test_vae_sample_interpolate_and_variations(tiny_vae_path, song):
 
 
 def test_incremental_decoder_matches_the_module_forward_step_for_step(tiny_transformer_path, song):
-    from aigc_studio.music.decoding import IncrementalDecoder, one_cpu_thread
+    from aigc_studio.core.device import one_cpu_thread
+    from aigc_studio.music.decoding import IncrementalDecoder
 
     mt = load_music_transformer(tiny_transformer_path)
     tokens = mt.tok.encode(song)[:100]
