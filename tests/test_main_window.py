@@ -95,7 +95,7 @@ def test_torch_is_imported_on_the_engine_thread_after_the_window_is_shown(studio
         "app = QApplication([])\n"
         "w = MainWindow(Engine('cpu'), app_settings())\n"
         "print('before show', 'torch' in sys.modules)\n"
-        "w.show()\n"
+        "w.show(); w.start_engine_soon()  # as run_gui does\n"
         "deadline = time.time() + 90\n"
         "while not w.engine.is_ready and time.time() < deadline:\n"
         "    app.processEvents(); time.sleep(0.01)\n"
