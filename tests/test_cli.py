@@ -62,3 +62,22 @@ def test_unknown_model_is_one_clear_line_and_exit_1(studio_home):
     assert result.returncode == 1
     assert result.stderr.strip().startswith("aigc-studio: error: No model named 'no-such-model'")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_terminal_eta_follows_the_recent_rate_not_a_resumed_start(monkeypatch):
+    import io
+
+    from aigc_studio.cli import runner
+    from aigc_studio.core.jobs import Progress
+
+    clock = [1000.0]
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
+    out = io.StringIO()
+    bar = runner.TerminalProgress("Train", stream=out)
+    # A resumed run: it reports 0 % while reading data, jumps to 50 %, then gains 1 % every 10 s.
+    bar.update(Progress(0.0, "Reading images"))
+    for step in range(20):
+        clock[0] += 10.0
+        bar.update(Progress(0.5 + 0.01 * step, f"step {step}"))
+    eta = int(out.getvalue().strip().splitlines()[-1].split(" eta ")[1].split("s")[0])
+    assert abs(eta - (1 - 0.69) / 0.01 * 10) < 5  # about 310 s left at the recent pace

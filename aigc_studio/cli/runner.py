@@ -6,10 +6,13 @@ import shutil
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from aigc_studio.core.jobs import CancelToken, Job, JobContext, Progress
+
+ETA_WINDOW_S = 60.0
 
 
 class TerminalProgress:
@@ -22,7 +25,7 @@ class TerminalProgress:
         self._last_draw = 0.0
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._last_message = ""
-        self._first: tuple[float, float] | None = None  # (time, fraction) of the first report
+        self._recent: deque[tuple[float, float]] = deque()  # (time, fraction) of recent reports
 
     def update(self, report: Progress) -> None:
         """Draw the bar for one progress report."""
@@ -48,12 +51,13 @@ class TerminalProgress:
         self.stream.flush()
 
     def _eta(self, now: float, fraction: float) -> str:
-        # Rate since the first report, so a resumed job that starts at 40 % gets a true estimate.
-        if self._first is None:
-            self._first = (now, fraction)
-            return ""
-        t0, f0 = self._first
-        if not 0 < fraction < 1 or fraction <= f0 or now <= t0:
+        # Rate over the last minute of reports: a resumed run starts partway, and jobs jump
+        # a little after loading their data, so the rate since the start would mislead.
+        self._recent.append((now, fraction))
+        while len(self._recent) > 2 and now - self._recent[1][0] > ETA_WINDOW_S:
+            self._recent.popleft()
+        t0, f0 = self._recent[0]
+        if not 0 < fraction < 1 or fraction <= f0 or now - t0 < 2.0:
             return ""
         return f" eta {(1 - fraction) * (now - t0) / (fraction - f0):.0f}s"
 
