@@ -9,6 +9,8 @@ the optional ``python-rtmidi`` package.
 from __future__ import annotations
 
 import importlib.util
+import sys
+from pathlib import Path
 
 import mido
 
@@ -17,12 +19,16 @@ from aigc_studio.music.song import Song
 from aigc_studio.music.soundfont import assign_channels
 
 ALL_NOTES_OFF = 123
+ALSA_SEQUENCER = "/dev/snd/seq"
 
 
 def midi_output_ports() -> tuple[list[str], str]:
     """Output port names, and when there are none a line saying why (for a disabled menu item)."""
     if importlib.util.find_spec("rtmidi") is None:
         return [], "MIDI output needs python-rtmidi (pip install python-rtmidi)"
+    if sys.platform.startswith("linux") and not Path(ALSA_SEQUENCER).exists():
+        # Asking rtmidi here would only print ALSA errors to the terminal.
+        return [], "No MIDI system (no ALSA sequencer on this computer)"
     try:
         names = list(mido.get_output_names())
     except Exception as exc:  # rtmidi raises its own errors when the OS has no MIDI system
