@@ -9,7 +9,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -23,6 +22,7 @@ from aigc_studio.core.paths import user_data_dir, user_models_dir
 from aigc_studio.engine.thread import Engine, JobHandle
 from aigc_studio.errors import StudioError
 from aigc_studio.ui.about import show_about
+from aigc_studio.ui.file_dialogs import open_file
 from aigc_studio.ui.jobs_panel import JobsPanel
 from aigc_studio.ui.palette import apply_theme
 from aigc_studio.ui.pane import StudioPane
@@ -215,11 +215,9 @@ class MainWindow(QMainWindow):
     def open_file(self) -> None:
         """File > Open for the current pane."""
         pane = self.current_pane()
-        folder = read_setting(self.settings, f"folders/{pane.key}", str(Path.home()), str)
-        name, _ = QFileDialog.getOpenFileName(self, f"Open — {pane.title}", folder, pane.open_filter)
-        if name:
-            self.settings.setValue(f"folders/{pane.key}", str(Path(name).parent))
-            self.open_path(Path(name), pane)
+        path = open_file(self, pane.key, f"Open — {pane.title}", pane.open_filter)
+        if path is not None:
+            self.open_path(path, pane)
 
     def open_path(self, path: Path, pane: StudioPane | None = None) -> None:
         """Open ``path`` in ``pane`` (or the pane that handles its extension)."""

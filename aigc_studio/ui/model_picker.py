@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QComboBox, QMessageBox, QWidget
 
 from aigc_studio.core.modelfile import read_card
 from aigc_studio.core.registry import list_models
 from aigc_studio.errors import ModelFileError
+from aigc_studio.ui.file_dialogs import open_file
 
 _OPEN_FILE = "__open_file__"
 
@@ -71,7 +72,8 @@ class ModelPicker(QComboBox):
         self.model_changed.emit(self.current_path())
 
     def _open_file(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Open model", "", "Models (*.safetensors);;All files (*)")
+        path = open_file(self, "models", "Open model", "Models (*.safetensors);;All files (*)")
+        name = str(path) if path is not None else ""
         if not name:
             self.setCurrentIndex(max(0, self._last_index))
             return

@@ -12,7 +12,6 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QScrollArea,
@@ -26,6 +25,7 @@ from aigc_studio.core.registry import list_models
 from aigc_studio.errors import InputError, StudioError
 from aigc_studio.image import jobs
 from aigc_studio.image.recipe import read_recipe
+from aigc_studio.ui.file_dialogs import choose_folder, open_file, save_file
 from aigc_studio.ui.image import exporting
 from aigc_studio.ui.image.canvas import CanvasView
 from aigc_studio.ui.image.commands import CanvasState, ReplaceCanvas
@@ -381,24 +381,24 @@ class ImagePane(StudioPane):
             return
         recipe = items[0]["recipe"]
         default = f"{recipe.get('model', 'image')}-{recipe.get('seed', 'x')}.png"
-        name, _ = QFileDialog.getSaveFileName(self, "Export PNG with recipe", default, "PNG (*.png)")
-        if name:
-            self._guard(self.export_selected, name, self.sel_panel.scale.currentData())
+        path = save_file(self, "image-export", "Export PNG with recipe", default, "PNG (*.png)")
+        if path is not None:
+            self._guard(self.export_selected, path, self.sel_panel.scale.currentData())
 
     def _contact_sheet_dialog(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export contact sheet", "contact-sheet.png", "PNG (*.png)")
-        if name:
-            self._guard(self.export_contact_sheet, name, self.sel_panel.scale.currentData())
+        path = save_file(self, "image-export", "Export contact sheet", "contact-sheet.png", "PNG (*.png)")
+        if path is not None:
+            self._guard(self.export_contact_sheet, path, self.sel_panel.scale.currentData())
 
     def _animation_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder for the frames and the GIF")
-        if folder:
+        folder = choose_folder(self, "image-export", "Folder for the frames and the GIF")
+        if folder is not None:
             self._guard(self.export_animation, folder, self.sel_panel.scale.currentData())
 
     def _encode_dialog(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Encode a picture with the VAE", "", IMAGE_FILTER)
-        if name:
-            self.encode_file(name)
+        path = open_file(self, "image", "Encode a picture with the VAE", IMAGE_FILTER)
+        if path is not None:
+            self.encode_file(path)
 
     # --- training ---
     def open_train_dialog(self) -> None:

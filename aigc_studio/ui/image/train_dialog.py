@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from aigc_studio.core.paths import user_models_dir
 from aigc_studio.errors import InputError
 from aigc_studio.image.settings import ImageTrainSettings
+from aigc_studio.ui.file_dialogs import open_file
 
 KINDS = [("GAN (sharp, varied; needs more steps)", "image-gan"), ("VAE (encode your pictures; softer)", "image-vae")]
 SIZES = [("Tiny (fast, CPU)", "tiny"), ("Small (CPU overnight)", "small"), ("Medium (GPU)", "medium")]
@@ -107,10 +108,10 @@ class TrainDialog(QDialog):
             self.out.setText(name if name.endswith(".safetensors") else name + ".safetensors")
 
     def _browse_resume(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Checkpoint to resume", "", "Models (*.safetensors)")
-        if name:
-            self.resume.setText(name)
-            self.out.setText(name)
+        path = open_file(self, "models", "Checkpoint to resume", "Models (*.safetensors)")
+        if path is not None:
+            self.resume.setText(str(path))
+            self.out.setText(str(path))
 
     def settings(self) -> ImageTrainSettings:
         """The chosen settings (checked)."""

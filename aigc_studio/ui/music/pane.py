@@ -35,6 +35,7 @@ from aigc_studio.music.song import (
     set_tempo,
     set_time_signature,
 )
+from aigc_studio.ui.file_dialogs import save_file
 from aigc_studio.ui.model_picker import ModelPicker
 from aigc_studio.ui.music.keyboard import Keyboard
 from aigc_studio.ui.music.playback import Player, optional_backends
@@ -676,9 +677,10 @@ class MusicPane(StudioPane):
 
     def save_as(self) -> bool:
         """Ask for a .mid file and save."""
-        path, _ = QFileDialog.getSaveFileName(self, "Save MIDI", str(self.path or "song.mid"), self.open_filter)
-        if not path:
+        chosen = save_file(self, "music", "Save MIDI", self.path or "song.mid", self.open_filter)
+        if chosen is None:
             return False
+        path = str(chosen)
         if not path.lower().endswith((".mid", ".midi")):
             path += ".mid"
         self.path = Path(path)
@@ -703,18 +705,18 @@ class MusicPane(StudioPane):
         if self.state.range:
             self.export_range()
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export MIDI", "export.mid", self.open_filter)
-        if path:
-            self._write(Path(path), self.song.copy())
+        path = save_file(self, "music", "Export MIDI", f"{self.path.stem if self.path else 'song'}-export.mid", self.open_filter)
+        if path is not None:
+            self._write(path, self.song.copy())
 
     def export_range(self) -> None:
         """Export only the selected bars."""
         if not self.state.range:
             self.status_message.emit("Drag in the bar ruler to choose the bars to export.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export selected bars", "selection.mid", self.open_filter)
-        if path:
-            self._write(Path(path), self.song.slice_bars(*self.state.range))
+        path = save_file(self, "music", "Export selected bars", "selection.mid", self.open_filter)
+        if path is not None:
+            self._write(path, self.song.slice_bars(*self.state.range))
 
     def is_dirty(self) -> bool:
         """Unsaved edits?"""

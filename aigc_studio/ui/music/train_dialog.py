@@ -8,7 +8,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from aigc_studio.core.paths import user_models_dir
+from aigc_studio.ui.file_dialogs import choose_folder
 
 
 class MusicTrainDialog(QDialog):
@@ -52,9 +52,9 @@ class MusicTrainDialog(QDialog):
         form.addRow(buttons)
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder of MIDI files")
-        if folder:
-            self.data.setText(folder)
+        folder = choose_folder(self, "training-data", "Folder of MIDI files")
+        if folder is not None:
+            self.data.setText(str(folder))
 
     def settings(self):
         """The training settings the user chose."""

@@ -8,7 +8,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from aigc_studio.core.atomic import atomic_write_text
 from aigc_studio.errors import InputError, StudioError
+from aigc_studio.ui.file_dialogs import save_file
 from aigc_studio.ui.pane import StudioPane
 from aigc_studio.ui.text.autosave import AutosaveStore, Recovered
 from aigc_studio.ui.text.blend_panel import BlendPanel
@@ -282,11 +282,10 @@ class TextPane(StudioPane):
 
     def save_as(self) -> bool:
         """File > Save As…"""
-        start = str(self.path or Path.home() / "untitled.md")
-        name, _ = QFileDialog.getSaveFileName(self, "Save text", start, "Markdown (*.md);;Text (*.txt);;All files (*)")
-        if not name:
+        path = save_file(self, "text", "Save text", self.path or "untitled.md", "Markdown (*.md);;Text (*.txt);;All files (*)")
+        if path is None:
             return False
-        return self._write(Path(name))
+        return self._write(path)
 
     def _write(self, path: Path) -> bool:
         text = self.editor.toPlainText()
@@ -305,9 +304,10 @@ class TextPane(StudioPane):
 
     def export(self) -> None:
         """Export the plain text only (no generated-text marks, no sidecar)."""
-        name, _ = QFileDialog.getSaveFileName(self, "Export plain text", "", "Text (*.txt);;Markdown (*.md)")
-        if name:
-            self.export_plain_text(Path(name))
+        suggested = f"{self.path.stem if self.path else 'untitled'}.txt"
+        path = save_file(self, "text", "Export plain text", suggested, "Text (*.txt);;Markdown (*.md)")
+        if path is not None:
+            self.export_plain_text(path)
 
     def export_plain_text(self, path: Path) -> None:
         """Write the text alone to ``path``."""

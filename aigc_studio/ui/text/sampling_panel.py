@@ -9,7 +9,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from aigc_studio.errors import StudioError
+from aigc_studio.ui.file_dialogs import choose_folder
 from aigc_studio.ui.model_picker import ModelPicker
 from aigc_studio.ui.settings import read_setting
 
@@ -160,9 +160,9 @@ class SamplingPanel(QWidget):
 
     def choose_folder(self) -> None:
         """Open a Hugging Face model folder (asks before allowing pickle weights)."""
-        folder = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder")
-        if folder:
-            self.use_folder(Path(folder))
+        folder = choose_folder(self, "models", "Open a Hugging Face model folder")
+        if folder is not None:
+            self.use_folder(folder)
 
     def use_folder(self, folder: Path) -> bool:
         """Select a model folder after checking it; returns False when it cannot be used."""

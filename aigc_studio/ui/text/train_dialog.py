@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from aigc_studio.core.paths import user_models_dir
 from aigc_studio.core.registry import list_models
+from aigc_studio.ui.file_dialogs import choose_folder, open_file
 from aigc_studio.ui.loss_chart import LossChart
 
 SIZES = {  # name: (layers, heads, width, context)
@@ -123,14 +123,14 @@ class TrainTextDialog(QDialog):
             self.out.setText(str(user_models_dir() / f"{name}.safetensors"))
 
     def _browse_file(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, "Training text", "", "Text (*.txt *.md);;All files (*)")
-        if name:
-            self.data.setText(name)
+        path = open_file(self, "training-data", "Training text", "Text (*.txt *.md);;All files (*)")
+        if path is not None:
+            self.data.setText(str(path))
 
     def _browse_folder(self) -> None:
-        name = QFileDialog.getExistingDirectory(self, "Folder of training texts")
-        if name:
-            self.data.setText(name)
+        folder = choose_folder(self, "training-data", "Folder of training texts")
+        if folder is not None:
+            self.data.setText(str(folder))
 
     def build_job(self):
         """The job for the current form."""
