@@ -137,3 +137,29 @@ def test_dark_and_light_themes_change_the_palette(qtbot, window):
     dark_window = app.palette().window().color().lightness()
     assert apply_theme(app, "light") == "light"
     assert app.palette().window().color().lightness() > dark_window + 100
+
+
+def test_wheeling_over_a_side_panel_scrolls_it_without_changing_settings(qtbot, window):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    window.show_pane("text")
+    window.resize(780, 560)
+    window.show()
+    qtbot.waitExposed(window)
+    top_p = window.current_pane().panel.top_p
+    before = top_p.value()
+
+    def wheel_down():
+        pos = QPointF(top_p.rect().center())
+        event = QWheelEvent(pos, QPointF(top_p.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, -120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(top_p, event)
+
+    wheel_down()
+    assert top_p.value() == before  # not focused: the panel gets the wheel
+    top_p.setFocus()
+    qtbot.waitUntil(top_p.hasFocus, timeout=2000)
+    wheel_down()
+    assert top_p.value() < before  # clicked into: the wheel edits it

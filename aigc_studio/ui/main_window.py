@@ -28,6 +28,7 @@ from aigc_studio.ui.palette import apply_theme
 from aigc_studio.ui.pane import StudioPane
 from aigc_studio.ui.preferences import PreferencesDialog
 from aigc_studio.ui.settings import read_setting
+from aigc_studio.ui.wheel_guard import install_wheel_guard
 
 PANE_MENUS = ("file", "edit", "view", "generate", "train")
 # Files dropped on the window go to the pane that opens them.
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, engine: Engine, settings: QSettings) -> None:
         super().__init__()
+        install_wheel_guard()  # before any spin box is shown
         self.engine = engine
         self.settings = settings
         self.setWindowTitle("AIGC Studio")
