@@ -178,7 +178,7 @@ def _check_kind(path: Path, card: ModelCard, expected: str | tuple[str, ...] | N
     allowed = (expected,) if isinstance(expected, str) else tuple(expected)
     if not any(card.kind == kind or card.kind.startswith(kind + "-") for kind in allowed):
         raise ModelFileError(
-            f"{path.name} is a {card.kind} model; expected {' or '.join(allowed)}."
+            f"{path.name} is {with_article(card.kind)} model; expected {' or '.join(allowed)}."
         )
 
 
@@ -220,3 +220,8 @@ def _identify(head: bytes) -> str:
     if all(32 <= b < 127 or b in (9, 10, 13) for b in head):
         return "a text file"
     return "an unrecognised binary file"
+
+
+def with_article(kind: str) -> str:
+    """'a text-gpt', 'an image-gan': for messages that name a model kind."""
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from aigc_studio.core.modelfile import ModelCard, read_card
+from aigc_studio.core.modelfile import ModelCard, read_card, with_article
 from aigc_studio.core.paths import bundled_models_dir, user_models_dir
 from aigc_studio.errors import ModelFileError
 
@@ -73,7 +73,7 @@ def resolve_model(name_or_path: str | os.PathLike, kind: str | tuple[str, ...] |
         other_kind = [e for e in list_models() if e.name == text]
         if other_kind:
             wanted = " or ".join(k for k in kinds if k) or "another kind"
-            raise ModelFileError(f"{text!r} is a {other_kind[0].kind} model; this needs a {wanted} model.")
+            raise ModelFileError(f"{text!r} is {with_article(other_kind[0].kind)} model; this needs {with_article(wanted)} model.")
         known = ", ".join(sorted({e.name for k in kinds for e in list_models(k)})) or "none"
         raise ModelFileError(f"No model named {text!r}. Known models: {known}. Or pass a .safetensors path.")
     user = [m for m in matches if m.source == "user"]

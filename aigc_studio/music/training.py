@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from aigc_studio.core.modelfile import with_article
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
 from aigc_studio.music.dataset import Phrases, TokenWindows, load_corpus, split_validation
@@ -48,7 +49,7 @@ class TrainMusicJob:
             saved.steps, saved.out, saved.resume, saved.data = s.steps, s.out, s.resume, s.data or saved.data
             s = self.settings = saved
             if card.kind != s.kind:
-                raise InputError(f"{Path(s.resume).name} is a {card.kind} checkpoint, not {s.kind}.")
+                raise InputError(f"{Path(s.resume).name} is {with_article(card.kind)} checkpoint, not {s.kind}.")
         if s.kind not in ("music-transformer", "music-vae"):
             raise InputError(f"Unknown music model kind {s.kind!r}.")
         ctx.progress(0.0, "reading MIDI files")
