@@ -91,6 +91,16 @@ class MainWindow(QMainWindow):
         self.jobs_dock.setWidget(self.jobs_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.jobs_dock)
         self.jobs_dock.hide()
+        self._jobs_dock_sized = False
+        self.jobs_dock.visibilityChanged.connect(self._size_jobs_dock_once)
+
+    def _size_jobs_dock_once(self, visible: bool) -> None:
+        # The first time it opens the dock would take half the window; a strip is enough.
+        # Later the user's own size (restored with the window state) wins.
+        if visible and not self._jobs_dock_sized:
+            self._jobs_dock_sized = True
+            if self.jobs_dock.height() > self.height() // 3:
+                self.resizeDocks([self.jobs_dock], [max(180, self.height() // 4)], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
