@@ -66,6 +66,9 @@ class SelectionPanel(QGroupBox):
         self.preview.setMinimumSize(PREVIEW_SIZE, PREVIEW_SIZE)
         self.info = QLabel()
         self.info.setWordWrap(True)
+        # Room for the recipe lines even before a selection, so the buttons below never jump.
+        self.info.setMinimumHeight(3 * self.info.fontMetrics().lineSpacing())
+        self.info.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.strength = QSlider(Qt.Orientation.Horizontal)
         self.strength.setRange(1, 100)
