@@ -10,16 +10,17 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from aigc_studio.core.device import one_cpu_thread
 from aigc_studio.core.modelfile import ModelCard, load_into, load_model
 from aigc_studio.core.statefile import model_only
 from aigc_studio.errors import InputError
-from aigc_studio.music.decoding import IncrementalDecoder
+from aigc_studio.music.decoding import IncrementalDecoder, pick_token
 from aigc_studio.music.song import Song
 from aigc_studio.music.tokenizer import Grammar, MusicTokenizer
-from aigc_studio.nn.sampling import SamplingSettings, sample_next
+from aigc_studio.nn.sampling import SamplingSettings
 from aigc_studio.nn.transformer import TransformerConfig, TransformerLM
 
 KIND = "music-transformer"
@@ -38,20 +39,14 @@ class MusicTransformer:
         """Longest token window the model sees."""
         return self.model.config.context
 
-    def mask_for(self, grammar: Grammar) -> torch.Tensor:
-        """Bool mask of allowed next tokens (cached per grammar state)."""
-        return self._mask_pair(grammar)[0]
-
-    def _mask_pair(self, grammar: Grammar) -> tuple[torch.Tensor, torch.Tensor]:
-        """(allowed, forbidden) masks for the grammar's state, built once per state."""
+    def allowed_ids(self, grammar: Grammar) -> np.ndarray:
+        """Ids of the tokens the grammar allows next, ascending (cached per grammar state)."""
         eos_ok = grammar.allow_eos and (grammar.target_bars is None or grammar.bars >= grammar.target_bars)
         key = (grammar.phase, grammar.pos, grammar.steps, eos_ok)
-        pair = self._masks.get(key)
-        if pair is None:
-            mask = torch.zeros(self.tok.vocab_size, dtype=torch.bool)
-            mask[grammar.allowed()] = True
-            pair = self._masks[key] = (mask, ~mask)
-        return pair
+        ids = self._masks.get(key)
+        if ids is None:
+            ids = self._masks[key] = np.array(sorted(set(grammar.allowed())), dtype=np.int64)
+        return ids
 
     def _decoder(self) -> IncrementalDecoder:
         """The KV-cache decoder for the model's current device (rebuilt when the model moves)."""
@@ -84,7 +79,9 @@ class MusicTransformer:
         new: list[int] = []
         decoder = self._decoder() if use_cache else None
         pending = window
-        for _ in range(max_new):
+        # One draw per token, all taken up front: a torch call per token would cost more than the sampling.
+        noise = torch.rand(max_new, generator=generator, dtype=torch.float64).numpy() if settings.temperature > 0 else None
+        for step in range(max_new):
             if decoder is not None:
                 if len(pending) > decoder.room:
                     window = keep + window[-(self.context // 2):]
@@ -95,9 +92,8 @@ class MusicTransformer:
                 if len(window) > self.context:
                     window = keep + window[-(self.context // 2):]
                 logits, _ = self.model(torch.tensor([window], device=device))
-                last = logits[0, -1]
-            last = last.float().cpu().masked_fill(self._mask_pair(grammar)[1], float("-inf"))
-            token = sample_next(last, settings, generator)
+                last = logits[0, -1].float().cpu().numpy()
+            token = pick_token(last, self.allowed_ids(grammar), settings, None if noise is None else noise[step])
             grammar.update(token)
             if grammar.at_end:
                 break

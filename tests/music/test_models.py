@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 
 from aigc_studio.core.jobs import run_job
+from aigc_studio.core.paths import bundled_models_dir
 from aigc_studio.music.event_model import load_music_transformer
 from aigc_studio.music.jobs import GenerateMusicJob, InfillMusicJob, InterpolateMusicJob, SamplingOptions, VariationsJob
 from aigc_studio.music.song import merge_command
@@ -82,14 +85,53 @@ def test_incremental_decoder_matches_the_module_forward_step_for_step(tiny_trans
     decoder = IncrementalDecoder(mt.model)
     with torch.no_grad():
         logits, cache = mt.model(torch.tensor([tokens[:30]]))
-        assert torch.equal(decoder.feed(tokens[:30]), logits[0, -1])
+        assert torch.equal(torch.from_numpy(decoder.feed(tokens[:30])), logits[0, -1])  # the prompt runs in torch
         for token in tokens[30:]:
             step, cache = mt.model(torch.tensor([[token]]), cache)
-            assert torch.equal(decoder.feed([token]), step[0, -1])  # same bits: same seed, same song as before
+            # Single steps run in NumPy with folded weights: float32 rounding apart, the same logits.
+            assert torch.allclose(torch.from_numpy(decoder.feed([token])), step[0, -1], atol=1e-5)
         recomputed, _ = mt.model(torch.tensor([tokens + tokens[:1]]))
-        assert torch.allclose(decoder.feed([tokens[0]]), recomputed[0, -1], atol=1e-5)
+        assert torch.allclose(torch.from_numpy(decoder.feed([tokens[0]])), recomputed[0, -1], atol=1e-5)
     assert decoder.room == mt.context - 101
     threads = torch.get_num_threads()
     with one_cpu_thread(torch.device("cpu")):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == threads
+
+
+def _greedy_tokens(mt, use_cache: bool, count: int) -> list[int]:
+    from aigc_studio.music.tokenizer import Grammar
+
+    grammar = Grammar(mt.tok, target_bars=None, allow_eos=False)
+    header = [mt.tok.bos]
+    return mt.sample(header, grammar, SamplingSettings(temperature=0.0), torch.Generator(), count, use_cache, keep=header)
+
+
+@pytest.mark.parametrize("which", ["tiny", "starter"])
+def test_greedy_decoding_with_the_cache_picks_the_tokens_recomputing_picks(which, tiny_transformer_path):
+    path = tiny_transformer_path if which == "tiny" else bundled_models_dir() / "music-chorales-transformer.safetensors"
+    if not path.exists():
+        pytest.skip("the starter model is not shipped in this checkout")
+    mt = load_music_transformer(path)
+    count = 300  # past the tiny model's 128-token window, so restarts are compared too
+    cached = _greedy_tokens(mt, True, count)
+    assert len(cached) == count
+    assert cached == _greedy_tokens(mt, False, count)
+
+
+def test_top_p_sampling_picks_only_grammar_allowed_tokens_of_the_nucleus():
+    from aigc_studio.music.decoding import pick_token
+    from aigc_studio.nn.sampling import filter_logits
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 1, 300).astype(np.float32)
+    allowed = np.sort(rng.choice(300, 60, replace=False))
+    masked = torch.full((300,), float("-inf"))
+    masked[allowed] = torch.from_numpy(logits[allowed])
+    for settings in (SamplingSettings(temperature=1.0, top_p=0.9), SamplingSettings(temperature=0.7, top_k=5),
+                     SamplingSettings(temperature=1.0)):
+        nucleus = set(torch.nonzero(filter_logits(masked / settings.temperature, settings.top_k, settings.top_p)
+                                    > float("-inf")).flatten().tolist())
+        picked = {pick_token(logits, allowed, settings, u) for u in np.linspace(0, 1, 20001, endpoint=False)}
+        assert picked == nucleus
+    assert pick_token(logits, allowed, SamplingSettings(temperature=0.0), None) == int(allowed[np.argmax(logits[allowed])])
