@@ -49,11 +49,13 @@ class MusicTransformer:
         return ids
 
     def _decoder(self) -> IncrementalDecoder:
-        """The KV-cache decoder for the model's current device (rebuilt when the model moves)."""
-        device = next(self.model.parameters()).device
-        decoder = self._decoders.get(device)
+        """The KV-cache decoder for the model's current device and weights (rebuilt when either changes)."""
+        # The decoder's NumPy step works on copies of the weights; in-place updates (an optimizer step,
+        # load_state_dict) bump the parameters' version counters, so stale copies are never used.
+        key = (next(self.model.parameters()).device, tuple(p._version for p in self.model.parameters()))
+        decoder = self._decoders.get(key)
         if decoder is None:
-            self._decoders = {device: (decoder := IncrementalDecoder(self.model))}
+            self._decoders = {key: (decoder := IncrementalDecoder(self.model))}
         decoder.reset()
         return decoder
 

@@ -135,3 +135,11 @@ def test_top_p_sampling_picks_only_grammar_allowed_tokens_of_the_nucleus():
         picked = {pick_token(logits, allowed, settings, u) for u in np.linspace(0, 1, 20001, endpoint=False)}
         assert picked == nucleus
     assert pick_token(logits, allowed, SamplingSettings(temperature=0.0), None) == int(allowed[np.argmax(logits[allowed])])
+
+
+def test_sampling_after_the_weights_change_uses_the_new_weights(tiny_transformer_path):
+    mt = load_music_transformer(tiny_transformer_path)
+    before = _greedy_tokens(mt, True, 40)
+    with torch.no_grad():
+        mt.model.head.weight.add_(torch.randn_like(mt.model.head.weight))  # as a training step would
+    assert _greedy_tokens(mt, True, 40) == _greedy_tokens(mt, False, 40) != before
