@@ -17,3 +17,15 @@ def studio_home(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("AIGC_STUDIO_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def engine(qtbot):
+    """The real model engine on the CPU, booted (torch imported on its thread)."""
+    from aigc_studio.engine.thread import Engine
+
+    engine = Engine("cpu")
+    engine.start()
+    qtbot.waitUntil(lambda: engine.is_ready, timeout=30000)
+    yield engine
+    engine.shutdown()

@@ -3,21 +3,10 @@
 import threading
 import time
 
-import pytest
 from PySide6.QtCore import QTimer
 
 from aigc_studio.core.jobs import FunctionJob
-from aigc_studio.engine.thread import Engine
 from aigc_studio.errors import InputError
-
-
-@pytest.fixture
-def engine(qtbot):
-    engine = Engine("cpu")
-    engine.start()
-    qtbot.waitUntil(lambda: engine.is_ready, timeout=30000)
-    yield engine
-    engine.shutdown()
 
 
 def _busy_torch(ctx, seconds):

@@ -103,18 +103,6 @@ def midi_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def engine(qtbot):
-    """The real model engine on the CPU."""
-    from aigc_studio.engine.thread import Engine
-
-    engine = Engine("cpu")
-    engine.start()
-    qtbot.waitUntil(lambda: engine.is_ready, timeout=30000)
-    yield engine
-    engine.shutdown()
-
-
-@pytest.fixture
 def pane(qtbot, engine, studio_home):
     """A shown music pane with its own settings file."""
     from PySide6.QtCore import QSettings

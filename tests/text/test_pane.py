@@ -9,19 +9,9 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QTextCursor
 
-from aigc_studio.engine.thread import Engine
 from aigc_studio.ui.text.autosave import autosave_dir
 from aigc_studio.ui.text.pane import TextPane
 from aigc_studio.ui.text.sidecar import sidecar_path
-
-
-@pytest.fixture
-def engine(qtbot):
-    engine = Engine("cpu")
-    engine.start()
-    qtbot.waitUntil(lambda: engine.is_ready, timeout=30000)
-    yield engine
-    engine.shutdown()
 
 
 @pytest.fixture
