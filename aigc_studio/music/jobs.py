@@ -53,14 +53,20 @@ def _settings(options: SamplingOptions, bars: int):
 
 
 def _token_reporter(ctx, bars: int):
-    state = {"n": 0, "last": 0.0}
+    """Progress from the BAR tokens the model writes (each one starts a new bar)."""
+    from aigc_studio.music.tokenizer import SPECIALS
 
-    def on_token(_token: int) -> None:
+    bar_token = SPECIALS.index("BAR")
+    state = {"n": 0, "bars": 0, "last": 0.0}
+
+    def on_token(token: int) -> None:
         state["n"] += 1
+        state["bars"] += token == bar_token
         now = time.monotonic()
         if now - state["last"] > 0.1:
             state["last"] = now
-            ctx.progress(None, f"{state['n']} tokens")
+            done = min(state["bars"], bars)
+            ctx.progress(done / bars if bars else None, f"bar {done} of {bars} · {state['n']} tokens")
 
     return on_token, state
 
