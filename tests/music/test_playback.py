@@ -128,13 +128,19 @@ def test_sound_menu_lists_ports_or_says_why_not_and_remembers_the_soundfont(qtbo
     pane._fill_sound_menu()
     pane.sound_actions["midi:Fake synth"].trigger()
     assert pane.player.midi_port_name == "Fake synth" and "MIDI" in pane.toolbar.sound.text()
+    from aigc_studio.ui.music.pane import MusicPane
+
+    next_session = MusicPane(pane.engine, pane.settings)  # the port is there again: playback goes to it
+    qtbot.addWidget(next_session)
+    assert next_session.player.midi_port_name == "Fake synth"
+    next_session.shutdown()
 
     messages: list[str] = []
     pane.status_message.connect(messages.append)
     broken = tmp_path / "broken.sf2"
     broken.write_bytes(b"RIFF\0\0\0\0sfbk" + bytes(64))
     pane.choose_soundfont(broken)
-    assert pane.player.midi_port_name is None  # back to audio
+    assert pane.player.midi_port_name is None and not pane.settings.contains("music/midi_port")  # back to audio
     qtbot.waitUntil(lambda: any("not a usable SoundFont" in m or "tinysoundfont" in m for m in messages), timeout=5000)
     assert not pane.player.use_soundfont and pane.toolbar.sound.text() == "Built-in synth"
     assert pane.settings.value("music/soundfont") == str(broken)

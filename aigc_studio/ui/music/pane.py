@@ -389,7 +389,16 @@ class MusicPane(StudioPane):
             self.player.set_soundfont(path)
         elif path is not None:
             self.player.soundfont_path = path
+        self._reopen_saved_midi_port()
         self._fill_sound_menu()
+
+    def _reopen_saved_midi_port(self) -> None:
+        """Play to the MIDI port chosen last time, when it is there again (a DAW not running yet is fine)."""
+        from aigc_studio.music.midi_out import midi_output_ports
+
+        saved = self.settings.value("music/midi_port", "", type=str)
+        if saved and saved in midi_output_ports()[0]:
+            self.player.set_midi_port(saved)
 
     def _fill_sound_menu(self) -> None:
         """Rebuild the menu (MIDI ports come and go, so they are listed each time it opens)."""
@@ -448,9 +457,11 @@ class MusicPane(StudioPane):
         """Play through 'synth', 'soundfont' or 'midi:PORT NAME'."""
         p = self.player
         if output.startswith("midi:"):
-            p.set_midi_port(output[5:])
+            if p.set_midi_port(output[5:]):
+                self.settings.setValue("music/midi_port", output[5:])
         else:
             p.set_midi_port(None)
+            self.settings.remove("music/midi_port")
             if output == "soundfont" and p.soundfont_path is not None:
                 if not p.use_soundfont:
                     p.set_soundfont(p.soundfont_path)
@@ -467,6 +478,7 @@ class MusicPane(StudioPane):
             if not path:
                 return
         self.player.set_midi_port(None)
+        self.settings.remove("music/midi_port")
         self.player.set_soundfont(path)
         self.settings.setValue("music/soundfont", str(path))
         self.settings.setValue("music/use_soundfont", True)
