@@ -182,7 +182,9 @@ class LoadedVAE:
         h, out = None, []
         for _ in range(self.model.config.max_len + 1):
             logits, h = self.model.decode_logits(z, token, h)
-            nxt = int(logits[0, -1].argmax())
+            step = logits[0, -1].clone()
+            step[[PAD, UNK, BOS]] = float("-inf")  # write real words: "unknown" is no use to a writer
+            nxt = int(step.argmax())
             if nxt == EOS:
                 break
             out.append(nxt)

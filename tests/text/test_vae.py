@@ -40,5 +40,17 @@ def test_interpolation_endpoints_decode_to_their_sentences(tmp_path):
     assert len(path) == 5
     assert path[0] == "The cat sat on the mat."
     assert path[-1] == "The rain fell all night long."
+    from aigc_studio.text.vae import UNK, load_vae
+
+    vae = load_vae(out)
+    plain = vae.model.decode_logits
+
+    def unknown_first(z, token, h):  # a model that would rather say "unknown word" than anything else
+        logits, h = plain(z, token, h)
+        logits[..., UNK] += 100.0
+        return logits, h
+
+    vae.model.decode_logits = unknown_first
+    assert "…" not in vae.decode(vae.encode("The cat sat on the mat."))  # real words only
     near = run_job(NeighboursJob(model=str(out), sentence="A dog ran in the park.", count=3, radius=0.1, seed=1))
     assert "A dog ran in the park." in near
