@@ -120,6 +120,28 @@ def test_generate_then_regenerate_range_marks_notes_and_undo_removes_them(qtbot,
     assert pane.song.note_count == 0
 
 
+def test_interpolate_uses_an_installed_music_vae_when_the_picked_model_is_a_transformer(
+    qtbot, pane, song, tmp_path, tiny_transformer_path, tiny_vae_path
+):
+    import shutil
+
+    from aigc_studio.core.paths import user_models_dir
+
+    shutil.copy(tiny_vae_path, user_models_dir() / "my-phrases.safetensors")  # the user's own beats the bundled one
+    path = tmp_path / "song.mid"
+    write_midi(song, path)
+    pane.open_path(path)
+    pane.model_picker.select_path(tiny_transformer_path)
+    messages = []
+    pane.status_message.connect(messages.append)
+    pane.state.range = (0, 4)
+    bars_before = pane.song.bars
+    pane.interpolate()
+    assert any("Interpolating with my-phrases" in m for m in messages)
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
+    assert pane.song.bars > bars_before  # the phrases between were appended
+
+
 def test_the_pane_module_does_not_import_torch():
     import subprocess
 

@@ -621,10 +621,24 @@ class MusicPane(StudioPane):
         if bars is None or bars[1] - bars[0] < 4:
             self.status_message.emit("Select at least 4 bars in the ruler: the first 2 and the last 2 are the two phrases.")
             return
-        if (model := self._model()) is None:
+        if (model := self._music_vae()) is None:
             return
         job = InterpolateMusicJob(model, self.song.copy(), bars[0], bars[1] - 2, self.toolbar.steps.value())
         self._submit(job, None, "Interpolate")
+
+    def _music_vae(self) -> str | None:
+        """The picked model if it is a MusicVAE, else the first one installed (the user's before the bundled)."""
+        from aigc_studio.core.registry import list_models
+
+        vaes = sorted(list_models("music-vae"), key=lambda e: e.source != "user")
+        picked = self.model_picker.current_path()
+        if picked is not None and any(e.path == picked for e in vaes):
+            return str(picked)
+        if not vaes:
+            self.status_message.emit("Interpolation needs a MusicVAE model; train one with Train > Train music model….")
+            return None
+        self.status_message.emit(f"Interpolating with {vaes[0].name}, a MusicVAE (the picked model cannot interpolate).")
+        return str(vaes[0].path)
 
     def variations(self) -> None:
         """Variations of the 2 bars at the start of the range (or the cursor), appended at the end."""
