@@ -13,10 +13,11 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from aigc_studio.ui.settings import app_settings, read_setting
 
 
-def last_folder(key: str) -> Path:
-    """The folder last used for ``key`` (the home folder the first time or when it is gone)."""
-    folder = Path(read_setting(app_settings(), f"folders/{key}", str(Path.home()), str))
-    return folder if folder.is_dir() else Path.home()
+def last_folder(key: str, first_folder: Path | None = None) -> Path:
+    """The folder last used for ``key`` (``first_folder``, else home, the first time or when it is gone)."""
+    fallback = first_folder if first_folder is not None and first_folder.is_dir() else Path.home()
+    folder = Path(read_setting(app_settings(), f"folders/{key}", str(fallback), str))
+    return folder if folder.is_dir() else fallback
 
 
 def remember_folder(key: str, path: str | Path) -> None:
@@ -25,9 +26,11 @@ def remember_folder(key: str, path: str | Path) -> None:
     app_settings().setValue(f"folders/{key}", str(path if path.is_dir() else path.parent))
 
 
-def open_file(parent: QWidget | None, key: str, title: str, name_filter: str) -> Path | None:
-    """Ask for an existing file; ``None`` when cancelled."""
-    name, _ = QFileDialog.getOpenFileName(parent, title, str(last_folder(key)), name_filter)
+def open_file(
+    parent: QWidget | None, key: str, title: str, name_filter: str, first_folder: Path | None = None
+) -> Path | None:
+    """Ask for an existing file; ``None`` when cancelled. ``first_folder`` is where the very first dialog opens."""
+    name, _ = QFileDialog.getOpenFileName(parent, title, str(last_folder(key, first_folder)), name_filter)
     if not name:
         return None
     remember_folder(key, name)

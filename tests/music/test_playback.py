@@ -119,14 +119,14 @@ def test_sound_menu_lists_ports_or_says_why_not_and_remembers_the_soundfont(qtbo
     import aigc_studio.ui.music.playback as playback
 
     monkeypatch.setattr(midi_out, "midi_output_ports", lambda: ([], "MIDI output needs python-rtmidi"))
-    pane._fill_sound_menu()
-    assert not pane.sound_actions["no_ports"].isEnabled()
-    assert "python-rtmidi" in pane.sound_actions["no_ports"].text()
+    pane.sound.fill_menu()
+    assert not pane.sound.actions["no_ports"].isEnabled()
+    assert "python-rtmidi" in pane.sound.actions["no_ports"].text()
     port = FakePort()
     monkeypatch.setattr(midi_out, "midi_output_ports", lambda: (["Fake synth"], ""))
     monkeypatch.setattr(playback, "open_midi_port", lambda name: port)
-    pane._fill_sound_menu()
-    pane.sound_actions["midi:Fake synth"].trigger()
+    pane.sound.fill_menu()
+    pane.sound.actions["midi:Fake synth"].trigger()
     assert pane.player.midi_port_name == "Fake synth" and "MIDI" in pane.toolbar.sound.text()
     from aigc_studio.ui.music.pane import MusicPane
 
@@ -139,14 +139,14 @@ def test_sound_menu_lists_ports_or_says_why_not_and_remembers_the_soundfont(qtbo
     pane.status_message.connect(messages.append)
     broken = tmp_path / "broken.sf2"
     broken.write_bytes(b"RIFF\0\0\0\0sfbk" + bytes(64))
-    pane.choose_soundfont(broken)
+    pane.sound.choose_soundfont(broken)
     assert pane.player.midi_port_name is None and not pane.settings.contains("music/midi_port")  # back to audio
     qtbot.waitUntil(lambda: any("not a usable SoundFont" in m or "tinysoundfont" in m for m in messages), timeout=5000)
     assert not pane.player.use_soundfont and pane.toolbar.sound.text() == "Built-in synth"
     assert pane.settings.value("music/soundfont") == str(broken)
     if tinysoundfont_installed():
         good = write_sf2(tmp_path / "good.sf2")
-        pane.choose_soundfont(good)
+        pane.sound.choose_soundfont(good)
         qtbot.waitUntil(lambda: any("good.sf2 ready" in m for m in messages), timeout=5000)
         assert pane.player.use_soundfont and pane.toolbar.sound.text() == "SoundFont: good"
         pcm, message = render_song(one_note(), soundfont=pane.player._soundfont)

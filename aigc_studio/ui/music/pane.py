@@ -6,13 +6,11 @@ import random
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QMessageBox,
     QScrollBar,
     QVBoxLayout,
@@ -38,10 +36,11 @@ from aigc_studio.music.song import (
 from aigc_studio.ui.file_dialogs import save_file
 from aigc_studio.ui.model_picker import ModelPicker
 from aigc_studio.ui.music.keyboard import Keyboard
-from aigc_studio.ui.music.playback import Player, optional_backends
+from aigc_studio.ui.music.playback import Player
 from aigc_studio.ui.music.roll_state import RollState
 from aigc_studio.ui.music.roll_view import RollView
 from aigc_studio.ui.music.ruler import Ruler
+from aigc_studio.ui.music.sound_output import SoundOutput
 from aigc_studio.ui.music.toolbar import MusicToolbar
 from aigc_studio.ui.music.velocity_lane import VelocityLane
 from aigc_studio.ui.pane import StudioPane
@@ -128,8 +127,9 @@ class MusicPane(StudioPane):
         self.vbar.valueChanged.connect(self._on_vbar)
         self.state.geometry.connect(self._update_scrollbars)
         self._connect_toolbar()
+        self.sound = SoundOutput(self.player, self.settings, self.toolbar.sound, self)
+        self.sound.status_message.connect(self.status_message)
         self._actions = self._make_actions()
-        self._setup_sound_menu()
         self.song_changed()
         self._update_scrollbars()
         self.vbar.setValue(127 - self.state.top_pitch)
@@ -188,7 +188,8 @@ class MusicPane(StudioPane):
             "quantise": act("quantise", "Quantise to grid", self.quantise, "Q"),
             "export_range": act("export_range", "Export selected bars…", self.export_range),
             "train": act("train", "Train music model…", self.train_dialog),
-            "choose_soundfont": act("choose_soundfont", "Choose SoundFont…", self.choose_soundfont),
+            "sound_output": self.sound.menu_action,
+            "choose_soundfont": self.sound.choose_action,
         }
 
     def menu_actions(self, menu: str) -> list[QAction]:
@@ -369,121 +370,6 @@ class MusicPane(StudioPane):
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._update_scrollbars()
-
-    # ------------------------------------------------------------ sound output
-    def _setup_sound_menu(self) -> None:
-        """The 'Sound output' menu (toolbar button and Generate menu): synth, SoundFont, MIDI ports."""
-        self.sound_menu = QMenu("Sound output", self)
-        self.sound_menu.aboutToShow.connect(self._fill_sound_menu)
-        self.toolbar.sound.setMenu(self.sound_menu)
-        output = QAction("Sound output", self)
-        output.setMenu(self.sound_menu)
-        self._actions["sound_output"] = output
-        self._sound_group: QActionGroup | None = None
-        self.player.soundfont_loaded.connect(lambda _name: self._fill_sound_menu())
-        saved = self.settings.value("music/soundfont", "", type=str)
-        from aigc_studio.music.soundfont import find_system_soundfont
-
-        path = Path(saved) if saved and Path(saved).is_file() else find_system_soundfont()
-        if path is not None and self.settings.value("music/use_soundfont", True, type=bool):
-            self.player.set_soundfont(path)
-        elif path is not None:
-            self.player.soundfont_path = path
-        self._reopen_saved_midi_port()
-        self._fill_sound_menu()
-
-    def _reopen_saved_midi_port(self) -> None:
-        """Play to the MIDI port chosen last time, when it is there again (a DAW not running yet is fine)."""
-        from aigc_studio.music.midi_out import midi_output_ports
-
-        saved = self.settings.value("music/midi_port", "", type=str)
-        if saved and saved in midi_output_ports()[0]:
-            self.player.set_midi_port(saved)
-
-    def _fill_sound_menu(self) -> None:
-        """Rebuild the menu (MIDI ports come and go, so they are listed each time it opens)."""
-        from aigc_studio.music.midi_out import midi_output_ports
-        from aigc_studio.music.soundfont import tinysoundfont_installed
-
-        menu, p = self.sound_menu, self.player
-        menu.clear()
-        if self._sound_group is not None:
-            self._sound_group.deleteLater()
-        group = self._sound_group = QActionGroup(menu)
-
-        def choice(text: str, checked: bool, slot, enabled: bool = True) -> QAction:
-            a = menu.addAction(text)
-            a.setCheckable(True)
-            a.setChecked(checked)
-            a.setEnabled(enabled)
-            a.triggered.connect(slot)
-            group.addAction(a)
-            return a
-
-        on_port = p.midi_port_name is not None
-        self.sound_actions = {"synth": choice("Built-in synth", not on_port and not p.use_soundfont,
-                                              lambda: self.use_sound_output("synth"))}
-        if not tinysoundfont_installed():
-            sf_text, sf_ok = "SoundFont (needs the tinysoundfont package)", False
-        elif p.soundfont_path is None:
-            sf_text, sf_ok = "SoundFont (none chosen)", False
-        else:
-            sf_text, sf_ok = f"SoundFont: {p.soundfont_path.name}", True
-        self.sound_actions["soundfont"] = choice(sf_text, not on_port and p.use_soundfont,
-                                                 lambda: self.use_sound_output("soundfont"), sf_ok)
-        menu.addAction(self._actions["choose_soundfont"])
-        menu.addSeparator()
-        ports, why = midi_output_ports()
-        if not ports:
-            none = menu.addAction(why)
-            none.setEnabled(False)
-            self.sound_actions["no_ports"] = none
-        for name in ports:
-            self.sound_actions[f"midi:{name}"] = choice(f"MIDI port: {name}", p.midi_port_name == name,
-                                                        lambda _=False, n=name: self.use_sound_output(f"midi:{n}"))
-        self._update_sound_button()
-
-    def _update_sound_button(self) -> None:
-        p = self.player
-        if p.midi_port_name is not None:
-            text = f"MIDI: {p.midi_port_name}"
-        elif p.use_soundfont and p.soundfont_path is not None:
-            text = f"SoundFont: {p.soundfont_path.stem}"
-        else:
-            text = "Built-in synth"
-        self.toolbar.sound.setText(text)
-
-    def use_sound_output(self, output: str) -> None:
-        """Play through 'synth', 'soundfont' or 'midi:PORT NAME'."""
-        p = self.player
-        if output.startswith("midi:"):
-            if p.set_midi_port(output[5:]):
-                self.settings.setValue("music/midi_port", output[5:])
-        else:
-            p.set_midi_port(None)
-            self.settings.remove("music/midi_port")
-            if output == "soundfont" and p.soundfont_path is not None:
-                if not p.use_soundfont:
-                    p.set_soundfont(p.soundfont_path)
-            else:
-                p.use_soundfont = False
-            self.settings.setValue("music/use_soundfont", p.use_soundfont)
-        self._fill_sound_menu()
-
-    def choose_soundfont(self, path: str | Path | None = None) -> None:
-        """Ask for a .sf2 file (or take ``path``), remember it and play through it."""
-        if not path:
-            start = str(self.player.soundfont_path.parent) if self.player.soundfont_path else "/usr/share/sounds/sf2"
-            path, _ = QFileDialog.getOpenFileName(self, "Choose SoundFont", start, "SoundFont (*.sf2 *.sf3);;All files (*)")
-            if not path:
-                return
-        self.player.set_midi_port(None)
-        self.settings.remove("music/midi_port")
-        self.player.set_soundfont(path)
-        self.settings.setValue("music/soundfont", str(path))
-        self.settings.setValue("music/use_soundfont", True)
-        self.status_message.emit(f"Loading SoundFont {Path(path).name}…")
-        self._fill_sound_menu()
 
     # ------------------------------------------------------------ playback
     def toggle_playback(self) -> None:
@@ -756,15 +642,6 @@ class MusicPane(StudioPane):
         """Stop playback (closing a MIDI port) and any job."""
         self.player.close()
         self.cancel_job()
-
-    def playback_backends(self) -> str:
-        """A line describing playback options (for the status bar and the report)."""
-        extras = [name for name, ok in optional_backends().items() if ok]
-        device = "audio device found" if self.player.has_audio_device() else "no audio device"
-        p = self.player
-        now = (f"MIDI port {p.midi_port_name}" if p.midi_port_name else
-               f"SoundFont {p.soundfont_path.name}" if p.use_soundfont and p.soundfont_path else "built-in synth")
-        return f"Playing through {now} ({device})" + (f"; installed: {', '.join(extras)}" if extras else "")
 
     # ------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802

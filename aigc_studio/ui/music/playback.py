@@ -18,15 +18,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QElapsedTimer, QIODevice, QObjec
 from aigc_studio.errors import InputError
 from aigc_studio.music.midi_out import MidiScheduler, open_midi_port
 from aigc_studio.music.song import Song
-from aigc_studio.music.soundfont import SoundFontError, SoundFontSynth, tinysoundfont_installed
-
-
-def optional_backends() -> dict[str, bool]:
-    """Which optional playback back-ends are installed."""
-    import importlib.util
-
-    return {"soundfont (tinysoundfont)": tinysoundfont_installed(),
-            "MIDI out (python-rtmidi)": importlib.util.find_spec("rtmidi") is not None}
+from aigc_studio.music.soundfont import SoundFontError, SoundFontSynth
 
 
 class Player(QObject):
