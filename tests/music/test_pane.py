@@ -136,7 +136,7 @@ def test_interpolate_uses_an_installed_music_vae_when_the_picked_model_is_a_tran
     pane.status_message.connect(messages.append)
     pane.state.range = (0, 4)
     bars_before = pane.song.bars
-    pane.interpolate()
+    pane.generation.interpolate()
     assert any("Interpolating with my-phrases" in m for m in messages)
     qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
     assert pane.song.bars > bars_before  # the phrases between were appended

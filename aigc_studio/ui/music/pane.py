@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -27,7 +26,6 @@ from aigc_studio.music.song import (
     Track,
     add_notes,
     delete_notes,
-    merge_command,
     move_notes,
     quantize_notes,
     set_tempo,
@@ -35,6 +33,7 @@ from aigc_studio.music.song import (
 )
 from aigc_studio.ui.file_dialogs import save_file
 from aigc_studio.ui.model_picker import ModelPicker
+from aigc_studio.ui.music.generation import MusicGeneration
 from aigc_studio.ui.music.keyboard import Keyboard
 from aigc_studio.ui.music.playback import Player
 from aigc_studio.ui.music.roll_state import RollState
@@ -87,8 +86,9 @@ class MusicPane(StudioPane):
         self.player.position.connect(self._on_play_position)
         self.player.playing_changed.connect(lambda on: self.toolbar.play.setText("Stop" if on else "Play"))
         self.player.message.connect(self.status_message)
-        self._handle = None
         self._clipboard: list[Note] = []
+        self.generation = MusicGeneration(self)
+        self.generation.status_message.connect(self.status_message)
 
         self.model_picker = ModelPicker(self.model_kinds)
         self.toolbar = MusicToolbar()
@@ -150,12 +150,12 @@ class MusicPane(StudioPane):
         t.zoom_in.clicked.connect(lambda: self.state.zoom_time(1.25))
         t.zoom_out.clicked.connect(lambda: self.state.zoom_time(0.8))
         t.play.clicked.connect(self.toggle_playback)
-        t.generate.clicked.connect(self.generate)
-        t.continue_.clicked.connect(self.continue_song)
-        t.infill.clicked.connect(self.regenerate_range)
-        t.interpolate.clicked.connect(self.interpolate)
-        t.variations.clicked.connect(self.variations)
-        t.cancel.clicked.connect(self.cancel_job)
+        t.generate.clicked.connect(self.generation.generate)
+        t.continue_.clicked.connect(self.generation.continue_song)
+        t.infill.clicked.connect(self.generation.regenerate_range)
+        t.interpolate.clicked.connect(self.generation.interpolate)
+        t.variations.clicked.connect(self.generation.variations)
+        t.cancel.clicked.connect(self.generation.cancel_job)
 
     def _make_actions(self) -> dict[str, QAction]:
         def act(name: str, text: str, slot, shortcut=None) -> QAction:
@@ -168,11 +168,11 @@ class MusicPane(StudioPane):
             return a
 
         return {
-            "generate": act("generate", "Generate bars", self.generate, "Ctrl+G"),
-            "continue": act("continue", "Continue", self.continue_song, "Ctrl+Shift+G"),
-            "infill": act("infill", "Regenerate selected bars", self.regenerate_range, "Ctrl+R"),
-            "interpolate": act("interpolate", "Interpolate phrases (MusicVAE)", self.interpolate),
-            "variations": act("variations", "Variations", self.variations),
+            "generate": act("generate", "Generate bars", self.generation.generate, "Ctrl+G"),
+            "continue": act("continue", "Continue", self.generation.continue_song, "Ctrl+Shift+G"),
+            "infill": act("infill", "Regenerate selected bars", self.generation.regenerate_range, "Ctrl+R"),
+            "interpolate": act("interpolate", "Interpolate phrases (MusicVAE)", self.generation.interpolate),
+            "variations": act("variations", "Variations", self.generation.variations),
             "play": act("play", "Play / Stop", self.toggle_playback, "Space"),
             "select_all": act("select_all", "Select all notes", self.select_all, "Ctrl+A"),
             "delete": act("delete", "Delete notes", self.delete_selection, "Delete"),
@@ -187,7 +187,7 @@ class MusicPane(StudioPane):
             "right": act("right", "Move right", lambda: self.nudge(1), "Right"),
             "quantise": act("quantise", "Quantise to grid", self.quantise, "Q"),
             "export_range": act("export_range", "Export selected bars…", self.export_range),
-            "train": act("train", "Train music model…", self.train_dialog),
+            "train": act("train", "Train music model…", self.generation.train_dialog),
             "sound_output": self.sound.menu_action,
             "choose_soundfont": self.sound.choose_action,
         }
@@ -394,165 +394,6 @@ class MusicPane(StudioPane):
                 self.hbar.setValue(tick)
         self.state.changed.emit()
 
-    # ------------------------------------------------------------ model jobs
-    def _model(self) -> str | None:
-        path = self.model_picker.current_path()
-        if path is None:
-            self.status_message.emit("Pick a music model first (or train one: Train > Train music model…).")
-            return None
-        return str(path)
-
-    def _options(self):
-        from aigc_studio.music.jobs import SamplingOptions
-
-        return SamplingOptions(self.toolbar.temperature.value(), 0, self.toolbar.top_p.value())
-
-    def _seed(self) -> int:
-        if self.toolbar.random_seed.isChecked():
-            self.toolbar.seed.setValue(random.randrange(1, 1_000_000))
-        return self.toolbar.seed.value()
-
-    def _submit(self, job, clear: tuple[int, int] | None, text: str) -> None:
-        if self.is_busy():
-            self.status_message.emit("A model job is already running.")
-            return
-        handle = self.engine.submit(job, seed=self._seed())
-        self._handle = handle
-        for b in self.toolbar.model_buttons():
-            b.setEnabled(False)
-        self.toolbar.cancel.setEnabled(True)
-        handle.progress.connect(lambda _f, msg: self.status_message.emit(f"{job.title}: {msg}"))
-        handle.finished.connect(lambda result: self._on_result(result, clear, text))
-        handle.failed.connect(self._on_failed)
-        handle.cancelled.connect(lambda: self._job_done("Cancelled."))
-
-    def _job_done(self, message: str) -> None:
-        self._handle = None
-        for b in self.toolbar.model_buttons():
-            b.setEnabled(True)
-        self.toolbar.cancel.setEnabled(False)
-        if message:
-            self.status_message.emit(message)
-
-    def _on_result(self, result, clear, text: str) -> None:
-        fragment: Song = result["fragment"]
-        if self.song.note_count == 0 and not clear and fragment.note_count:
-            # A fresh song takes the generated tempo and metre.
-            self.song.time_signature = fragment.time_signature
-            self.song.tempos = list(fragment.tempos)
-        self.push(merge_command(self.song, fragment, clear, text))
-        self._job_done(f"{text}: {fragment.note_count} new notes (highlighted until edited).")
-
-    def _on_failed(self, message: str) -> None:
-        self._job_done("")
-        self.status_message.emit(message)
-        QMessageBox.warning(self, "Music", message)
-
-    def cancel_job(self) -> None:
-        """Cancel the running model job."""
-        if self._handle is not None:
-            self._handle.cancel()
-
-    def _range_or_selection_bars(self) -> tuple[int, int] | None:
-        if self.state.range:
-            return self.state.range
-        if self.state.selection:
-            bt = self.song.bar_ticks
-            return (min(n.start for n in self.state.selection) // bt, max(n.start for n in self.state.selection) // bt + 1)
-        return None
-
-    def generate(self) -> None:
-        """Generate bars: into an empty song, or after the end of the current one."""
-        from aigc_studio.music.jobs import GenerateMusicJob
-
-        if (model := self._model()) is None:
-            return
-        prime = self.song.copy() if self.song.note_count else None
-        job = GenerateMusicJob(model, self.toolbar.bars.value(), prime, None, self._options())
-        self._submit(job, None, "Generate")
-
-    def continue_song(self) -> None:
-        """Continue from the end, or from the cursor bar (replacing what follows for the chosen bars)."""
-        from aigc_studio.music.jobs import GenerateMusicJob
-
-        if (model := self._model()) is None:
-            return
-        bars = self.toolbar.bars.value()
-        at = None
-        clear = None
-        if self.toolbar.at_cursor.isChecked():
-            at = self.state.cursor // self.song.bar_ticks
-            clear = (at * self.song.bar_ticks, (at + bars) * self.song.bar_ticks)
-        job = GenerateMusicJob(model, bars, self.song.copy(), at, self._options())
-        self._submit(job, clear, "Continue")
-
-    def regenerate_range(self) -> None:
-        """Infill the bars selected in the ruler (or under the selected notes)."""
-        from aigc_studio.music.jobs import InfillMusicJob
-
-        bars = self._range_or_selection_bars()
-        if bars is None:
-            self.status_message.emit("Drag in the bar ruler to choose the bars to regenerate.")
-            return
-        if (model := self._model()) is None:
-            return
-        clear = (bars[0] * self.song.bar_ticks, bars[1] * self.song.bar_ticks)
-        self._submit(InfillMusicJob(model, self.song.copy(), bars[0], bars[1], self._options()), clear, "Regenerate")
-
-    def interpolate(self) -> None:
-        """MusicVAE: phrases between the first and last two bars of the range, appended at the end."""
-        from aigc_studio.music.jobs import InterpolateMusicJob
-
-        bars = self.state.range
-        if bars is None or bars[1] - bars[0] < 4:
-            self.status_message.emit("Select at least 4 bars in the ruler: the first 2 and the last 2 are the two phrases.")
-            return
-        if (model := self._music_vae()) is None:
-            return
-        job = InterpolateMusicJob(model, self.song.copy(), bars[0], bars[1] - 2, self.toolbar.steps.value())
-        self._submit(job, None, "Interpolate")
-
-    def _music_vae(self) -> str | None:
-        """The picked model if it is a MusicVAE, else the first one installed (the user's before the bundled)."""
-        from aigc_studio.core.registry import list_models
-
-        vaes = sorted(list_models("music-vae"), key=lambda e: e.source != "user")
-        picked = self.model_picker.current_path()
-        if picked is not None and any(e.path == picked for e in vaes):
-            return str(picked)
-        if not vaes:
-            self.status_message.emit("Interpolation needs a MusicVAE model; train one with Train > Train music model….")
-            return None
-        self.status_message.emit(f"Interpolating with {vaes[0].name}, a MusicVAE (the picked model cannot interpolate).")
-        return str(vaes[0].path)
-
-    def variations(self) -> None:
-        """Variations of the 2 bars at the start of the range (or the cursor), appended at the end."""
-        from aigc_studio.music.jobs import VariationsJob
-
-        if (model := self._model()) is None:
-            return
-        bar = self.state.range[0] if self.state.range else self.state.cursor // self.song.bar_ticks
-        job = VariationsJob(model, self.song.copy(), bar, count=self.toolbar.steps.value(), options=self._options())
-        self._submit(job, None, "Variations")
-
-    def train_dialog(self) -> None:
-        """Ask for training settings and start a training job."""
-        from aigc_studio.ui.music.train_dialog import MusicTrainDialog
-
-        dialog = MusicTrainDialog(self)
-        if dialog.exec() != MusicTrainDialog.Accepted:
-            return
-        from aigc_studio.music.training import TrainMusicJob
-
-        handle = self.engine.submit(TrainMusicJob(dialog.settings()))
-        self._train_handle = handle
-        handle.partial.connect(lambda p: self.status_message.emit(
-            f"training step {p.get('step')}: loss {p.get('loss', 0):.3f}") if isinstance(p, dict) else None)
-        handle.finished.connect(lambda out: (self.model_picker.refresh(Path(out)),
-                                             self.status_message.emit(f"Training finished: {out}")))
-        handle.failed.connect(lambda m: QMessageBox.warning(self, "Training failed", m))
-
     # ------------------------------------------------------------ documents
     def new_document(self) -> None:
         """Start an empty song."""
@@ -636,12 +477,12 @@ class MusicPane(StudioPane):
 
     def is_busy(self) -> bool:
         """True while a model job runs."""
-        return self._handle is not None
+        return self.generation.busy
 
     def shutdown(self) -> None:
         """Stop playback (closing a MIDI port) and any job."""
         self.player.close()
-        self.cancel_job()
+        self.generation.cancel_job()
 
     # ------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802

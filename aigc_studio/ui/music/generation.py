@@ -1,0 +1,195 @@
+"""The music pane's model commands: generate, continue, regenerate a range, interpolate, variations, train.
+
+Each command builds a job from the song and the toolbar, submits it to the engine
+(the GUI thread never runs model code) and merges the result into the song as
+one undoable edit, highlighted until the musician edits it.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox
+
+from aigc_studio.music.song import Song, merge_command
+
+if TYPE_CHECKING:
+    from aigc_studio.ui.music.pane import MusicPane
+
+
+class MusicGeneration(QObject):
+    """Runs one model job at a time for ``pane`` and reports through ``status_message``."""
+
+    status_message = Signal(str)
+
+    def __init__(self, pane: MusicPane) -> None:
+        super().__init__(pane)
+        self.pane = pane
+        self._handle = None
+        self._train_handle = None
+
+    @property
+    def busy(self) -> bool:
+        """True while a generation job runs."""
+        return self._handle is not None
+
+    def _model(self) -> str | None:
+        path = self.pane.model_picker.current_path()
+        if path is None:
+            self.status_message.emit("Pick a music model first (or train one: Train > Train music model…).")
+            return None
+        return str(path)
+
+    def _options(self):
+        from aigc_studio.music.jobs import SamplingOptions
+
+        return SamplingOptions(self.pane.toolbar.temperature.value(), 0, self.pane.toolbar.top_p.value())
+
+    def _seed(self) -> int:
+        if self.pane.toolbar.random_seed.isChecked():
+            self.pane.toolbar.seed.setValue(random.randrange(1, 1_000_000))
+        return self.pane.toolbar.seed.value()
+
+    def _submit(self, job, clear: tuple[int, int] | None, text: str) -> None:
+        if self.busy:
+            self.status_message.emit("A model job is already running.")
+            return
+        handle = self.pane.engine.submit(job, seed=self._seed())
+        self._handle = handle
+        for b in self.pane.toolbar.model_buttons():
+            b.setEnabled(False)
+        self.pane.toolbar.cancel.setEnabled(True)
+        handle.progress.connect(lambda _f, msg: self.status_message.emit(f"{job.title}: {msg}"))
+        handle.finished.connect(lambda result: self._on_result(result, clear, text))
+        handle.failed.connect(self._on_failed)
+        handle.cancelled.connect(lambda: self._job_done("Cancelled."))
+
+    def _job_done(self, message: str) -> None:
+        self._handle = None
+        for b in self.pane.toolbar.model_buttons():
+            b.setEnabled(True)
+        self.pane.toolbar.cancel.setEnabled(False)
+        if message:
+            self.status_message.emit(message)
+
+    def _on_result(self, result, clear, text: str) -> None:
+        fragment: Song = result["fragment"]
+        if self.pane.song.note_count == 0 and not clear and fragment.note_count:
+            # A fresh song takes the generated tempo and metre.
+            self.pane.song.time_signature = fragment.time_signature
+            self.pane.song.tempos = list(fragment.tempos)
+        self.pane.push(merge_command(self.pane.song, fragment, clear, text))
+        self._job_done(f"{text}: {fragment.note_count} new notes (highlighted until edited).")
+
+    def _on_failed(self, message: str) -> None:
+        self._job_done("")
+        self.status_message.emit(message)
+        QMessageBox.warning(self.pane, "Music", message)
+
+    def cancel_job(self) -> None:
+        """Cancel the running model job."""
+        if self._handle is not None:
+            self._handle.cancel()
+
+    def _range_or_selection_bars(self) -> tuple[int, int] | None:
+        if self.pane.state.range:
+            return self.pane.state.range
+        if self.pane.state.selection:
+            bt = self.pane.song.bar_ticks
+            return (min(n.start for n in self.pane.state.selection) // bt, max(n.start for n in self.pane.state.selection) // bt + 1)
+        return None
+
+    def generate(self) -> None:
+        """Generate bars: into an empty song, or after the end of the current one."""
+        from aigc_studio.music.jobs import GenerateMusicJob
+
+        if (model := self._model()) is None:
+            return
+        prime = self.pane.song.copy() if self.pane.song.note_count else None
+        job = GenerateMusicJob(model, self.pane.toolbar.bars.value(), prime, None, self._options())
+        self._submit(job, None, "Generate")
+
+    def continue_song(self) -> None:
+        """Continue from the end, or from the cursor bar (replacing what follows for the chosen bars)."""
+        from aigc_studio.music.jobs import GenerateMusicJob
+
+        if (model := self._model()) is None:
+            return
+        bars = self.pane.toolbar.bars.value()
+        at = None
+        clear = None
+        if self.pane.toolbar.at_cursor.isChecked():
+            at = self.pane.state.cursor // self.pane.song.bar_ticks
+            clear = (at * self.pane.song.bar_ticks, (at + bars) * self.pane.song.bar_ticks)
+        job = GenerateMusicJob(model, bars, self.pane.song.copy(), at, self._options())
+        self._submit(job, clear, "Continue")
+
+    def regenerate_range(self) -> None:
+        """Infill the bars selected in the ruler (or under the selected notes)."""
+        from aigc_studio.music.jobs import InfillMusicJob
+
+        bars = self._range_or_selection_bars()
+        if bars is None:
+            self.status_message.emit("Drag in the bar ruler to choose the bars to regenerate.")
+            return
+        if (model := self._model()) is None:
+            return
+        clear = (bars[0] * self.pane.song.bar_ticks, bars[1] * self.pane.song.bar_ticks)
+        self._submit(InfillMusicJob(model, self.pane.song.copy(), bars[0], bars[1], self._options()), clear, "Regenerate")
+
+    def interpolate(self) -> None:
+        """MusicVAE: phrases between the first and last two bars of the range, appended at the end."""
+        from aigc_studio.music.jobs import InterpolateMusicJob
+
+        bars = self.pane.state.range
+        if bars is None or bars[1] - bars[0] < 4:
+            self.status_message.emit("Select at least 4 bars in the ruler: the first 2 and the last 2 are the two phrases.")
+            return
+        if (model := self._music_vae()) is None:
+            return
+        job = InterpolateMusicJob(model, self.pane.song.copy(), bars[0], bars[1] - 2, self.pane.toolbar.steps.value())
+        self._submit(job, None, "Interpolate")
+
+    def _music_vae(self) -> str | None:
+        """The picked model if it is a MusicVAE, else the first one installed (the user's before the bundled)."""
+        from aigc_studio.core.registry import list_models
+
+        vaes = sorted(list_models("music-vae"), key=lambda e: e.source != "user")
+        picked = self.pane.model_picker.current_path()
+        if picked is not None and any(e.path == picked for e in vaes):
+            return str(picked)
+        if not vaes:
+            self.status_message.emit("Interpolation needs a MusicVAE model; train one with Train > Train music model….")
+            return None
+        self.status_message.emit(f"Interpolating with {vaes[0].name}, a MusicVAE (the picked model cannot interpolate).")
+        return str(vaes[0].path)
+
+    def variations(self) -> None:
+        """Variations of the 2 bars at the start of the range (or the cursor), appended at the end."""
+        from aigc_studio.music.jobs import VariationsJob
+
+        if (model := self._model()) is None:
+            return
+        bar = self.pane.state.range[0] if self.pane.state.range else self.pane.state.cursor // self.pane.song.bar_ticks
+        job = VariationsJob(model, self.pane.song.copy(), bar, count=self.pane.toolbar.steps.value(), options=self._options())
+        self._submit(job, None, "Variations")
+
+    def train_dialog(self) -> None:
+        """Ask for training settings and start a training job."""
+        from aigc_studio.ui.music.train_dialog import MusicTrainDialog
+
+        dialog = MusicTrainDialog(self.pane)
+        if dialog.exec() != MusicTrainDialog.Accepted:
+            return
+        from aigc_studio.music.training import TrainMusicJob
+
+        handle = self.pane.engine.submit(TrainMusicJob(dialog.settings()))
+        self._train_handle = handle
+        handle.partial.connect(lambda p: self.status_message.emit(
+            f"training step {p.get('step')}: loss {p.get('loss', 0):.3f}") if isinstance(p, dict) else None)
+        handle.finished.connect(lambda out: (self.pane.model_picker.refresh(Path(out)),
+                                             self.status_message.emit(f"Training finished: {out}")))
+        handle.failed.connect(lambda m: QMessageBox.warning(self.pane, "Training failed", m))
