@@ -8,6 +8,7 @@ make the saved model.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import asdict
 from typing import Any
 
@@ -28,7 +29,7 @@ from aigc_studio.image.training import (
 )
 
 
-class ImageTrainJob:
+class ImageTrainJob(ABC):
     """Train (or resume) one image model kind on a folder; checkpoints to ``settings.out``."""
 
     kind = ""  # model-card kind, e.g. "image-gan"
@@ -51,25 +52,25 @@ class ImageTrainJob:
         config.check()
         return config
 
+    @abstractmethod
     def make_trainer(self, config: Any, settings: ImageTrainSettings, data: BatchSource, device: torch.device) -> Any:
         """An object with ``step(check)``, ``preview()``, ``state()``, ``load_state()``, ``step_count``, ``batch``, ``history``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self, trainer: Any, config: Any, images: int) -> str:
         """One log line about the model and data."""
-        raise NotImplementedError
 
+    @abstractmethod
     def progress_text(self, losses: dict[str, float]) -> str:
         """The losses part of the progress message."""
-        raise NotImplementedError
 
+    @abstractmethod
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
         """Facts about the method for the card's training summary (loss, augmentation)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def model_tensors(self, trainer: Any, data: BatchSource) -> dict[str, torch.Tensor]:
         """The tensors saved as the model (the rest of the training state goes beside them)."""
-        raise NotImplementedError
 
     # --- the shared loop ---
     def run(self, ctx: Any) -> dict[str, Any]:

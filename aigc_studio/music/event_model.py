@@ -31,7 +31,7 @@ class MusicTransformer:
 
     def __init__(self, model: TransformerLM, tokenizer: MusicTokenizer, card: ModelCard | None = None) -> None:
         self.model, self.tok, self.card = model, tokenizer, card
-        self._masks: dict = {}
+        self._allowed: dict = {}  # grammar state -> allowed ids
         self._decoders: dict = {}
 
     @property
@@ -43,9 +43,9 @@ class MusicTransformer:
         """Ids of the tokens the grammar allows next, ascending (cached per grammar state)."""
         eos_ok = grammar.allow_eos and (grammar.target_bars is None or grammar.bars >= grammar.target_bars)
         key = (grammar.phase, grammar.pos, grammar.steps, eos_ok)
-        ids = self._masks.get(key)
+        ids = self._allowed.get(key)
         if ids is None:
-            ids = self._masks[key] = np.array(sorted(set(grammar.allowed())), dtype=np.int64)
+            ids = self._allowed[key] = np.array(sorted(set(grammar.allowed())), dtype=np.int64)
         return ids
 
     def _decoder(self) -> IncrementalDecoder:

@@ -6,6 +6,7 @@ roll (via QUndoStack), the CLI and tests share one undo model.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from zero
@@ -152,16 +153,18 @@ class Song:
 # ---------------------------------------------------------------- edit commands
 
 
-class EditCommand:
+class EditCommand(ABC):
     """An undoable change to a :class:`Song`."""
 
     text = "Edit"
 
-    def do(self, song: Song) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def do(self, song: Song) -> None:
+        """Apply the change."""
 
-    def undo(self, song: Song) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def undo(self, song: Song) -> None:
+        """Put the song back as it was before :meth:`do`."""
 
 
 def _remove_identical(notes: list[Note], gone: list[Note]) -> None:
