@@ -54,13 +54,12 @@ def test_failed_write_leaves_old_file_intact_and_no_temp_files(tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
-def test_atomic_write_gives_new_files_the_umask_mode_and_keeps_an_existing_mode(tmp_path):
+def test_atomic_write_gives_new_files_the_umask_mode_and_keeps_an_existing_mode(tmp_path, monkeypatch):
+    from aigc_studio.core import atomic
+
     fresh = tmp_path / "story.md"
-    umask = os.umask(0o022)
-    try:
-        atomic_write_text(fresh, "one")
-    finally:
-        os.umask(umask)
+    monkeypatch.setattr(atomic, "_UMASK", 0o022)  # the process umask, read once at import
+    atomic_write_text(fresh, "one")
     assert fresh.stat().st_mode & 0o777 == 0o644
     fresh.chmod(0o640)
     atomic_write_text(fresh, "two")

@@ -48,14 +48,19 @@ def atomic_write_with(target: str | os.PathLike, writer: Callable[[Path], None])
         writer(tmp)
 
 
+def _read_umask() -> int:
+    # The only way to read the umask is to set it; done once at import, not while threads write files.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
 def _set_mode(tmp: Path, target: Path) -> None:
     # mkstemp makes 0600 files; a saved document keeps the target's mode, or gets the umask default.
-    if target.exists():
-        mode = target.stat().st_mode & 0o7777
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+    mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_UMASK
     with contextlib.suppress(OSError):
         os.chmod(tmp, mode)
 

@@ -180,6 +180,8 @@ class Engine(QObject):
         self._thread: QThread | None = None
         self._worker: EngineWorker | None = None
         self.started_at: dict[int, float] = {}
+        # A script that never calls shutdown() must not abort at exit with a running QThread.
+        atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     def start(self) -> None:
         """Start the engine thread (imports torch there). Call after the window is shown."""
@@ -201,8 +203,6 @@ class Engine(QObject):
         w.failed.connect(self._on_failed)
         w.cancelled.connect(self._on_cancelled)
         self._thread.start()
-        # A script that never calls shutdown() must not abort at exit with a running QThread.
-        atexit.register(_shutdown_at_exit, weakref.ref(self))
 
     def submit(self, job: Job, seed: int | None = None) -> JobHandle:
         """Queue ``job``; its reports arrive on the returned handle's signals."""
