@@ -107,4 +107,3 @@ def run_in_terminal(
         signal.signal(signal.SIGINT, previous)
         if bar:
             bar.close()
-

@@ -37,12 +37,11 @@ DROP_TARGETS = {
     ".txt": "text", ".md": "text",
     ".mid": "music", ".midi": "music",
 }
-
-
-_FALLBACK_KEYS = {
+_FALLBACK_KEYS = {  # platforms that bind no key to these standard actions get the common ones
     QKeySequence.StandardKey.Quit: ("Ctrl+Q",),
     QKeySequence.StandardKey.Preferences: ("Ctrl+,",),
 }
+
 
 class MainWindow(QMainWindow):
     """AIGC Studio's window. Owns the engine; panes submit jobs to it."""
