@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from aigc_studio.core.oom import halve_batch, is_out_of_memory
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled
 from aigc_studio.image.model import card_for, config_from_card
@@ -22,8 +23,6 @@ from aigc_studio.image.training import (
     ImageTrainSettings,
     Throughput,
     check_resume_data,
-    halve_batch,
-    is_out_of_memory,
     out_path,
     read_dataset,
 )

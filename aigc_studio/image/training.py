@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from aigc_studio.errors import InputError, StudioError
+from aigc_studio.errors import InputError
 from aigc_studio.image.dataset import ImageDataset, load_image_folder
 from aigc_studio.image.settings import ImageTrainSettings
 
@@ -62,25 +62,6 @@ def restore_generators(states: dict[str, torch.Tensor], **gens: torch.Generator)
     for name, g in gens.items():
         g.set_state(states[name])
     torch.set_rng_state(states["torch_global"])
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """True for CUDA/MPS/CPU allocation failures."""
-    oom_type = getattr(torch, "OutOfMemoryError", None)
-    if oom_type is not None and isinstance(exc, oom_type):
-        return True
-    return isinstance(exc, (RuntimeError, MemoryError)) and "out of memory" in str(exc).lower()
-
-
-def halve_batch(batch: int, ctx: Any, device: torch.device) -> int:
-    """After an OOM: free the cache, halve the batch and tell the user (or give up at 1)."""
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    if batch <= 1:
-        raise StudioError("Out of memory even with a batch of 1. Choose a smaller model size or resolution.")
-    new = max(1, batch // 2)
-    ctx.log(f"Out of memory at batch {batch}: continuing with batch {new}.")
-    return new
 
 
 def image_grid(images: np.ndarray, columns: int | None = None, pad: int = 2, background: int = 255) -> np.ndarray:
