@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aigc_studio.core.atomic import atomic_path
+from aigc_studio.core.card_schema import validate_card, validate_tensor_table
 from aigc_studio.errors import ModelFileError
 
 if TYPE_CHECKING:
@@ -110,24 +111,32 @@ def save_model(path: str | Path, tensors: dict[str, torch.Tensor], card: ModelCa
 
 
 def read_card(path: str | Path, expected_kind: str | tuple[str, ...] | None = None) -> ModelCard:
-    """Read only the card (fast, no tensors); refuse files that are not our models."""
+    """Read only the card (fast, no tensors); refuse files that are not our models.
+
+    The card and the tensor table are checked against :mod:`card_schema` here, so
+    nothing is built or read from a file whose card is damaged or hostile.
+    """
     path = Path(path)
-    header = _read_header(path)
+    header, data_bytes = _read_header(path)
     metadata = header.get("__metadata__") or {}
-    if CARD_KEY not in metadata:
+    if not isinstance(metadata, dict) or CARD_KEY not in metadata:
         raise ModelFileError(
             f"{path.name} is a safetensors file but not an AIGC Studio model (it has no model card). "
             "Expected a model saved by AIGC Studio."
         )
     try:
-        card = ModelCard.from_json(metadata[CARD_KEY])
+        data = json.loads(metadata[CARD_KEY])
     except (ValueError, TypeError) as exc:
         raise ModelFileError(f"{path.name} has a damaged model card ({exc}).") from exc
-    if card.format_version > FORMAT_VERSION:
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise ModelFileError(
-            f"{path.name} is model format version {card.format_version}; this version of AIGC Studio "
+            f"{path.name} is model format version {version}; this version of AIGC Studio "
             f"reads up to version {FORMAT_VERSION}. Update AIGC Studio to open it."
         )
+    validate_card(data, path.name, MODEL_KINDS)
+    validate_tensor_table(header, data_bytes, path.name)
+    card = ModelCard.from_json(metadata[CARD_KEY])
     _check_kind(path, card, expected_kind)
     return card
 
@@ -135,7 +144,7 @@ def read_card(path: str | Path, expected_kind: str | tuple[str, ...] | None = No
 def load_model(
     path: str | Path, expected_kind: str | tuple[str, ...] | None = None
 ) -> tuple[ModelCard, dict[str, torch.Tensor]]:
-    """Load card and tensors (on the CPU); refuses wrong kinds before reading tensors."""
+    """Load card and tensors (on the CPU); refuses bad cards and wrong kinds before reading tensors."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -144,6 +153,11 @@ def load_model(
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{Path(path).name} is damaged and cannot be read ({exc}).") from exc
+    if card.content_hash and content_hash(tensors) != card.content_hash:
+        raise ModelFileError(
+            f"{Path(path).name} is damaged: its weights do not match the content hash in its card "
+            "(the file was changed or corrupted after it was saved)."
+        )
     return card, tensors
 
 
@@ -182,8 +196,8 @@ def _check_kind(path: Path, card: ModelCard, expected: str | tuple[str, ...] | N
         )
 
 
-def _read_header(path: Path) -> dict[str, Any]:
-    """Parse the safetensors header as plain JSON, identifying common wrong files."""
+def _read_header(path: Path) -> tuple[dict[str, Any], int]:
+    """Parse the safetensors header as plain JSON (and say how many data bytes follow it)."""
     if not path.exists():
         raise ModelFileError(f"Model file not found: {path}")
     if path.is_dir():
@@ -203,7 +217,7 @@ def _read_header(path: Path) -> dict[str, Any]:
         raise ModelFileError(f"{path.name} is {_identify(head)}, not a .safetensors model file.") from None
     if not isinstance(header, dict):
         raise ModelFileError(f"{path.name} has a malformed header; expected a .safetensors model file.")
-    return header
+    return header, size - 8 - header_len
 
 
 def _identify(head: bytes) -> str:

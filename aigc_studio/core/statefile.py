@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aigc_studio.core.modelfile import ModelCard, read_card, save_model
+from aigc_studio.core.modelfile import ModelCard, load_model, read_card, save_model
 from aigc_studio.errors import ModelFileError
 
 STATE_KEY = "training_state"
@@ -75,8 +75,6 @@ def save_checkpoint(path: str | Path, model_tensors: dict[str, Any], card: Model
 
 def load_checkpoint(path: str | Path, expected_kind: str | tuple[str, ...] | None = None) -> tuple[ModelCard, dict[str, Any], Any]:
     """Load model tensors, card and training state; refuses files without training state."""
-    from safetensors.torch import load_file
-
     card = read_card(path, expected_kind)
     skeleton = card.extra.get(STATE_KEY)
     if skeleton is None:
@@ -84,7 +82,7 @@ def load_checkpoint(path: str | Path, expected_kind: str | tuple[str, ...] | Non
             f"{Path(path).name} holds a finished model without training state, so it cannot be resumed; "
             "use it to initialise (fine-tune) a new run instead."
         )
-    tensors = load_file(str(path), device="cpu")
+    _, tensors = load_model(path, expected_kind)  # validated and hash-checked like any model
     state = unflatten_state(json.loads(json.dumps(skeleton)), tensors)
     model_tensors = {k: v for k, v in tensors.items() if not k.startswith(STATE_KEY + "/")}
     return card, model_tensors, state

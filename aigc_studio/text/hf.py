@@ -8,6 +8,7 @@ caller passes ``allow_pickle=True`` after asking the user.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,13 @@ def inspect_hf_folder(path: str | Path) -> dict[str, Any]:
     has_tokenizer = any(
         (path / n).is_file() for n in ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
     )
+    if not isinstance(config, dict):
+        raise InputError(f"{path.name}/config.json is not a JSON object; expected a Hugging Face model config.")
+    if remote_code := _remote_code_references(path, config):
+        raise InputError(
+            f"{path.name} asks to run its own Python code ({', '.join(remote_code[:3])}) to build the model. "
+            "AIGC Studio never runs code that comes with a model; use a folder of a standard architecture."
+        )
     return {
         "model_type": config.get("model_type", "unknown"),
         "architectures": config.get("architectures") or [],
@@ -55,6 +63,25 @@ def inspect_hf_folder(path: str | Path) -> dict[str, Any]:
         "needs_pickle": not safetensors,
         "has_tokenizer": has_tokenizer,
     }
+
+
+def _remote_code_references(path: Path, config: dict[str, Any]) -> list[str]:
+    """Python files the folder's configs point at through ``auto_map`` (custom-code models)."""
+    refs: list[str] = []
+    configs = [config]
+    tokenizer_config = path / "tokenizer_config.json"
+    if tokenizer_config.is_file():
+        # An unreadable tokenizer config is reported by transformers itself, when it loads.
+        with contextlib.suppress(OSError, UnicodeDecodeError, json.JSONDecodeError):
+            configs.append(json.loads(tokenizer_config.read_text(encoding="utf-8")))
+    for data in configs:
+        auto_map = data.get("auto_map") if isinstance(data, dict) else None
+        if isinstance(auto_map, dict):
+            for value in auto_map.values():
+                for ref in value if isinstance(value, list) else [value]:
+                    if isinstance(ref, str) and ref:
+                        refs.append(ref.split("--")[-1].split(".")[0] + ".py")
+    return sorted(set(refs))
 
 
 def _transformers():
@@ -129,11 +156,12 @@ def load_hf_model(path: str | Path, device: Any = "cpu", allow_pickle: bool = Fa
     if not info["has_tokenizer"]:
         raise InputError(f"{path.name} has no tokenizer files (tokenizer.json or vocab.json + merges.txt).")
     tf = _transformers()
+    # trust_remote_code stays False on every call: a folder's .py files are never imported.
     try:
-        tokenizer = tf.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        tokenizer = tf.AutoTokenizer.from_pretrained(str(path), local_files_only=True, trust_remote_code=False)
         model = tf.AutoModelForCausalLM.from_pretrained(
-            str(path), local_files_only=True, use_safetensors=not info["needs_pickle"]
+            str(path), local_files_only=True, use_safetensors=not info["needs_pickle"], trust_remote_code=False
         )
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, ImportError) as exc:
         raise ModelFileError(f"{path.name} could not be loaded as a causal language model ({exc}).") from exc
     return HFCausalLM(model, tokenizer, path, device)
