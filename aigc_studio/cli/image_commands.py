@@ -36,8 +36,7 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         t.add_argument("--lr", type=float, default=None)
         t.add_argument("--fit", choices=("crop", "pad"), default="crop", help="centre-crop or pad non-square images")
         t.add_argument("--no-flip", action="store_true", help="do not mirror images at random")
-        add_run_options(t, seed=1234)
-        t.add_argument("--checkpoint-every", type=int, default=250)
+        add_run_options(t, seed=1234, checkpoint_every=250)
         t.add_argument("--preview-every", type=int, default=100)
         t.add_argument("--preview-dir", default=None, help="also save each preview grid as a PNG here")
         add_card_options(t)
@@ -91,6 +90,7 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume,
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every,
         preview_every=args.preview_every,
         name=args.name,
         description=args.description,

@@ -33,10 +33,9 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         t.add_argument("--steps", type=int, default=1000)
         t.add_argument("--batch-size", type=int, default=None)
         t.add_argument("--lr", type=float, default=None)
-        add_run_options(t, seed=1337)
+        add_run_options(t, seed=1337, checkpoint_every=200)
         t.add_argument("--transpose", type=int, default=None, help="augment by up to +/- this many semitones")
         t.add_argument("--val-fraction", type=float, default=None)
-        t.add_argument("--checkpoint-every", type=int, default=None)
         t.add_argument("--eval-every", type=int, default=None)
         add_card_options(t)
         if kind == "music-transformer":
@@ -101,7 +100,8 @@ def _train(args: argparse.Namespace) -> int:
     overrides = {
         "data": [str(Path(d)) for d in args.data], "out": args.out, "steps": args.steps, "resume": args.resume,
         "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed, "transpose": args.transpose,
-        "val_fraction": args.val_fraction, "checkpoint_every": args.checkpoint_every, "eval_every": args.eval_every,
+        "val_fraction": args.val_fraction, "checkpoint_every": args.checkpoint_every, "log_every": args.log_every,
+        "eval_every": args.eval_every,
         "name": args.name, "description": args.description, "license": args.license, "data_sources": args.data_sources,
     }
     for key in ("layers", "heads", "width", "context", "hidden", "latent"):

@@ -38,9 +38,8 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         t.add_argument("--steps", type=int, default=2000)
         t.add_argument("--batch-size", type=int, default=None)
         t.add_argument("--lr", type=float, default=None)
-        add_run_options(t, seed=1337)
+        add_run_options(t, seed=1337, checkpoint_every=500)
         add_card_options(t)
-        t.add_argument("--checkpoint-every", type=int, default=500)
         if kind == "text-gpt":
             t.add_argument("--init", default=None, help="fine-tune this own-GPT model")
             t.add_argument("--tokenizer", choices=("auto", "char", "bpe"), default="auto")
@@ -130,6 +129,7 @@ def _common_settings(args: argparse.Namespace) -> dict:
         "license": args.license,
         "data_sources": args.data_sources,
         "checkpoint_every": args.checkpoint_every,
+        "log_every": args.log_every,
     }
     if args.batch_size:
         settings["batch_size"] = args.batch_size

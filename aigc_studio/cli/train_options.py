@@ -8,10 +8,19 @@ from typing import Any
 from aigc_studio.errors import InputError
 
 
-def add_run_options(parser: argparse.ArgumentParser, seed: int) -> None:
-    """--out, --resume, --seed and --threads."""
+def add_run_options(parser: argparse.ArgumentParser, seed: int, checkpoint_every: int) -> None:
+    """--out, --resume, --checkpoint-every, --log-every, --seed and --threads."""
     parser.add_argument("--out", required=True, help="output .safetensors (also a resumable checkpoint)")
     parser.add_argument("--resume", default=None, help="continue this checkpoint exactly")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=checkpoint_every,
+        help=f"save a resumable checkpoint every N steps; 0 = only at the end (default {checkpoint_every})",
+    )
+    parser.add_argument(
+        "--log-every", type=int, default=0, help="also print a 'step N/M' line every N steps (for logs of unattended runs)"
+    )
     parser.add_argument("--seed", type=int, default=seed)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
 
@@ -25,9 +34,11 @@ def add_card_options(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_training_options(args: Any) -> None:
-    """Check ``--steps`` and apply ``--threads``."""
+    """Check ``--steps``, ``--checkpoint-every`` and ``--log-every``; apply ``--threads``."""
     if args.steps < 1:
         raise InputError("--steps must be at least 1.")
+    if args.checkpoint_every < 0 or args.log_every < 0:
+        raise InputError("--checkpoint-every and --log-every must be 0 or more.")
     if args.threads:
         import torch
 

@@ -26,7 +26,8 @@ class ImageTrainSettings:
     ema_decay: float = 0.995  # GAN only
     resume: str | None = None
     seed: int = 1234
-    checkpoint_every: int = 250
+    checkpoint_every: int = 250  # 0 = only at the end
+    log_every: int = 0  # print a "step N/M" line every N steps (0 = never)
     preview_every: int = 100
     loss_every: int = 5
     name: str = ""
@@ -41,6 +42,8 @@ class ImageTrainSettings:
             raise InputError("Steps must be at least 1.")
         if self.batch < 1:
             raise InputError("Batch size must be at least 1.")
+        if self.checkpoint_every < 0:
+            raise InputError("The checkpoint interval must be 0 (only at the end) or more steps.")
         if not self.out:
             raise InputError("Choose an output file for the trained model.")
         if self.size not in ("tiny", "small", "medium"):

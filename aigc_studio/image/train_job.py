@@ -138,13 +138,15 @@ class ImageTrainJob(ABC):
                     continue
                 speed.add(trainer.batch)
                 step = trainer.step_count
+                if s.log_every and step % s.log_every == 0:
+                    ctx.log(f"step {step}/{s.steps} · {self.progress_text(losses)}")
                 if step % s.loss_every == 0 or step == s.steps:
                     trainer.history.append([step, *(losses[k] for k in self.loss_keys)])
                     ctx.partial({"type": "loss", "step": step, "values": losses})
                 preview = trainer.preview() if step % s.preview_every == 0 or step == s.steps else None
                 if preview is not None:
                     ctx.partial({"type": "preview", "step": step, "image": preview})
-                if step % s.checkpoint_every == 0 and step < s.steps:
+                if s.checkpoint_every and step % s.checkpoint_every == 0 and step < s.steps:
                     save()
                     ctx.log(f"Checkpoint at step {step} → {out}")
                 fraction = 0.02 + 0.98 * (step - start_step) / max(1, s.steps - start_step)

@@ -22,7 +22,8 @@ class MusicTrainSettings:
     val_fraction: float = 0.1
     eval_every: int = 100
     eval_batches: int = 8
-    checkpoint_every: int = 200
+    checkpoint_every: int = 200  # 0 = only at the end
+    log_every: int = 0  # print a "step N/M" line every N steps (0 = never)
     transpose: int = 5
     seed: int = 1337
     # transformer

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 
 from aigc_studio.core.modelfile import with_article
+from aigc_studio.core.oom import halve_batch, is_out_of_memory
+from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
 from aigc_studio.music.dataset import Phrases, TokenWindows, load_corpus, split_validation
@@ -47,6 +49,7 @@ class TrainMusicJob:
             card, resume_tensors, state = load_checkpoint(s.resume, ("music-transformer", "music-vae"))
             saved = MusicTrainSettings.from_dict(state["settings"])
             saved.steps, saved.out, saved.resume, saved.data = s.steps, s.out, s.resume, s.data or saved.data
+            saved.checkpoint_every, saved.log_every = s.checkpoint_every, s.log_every  # reporting, not training
             s = self.settings = saved
             if card.kind != s.kind:
                 raise InputError(f"{Path(s.resume).name} is {with_article(card.kind)} checkpoint, not {s.kind}.")
@@ -81,8 +84,11 @@ class TrainMusicJob:
         if state is not None:
             opt.load_state_dict(state["optimizer"])
             gen.set_state(state["generator"])
+            if "global_rng" in state:
+                restore_global_rng_state(state["global_rng"], device)
             step, history = int(state["step"]), list(state.get("history", []))
             elapsed_before, seen = float(state.get("elapsed", 0.0)), int(state.get("seen", 0))
+            ctx.log(f"Resumed {Path(s.resume).name} at step {step}.")
         ctx.log(f"{len(train_songs)} training / {len(val_songs)} validation songs, {data_size}, "
                 f"{sum(p.numel() for p in net.parameters()):,} parameters")
         started = time.monotonic()
@@ -115,7 +121,7 @@ class TrainMusicJob:
                            license=s.license, data_sources=s.data_sources, untrained=step == 0)
             card = music_transformer_card(mt, **fields_) if s.kind == "music-transformer" else vae_card(net, **fields_)
             st = {"settings": asdict(s), "step": step, "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                  "history": history[-2000:], "elapsed": elapsed, "seen": seen}
+                  "global_rng": global_rng_state(device), "history": history[-2000:], "elapsed": elapsed, "seen": seen}
             save_checkpoint(s.out, model_tensors(net), card, st)
 
         net.train()
@@ -124,19 +130,18 @@ class TrainMusicJob:
             while step < s.steps:
                 for group in opt.param_groups:
                     group["lr"] = _lr(s, step)
-                if s.kind == "music-transformer":
-                    x, y = train_data.batch(s.batch_size, gen)
-                    loss = net.loss(x.to(device), y.to(device))
-                    seen += int((y >= 0).sum())
-                    point = {"type": "loss", "step": step + 1, "loss": float(loss.detach())}
-                else:
-                    batch = train_data.batch(s.batch_size, gen).to(device)
-                    beta = s.beta * min(1.0, step / max(1, s.steps // 3))
-                    loss, recon, kl = net.loss(batch, gen, beta=beta)
-                    seen += batch.numel()
-                    point = {"type": "loss", "step": step + 1, "loss": float(loss.detach()), "recon": float(recon.detach()), "kl": float(kl.detach())}
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
+                try:
+                    opt.zero_grad(set_to_none=True)
+                    loss, point, items = _forward(s, net, train_data, gen, step, device)
+                    loss.backward()
+                except Exception as exc:
+                    if not is_out_of_memory(exc):
+                        raise
+                    # The smaller batch is kept in the settings, so the checkpoint resumes with it.
+                    opt.zero_grad(set_to_none=True)
+                    s.batch_size = halve_batch(s.batch_size, ctx, device)
+                    continue
+                seen += items
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 opt.step()
                 step += 1
@@ -146,17 +151,34 @@ class TrainMusicJob:
                     ctx.log(f"step {step}: loss {point['loss']:.3f} val {last_val:.3f}")
                 history.append(point)
                 ctx.partial(point)
+                if s.log_every and step % s.log_every == 0:
+                    ctx.log(f"step {step}/{s.steps} loss {point['loss']:.3f}")
                 now = time.monotonic()
                 if now - last_report > 0.2 or step == s.steps:
                     last_report = now
                     ctx.progress(step / s.steps, f"step {step}/{s.steps} loss {point['loss']:.3f}")
-                if step % s.checkpoint_every == 0 and step < s.steps:
+                if s.checkpoint_every and step % s.checkpoint_every == 0 and step < s.steps:
                     checkpoint()
+                    ctx.log(f"Checkpoint at step {step} → {s.out}")
         except Cancelled:
             checkpoint()
             raise
         checkpoint(final=True)
         return s.out
+
+
+def _forward(s: MusicTrainSettings, net, train_data, gen: torch.Generator, step: int, device):
+    """One training batch through the model: (loss, loss-history point, items seen)."""
+    if s.kind == "music-transformer":
+        x, y = train_data.batch(s.batch_size, gen)
+        loss = net.loss(x.to(device), y.to(device))
+        return loss, {"type": "loss", "step": step + 1, "loss": float(loss.detach())}, int((y >= 0).sum())
+    batch = train_data.batch(s.batch_size, gen).to(device)
+    beta = s.beta * min(1.0, step / max(1, s.steps // 3))
+    loss, recon, kl = net.loss(batch, gen, beta=beta)
+    point = {"type": "loss", "step": step + 1, "loss": float(loss.detach()), "recon": float(recon.detach()),
+             "kl": float(kl.detach())}
+    return loss, point, batch.numel()
 
 
 def _build_model(s: MusicTrainSettings):

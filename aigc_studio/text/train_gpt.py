@@ -16,6 +16,8 @@ from typing import Any
 import torch
 
 from aigc_studio.core.modelfile import ModelCard
+from aigc_studio.core.oom import halve_batch, is_out_of_memory
+from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
 from aigc_studio.nn.sampling import SamplingSettings
@@ -53,7 +55,8 @@ class GPTTrainSettings:
     sample_every: int = 500
     sample_tokens: int = 200
     sample_prompt: str = "\n"
-    checkpoint_every: int = 500
+    checkpoint_every: int = 500  # 0 = only at the end
+    log_every: int = 0  # print a "step N/M" line every N steps (0 = never)
     seed: int = 1337
     name: str = ""
     description: str = ""
@@ -104,7 +107,7 @@ class GPTTrainer:
             tokenizer = tokenizer_from_card(card.tokenizer)
             model = new_gpt_model(config)
             load_gpt_tensors(model, tensors, s.resume)
-            ctx.log(f"Resuming {Path(s.resume).name} at step {state['step']}.")
+            ctx.log(f"Resumed {Path(s.resume).name} at step {state['step']}.")
             return model, tokenizer, state
         if s.init:
             base = load_gpt(s.init)
@@ -128,9 +131,12 @@ class GPTTrainer:
         torch.manual_seed(s.seed)
         corpus = load_corpus(s.data, log=ctx.log)
         model, tokenizer, state = self._setup(ctx, corpus.text)
-        if state is not None:  # the run's settings come from the checkpoint, except the length and paths
+        if state is not None:  # the run's settings come from the checkpoint, except length, paths and reporting
             saved = dict(state["settings"])
-            saved.update(steps=s.steps, out=s.out, resume=s.resume, data=s.data)
+            saved.update(
+                steps=s.steps, out=s.out, resume=s.resume, data=s.data, checkpoint_every=s.checkpoint_every,
+                log_every=s.log_every,
+            )
             self.s = s = GPTTrainSettings(**saved)
         context = model.config.context
         ctx.progress(0.0, "Tokenising…")
@@ -161,7 +167,9 @@ class GPTTrainer:
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
             gen.set_state(state["rng"])
-            torch.set_rng_state(state["torch_rng"])
+            torch.set_rng_state(state["torch_rng"])  # dropout draws from the global RNG
+            if "cuda_rng" in state:
+                restore_global_rng_state({"cpu": state["torch_rng"], "cuda": state["cuda_rng"]}, device)
             step = int(state["step"])
             history = state.get("history", history)
             elapsed_before = float(state.get("elapsed", 0.0))
@@ -176,11 +184,13 @@ class GPTTrainer:
         def snapshot() -> None:
             elapsed = elapsed_before + time.monotonic() - started
             card = self._card(model, tokenizer, corpus, step, history, elapsed, chars_per_token)
+            rngs = global_rng_state(device)
             run_state = {
                 "step": step,
                 "optimizer": optimizer.state_dict(),
                 "rng": gen.get_state(),
-                "torch_rng": torch.get_rng_state(),
+                "torch_rng": rngs["cpu"],
+                **({"cuda_rng": rngs["cuda"]} if "cuda" in rngs else {}),
                 "settings": asdict(s),
                 "history": history,
                 "elapsed": elapsed,
@@ -192,15 +202,25 @@ class GPTTrainer:
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, s)
                 x, y = _batch(train, context, s.batch_size, gen)
-                loss = model.loss(x.to(device), y.to(device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                try:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = model.loss(x.to(device), y.to(device))
+                    loss.backward()
+                except Exception as exc:
+                    if not is_out_of_memory(exc):
+                        raise
+                    # The smaller batch is kept in the settings, so the checkpoint resumes with it.
+                    optimizer.zero_grad(set_to_none=True)
+                    s.batch_size = halve_batch(s.batch_size, ctx, device)
+                    continue
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 step += 1
                 trained_tokens += x.numel()
                 value = float(loss.detach())
                 rate = trained_tokens / max(1e-6, time.monotonic() - started)
+                if s.log_every and step % s.log_every == 0:
+                    ctx.log(f"step {step}/{s.steps} loss {value:.3f}")
                 if step % log_every == 0 or step == s.steps:
                     history["train"].append([step, value])
                     ctx.partial({"type": "loss", "step": step, "loss": value, "tokens_per_s": rate})
@@ -225,6 +245,7 @@ class GPTTrainer:
                     ctx.log(f"sample at step {step}: {sample[:300]!r}")
                 if s.checkpoint_every and step % s.checkpoint_every == 0 and step < s.steps:
                     snapshot()
+                    ctx.log(f"Checkpoint at step {step} → {s.out}")
         except Cancelled:
             snapshot()  # keep the work; the run can be resumed from here
             ctx.log(f"Stopped at step {step}; checkpoint saved to {s.out}.")

@@ -10,6 +10,8 @@ from typing import Any
 import torch
 
 from aigc_studio.core.modelfile import ModelCard, load_into
+from aigc_studio.core.oom import halve_batch, is_out_of_memory
+from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
 from aigc_studio.text.corpus import load_corpus
@@ -48,7 +50,8 @@ class VAETrainSettings:
     kl_max: float = 1.0
     free_bits: float = 0.25
     sample_every: int = 500
-    checkpoint_every: int = 500
+    checkpoint_every: int = 500  # 0 = only at the end
+    log_every: int = 0  # print a "step N/M" line every N steps (0 = never)
     seed: int = 1337
     name: str = ""
     description: str = ""
@@ -78,7 +81,10 @@ class VAETrainer:
         if s.resume:
             card, tensors, state = load_checkpoint(s.resume, KIND)
             saved = dict(state["settings"])
-            saved.update(steps=s.steps, out=s.out, resume=s.resume, data=s.data)
+            saved.update(
+                steps=s.steps, out=s.out, resume=s.resume, data=s.data, checkpoint_every=s.checkpoint_every,
+                log_every=s.log_every,
+            )
             self.s = s = VAETrainSettings(**saved)
             vocab = WordVocab(card.tokenizer["itos"])
             model = SentenceVAE(VAEConfig(**card.config))
@@ -100,7 +106,10 @@ class VAETrainer:
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
             gen.set_state(state["rng"])
+            if "global_rng" in state:
+                restore_global_rng_state(state["global_rng"], device)
             step, elapsed_before, history = int(state["step"]), float(state["elapsed"]), state.get("history", [])
+            ctx.log(f"Resumed {Path(s.resume).name} at step {step}.")
         started = time.monotonic()
         probe = [vocab.decode(encoded[0]), vocab.decode(encoded[len(encoded) // 2])]
 
@@ -127,6 +136,7 @@ class VAETrainer:
                 "step": step,
                 "optimizer": optimizer.state_dict(),
                 "rng": gen.get_state(),
+                "global_rng": global_rng_state(device),
                 "settings": asdict(s),
                 "history": history[-200:],
                 "elapsed": elapsed,
@@ -142,17 +152,27 @@ class VAETrainer:
                 for row, ids in enumerate(batch):
                     tokens[row, : len(ids)] = torch.tensor(ids)
                 weight = kl_weight(step, s)
-                total, recon, kl = model.loss(
-                    tokens.to(device), lengths.to(device), s.word_dropout, weight, gen, s.free_bits
-                )
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()
+                try:
+                    optimizer.zero_grad(set_to_none=True)
+                    total, recon, kl = model.loss(
+                        tokens.to(device), lengths.to(device), s.word_dropout, weight, gen, s.free_bits
+                    )
+                    total.backward()
+                except Exception as exc:
+                    if not is_out_of_memory(exc):
+                        raise
+                    # The smaller batch is kept in the settings, so the checkpoint resumes with it.
+                    optimizer.zero_grad(set_to_none=True)
+                    s.batch_size = halve_batch(len(batch), ctx, device)
+                    continue
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optimizer.step()
                 step += 1
                 history.append([step, float(recon), float(kl)])
                 ctx.partial({"type": "loss", "step": step, "loss": float(recon), "kl": float(kl), "kl_weight": weight})
                 ctx.progress(step / s.steps, f"step {step}/{s.steps}  recon {float(recon):.2f}  KL {float(kl):.2f}")
+                if s.log_every and step % s.log_every == 0:
+                    ctx.log(f"step {step}/{s.steps} recon {float(recon):.3f} KL {float(kl):.3f}")
                 if s.sample_every and step % s.sample_every == 0:
                     vae = LoadedVAE(model, vocab, None, device)
                     text = " / ".join(vae.homotopy(probe[0], probe[1], 3))
@@ -161,6 +181,7 @@ class VAETrainer:
                     ctx.log(f"step {step}: {text}")
                 if s.checkpoint_every and step % s.checkpoint_every == 0 and step < s.steps:
                     snapshot()
+                    ctx.log(f"Checkpoint at step {step} → {s.out}")
         except Cancelled:
             snapshot()
             raise
