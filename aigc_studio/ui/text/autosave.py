@@ -1,90 +1,85 @@
-"""Autosave of the writer's document every few seconds, and recovery after a crash.
+"""The writer's document in the autosave: its record, and the unsaved text a crashed session left.
 
-Each running app writes ``autosave/text-<pid>.json`` in the user data folder.
-A file left by a process that is no longer running is offered for recovery.
+Files live in ``autosave/text-<pid>.json`` (see :mod:`aigc_studio.core.autosave`).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from aigc_studio.core.atomic import atomic_write_text
-from aigc_studio.core.paths import user_data_dir
+from aigc_studio.core.autosave import Autosave, AutosaveStore, CorruptAutosave, autosave_dir
 
-PREFIX = "text-"
+KIND = "text"
+
+__all__ = ["KIND", "Recovered", "autosave_dir", "recoverable_texts", "text_record"]
 
 
-def autosave_dir() -> Path:
-    """The autosave folder inside the user data folder."""
-    folder = user_data_dir() / "autosave"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def text_record(text: str, path: str | None, spans: list) -> dict[str, Any]:
+    """What the autosave keeps of a document: the text, its file and the generated-text ranges."""
+    return {"text": text, "path": path, "spans": spans}
 
 
 @dataclass
 class Recovered:
     """Unsaved text found after a crash."""
 
-    file: Path
+    autosave: Autosave
     text: str
     path: str | None
     spans: list
-    saved_at: float
+
+    @property
+    def file(self) -> Path:
+        """The autosave file this text came from."""
+        return self.autosave.file
+
+    @property
+    def saved_at(self) -> float:
+        """When it was autosaved (seconds since the epoch)."""
+        return self.autosave.saved_at
 
     @property
     def words(self) -> int:
         """Word count of the recovered text."""
         return len(self.text.split())
 
+    @property
+    def what(self) -> str:
+        """For the recovery banner."""
+        return f"Unsaved text of {self.path or 'an untitled document'}"
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
+    @property
+    def details(self) -> str:
+        """For the recovery banner."""
+        return f"{self.words:,} words"
+
+    def delete(self) -> None:
+        """Forget the autosave (restored or discarded)."""
+        self.autosave.delete()
 
 
-class AutosaveStore:
-    """Reads and writes this process's autosave file."""
+def recoverable_texts(store: AutosaveStore) -> list[Recovered]:
+    """Unsaved texts left by crashed sessions, newest first (empty ones are dropped, broken ones set aside)."""
+    found = []
+    for autosave in store.orphans():
+        try:
+            recovered = _read(autosave)
+        except CorruptAutosave as exc:
+            autosave.set_aside(str(exc))
+            continue
+        if recovered.text.strip():
+            found.append(recovered)
+        else:
+            autosave.delete()
+    return found
 
-    def __init__(self, tag: str | None = None) -> None:
-        self.file = autosave_dir() / f"{PREFIX}{tag or os.getpid()}.json"
 
-    def write(self, text: str, path: str | None, spans: list) -> None:
-        """Save the current state (atomically)."""
-        data = {"version": 1, "pid": os.getpid(), "saved_at": time.time(), "path": path, "text": text, "spans": spans}
-        atomic_write_text(self.file, json.dumps(data, ensure_ascii=False))
-
-    def clear(self) -> None:
-        """Remove this process's autosave (the work is saved, or there is none)."""
-        self.file.unlink(missing_ok=True)
-
-    def orphans(self) -> list[Recovered]:
-        """Autosaves left by processes that are no longer running (newest first)."""
-        found = []
-        for file in autosave_dir().glob(f"{PREFIX}*.json"):
-            if file == self.file:
-                continue
-            try:
-                data = json.loads(file.read_text(encoding="utf-8"))
-                pid = int(data.get("pid", 0))
-            except (OSError, ValueError, UnicodeDecodeError, TypeError, AttributeError):
-                continue
-            if pid and _pid_alive(pid):
-                continue
-            if not str(data.get("text", "")).strip():
-                file.unlink(missing_ok=True)
-                continue
-            found.append(
-                Recovered(file, data["text"], data.get("path"), data.get("spans") or [], float(data.get("saved_at", 0)))
-            )
-        return sorted(found, key=lambda r: -r.saved_at)
+def _read(autosave: Autosave) -> Recovered:
+    data = autosave.data
+    text, path, spans = data.get("text"), data.get("path"), data.get("spans") or []
+    if not isinstance(text, str) or not (path is None or isinstance(path, str)) or not isinstance(spans, list):
+        raise CorruptAutosave(f"{autosave.file.name}: not a text autosave")
+    spans = [s for s in spans if isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) for v in s)]
+    return Recovered(autosave, text, path, spans)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -20,19 +20,21 @@ from PySide6.QtWidgets import (
 )
 
 from aigc_studio.core.atomic import atomic_write_text
+from aigc_studio.core.autosave import AutosaveStore
 from aigc_studio.errors import InputError, StudioError
+from aigc_studio.ui.autosaver import Autosaver
 from aigc_studio.ui.file_dialogs import save_file
 from aigc_studio.ui.pane import StudioPane
-from aigc_studio.ui.text.autosave import AutosaveStore, Recovered
+from aigc_studio.ui.recovery_banner import RecoveryBanner
+from aigc_studio.ui.text.autosave import KIND, Recovered, recoverable_texts, text_record
 from aigc_studio.ui.text.blend_panel import BlendPanel
 from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 from aigc_studio.ui.text.generation import GenerationController
-from aigc_studio.ui.text.recovery import RecoveryBanner
 from aigc_studio.ui.text.sampling_panel import SamplingPanel
 from aigc_studio.ui.text.sidecar import read_sidecar, write_sidecar
 from aigc_studio.ui.text.word_count import WordCounter
 
-AUTOSAVE_MS = 4000
+AUTOSAVE_MS = 2000  # an edit reaches the autosave within this time
 MAX_RECENT = 8
 
 
@@ -52,11 +54,11 @@ class TextPane(StudioPane):
         self.blend = BlendPanel()
         self.generation = GenerationController(engine, self.editor, self.panel, self)
         self.counter = WordCounter(self.editor, self.panel, self)
-        self.autosave = AutosaveStore()
+        self.autosave = AutosaveStore(KIND)
+        self.autosaver = Autosaver(self.autosave, self._autosave_snapshot, AUTOSAVE_MS, self)
         self.banner = RecoveryBanner()
         self._blend_handle = None
         self._train_dialog = None
-        self._autosave_pending = False
         self._discarded = False  # set when the user quits with Discard
         self._build_actions()
         self._build_layout()
@@ -71,10 +73,7 @@ class TextPane(StudioPane):
         self.blend.take_selection.connect(lambda edit: edit.setText(self.sentence_at_cursor()))
         self.banner.restore.connect(self.restore)
         self.banner.discard.connect(self._discard_recovery)
-
-        self._autosave_timer = QTimer(self, interval=AUTOSAVE_MS)
-        self._autosave_timer.timeout.connect(self.flush_autosave)
-        self._autosave_timer.start()
+        self.autosaver.failed.connect(self.status_message)
         self._offer_recovery()
         self._on_busy(False)
 
@@ -198,7 +197,7 @@ class TextPane(StudioPane):
         """Drop every generated mark."""
         self.editor.spans.clear()
         self.editor.refresh_highlights()
-        self._autosave_pending = True
+        self.autosaver.changed()
 
     def insert_generated(self, text: str) -> None:
         """Insert model text (e.g. a blended sentence) at the cursor as one undoable, marked step."""
@@ -234,7 +233,7 @@ class TextPane(StudioPane):
         self.dirty_changed.emit(modified)
 
     def _on_contents_changed(self) -> None:
-        self._autosave_pending = True
+        self.autosaver.changed()
 
     def _confirm_discard(self) -> bool:
         if not self.is_dirty():
@@ -298,7 +297,6 @@ class TextPane(StudioPane):
         self.editor.document().setModified(False)
         self._add_recent(path)
         self.autosave.clear()
-        self._autosave_pending = False
         self.status_message.emit(f"Saved {path.name}.")
         return True
 
@@ -338,22 +336,17 @@ class TextPane(StudioPane):
 
     # --- autosave and recovery ---
     def flush_autosave(self) -> None:
-        """Write the autosave now if anything changed (called every few seconds and on close)."""
-        if not self._autosave_pending:
-            return
-        self._autosave_pending = False
+        """Write the autosave now if anything changed, and wait until it is on disk."""
+        self.autosaver.flush()
+
+    def _autosave_snapshot(self) -> tuple[dict, None] | None:
         if not self.is_dirty():
-            self.autosave.clear()
-            return
-        try:
-            self.autosave.write(
-                self.editor.toPlainText(), str(self.path) if self.path else None, self.editor.generated_text_ranges()
-            )
-        except OSError as exc:
-            self.status_message.emit(f"Autosave failed: {exc}")
+            return None  # saved or never edited: nothing to recover
+        path = str(self.path) if self.path else None
+        return text_record(self.editor.toPlainText(), path, self.editor.generated_text_ranges()), None
 
     def _offer_recovery(self) -> None:
-        orphans = self.autosave.orphans()
+        orphans = recoverable_texts(self.autosave)
         self.banner.offer(orphans[0] if orphans else None)
 
     def restore(self, recovered: Recovered) -> None:
@@ -363,14 +356,14 @@ class TextPane(StudioPane):
         self.editor.set_document_text(recovered.text, recovered.spans)
         self.editor.document().setModified(True)
         self._set_path(Path(recovered.path) if recovered.path else None)
-        recovered.file.unlink(missing_ok=True)
-        self._autosave_pending = True
+        recovered.delete()
+        self.autosaver.changed()
         self.flush_autosave()
         self.status_message.emit(f"Recovered {recovered.words:,} unsaved words.")
         self._offer_recovery()
 
     def _discard_recovery(self, recovered: Recovered) -> None:
-        recovered.file.unlink(missing_ok=True)
+        recovered.delete()
         self._offer_recovery()
 
     # --- sentence VAE ---
@@ -449,7 +442,8 @@ class TextPane(StudioPane):
     def shutdown(self) -> None:
         """Stop generating and write the autosave one last time (unless the text was discarded)."""
         self.generation.stop()
-        self._autosave_timer.stop()
         if not self._discarded:
-            self._autosave_pending = True
+            self.autosaver.changed()
             self.flush_autosave()
+        self.autosaver.stop()
+        self.autosave.wait()
