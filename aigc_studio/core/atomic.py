@@ -1,15 +1,22 @@
 """Atomic file writes: write a temporary file beside the target, then rename.
 
 A crash or a full disk never leaves a half-written file under the final name.
+The temporary file (``.NAME.PID-XXXX.part``) left behind by a killed process is
+removed by the next write to the same target, once its writer is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+PART_SUFFIX = ".part"
+STALE_PART_AGE_S = 3600.0  # a temp file this old has no live writer even where we cannot ask (Windows)
 
 
 @contextlib.contextmanager
@@ -17,7 +24,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it over the target on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    remove_stale_parts(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=PART_SUFFIX, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -29,6 +37,25 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_stale_parts(target: str | os.PathLike) -> list[Path]:
+    """Delete temporary files of earlier writes to ``target`` whose process died mid-write; returns them."""
+    target = Path(target)
+    removed = []
+    for name in glob.glob(glob.escape(str(target.parent / f".{target.name}.")) + "*" + PART_SUFFIX):
+        part = Path(name)
+        if _writer_is_gone(part, target.name):
+            with contextlib.suppress(OSError):
+                part.unlink()
+                removed.append(part)
+    return removed
+
+
+def is_part_file(path: str | os.PathLike) -> bool:
+    """True for the temporary file of an atomic write (never a finished file)."""
+    name = Path(path).name
+    return name.startswith(".") and name.endswith(PART_SUFFIX)
 
 
 def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
@@ -46,6 +73,24 @@ def atomic_write_with(target: str | os.PathLike, writer: Callable[[Path], None])
     """Call ``writer(tmp_path)`` and move the result over ``target`` atomically."""
     with atomic_path(target) as tmp:
         writer(tmp)
+
+
+def _writer_is_gone(part: Path, target_name: str) -> bool:
+    pid_text = part.name[len(target_name) + 2 :].split("-", 1)[0]
+    if pid_text.isdigit() and os.name == "posix":
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return False  # another thread of this process may be writing it right now
+        try:
+            os.kill(pid, 0)  # signal 0 only asks whether the process exists
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False  # exists, owned by someone else
+        return False
+    with contextlib.suppress(OSError):
+        return time.time() - part.stat().st_mtime > STALE_PART_AGE_S
+    return False
 
 
 def _read_umask() -> int:
