@@ -68,11 +68,13 @@ def _unescape(text: str) -> str:
 
 def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
-    from aigc_studio.text.corpus import read_text_file
+    from aigc_studio.text.document_io import encoding_note, read_text_file
     from aigc_studio.text.jobs import GenerateTextJob
 
     if args.prompt_file:
-        prompt, _ = read_text_file(args.prompt_file)
+        prompt, encoding = read_text_file(args.prompt_file)
+        if encoding_note(encoding):
+            print(f"note: {Path(args.prompt_file).name}: {encoding_note(encoding)}", file=sys.stderr)
     else:
         prompt = _unescape(args.prompt) if args.prompt else ""
     if args.max_tokens < 1:

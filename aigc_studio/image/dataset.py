@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from aigc_studio.errors import Cancelled, InputError
+from aigc_studio.errors import InputError
+from aigc_studio.image.picture_io import read_picture
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 FEW_IMAGES = 50
@@ -99,13 +100,13 @@ def load_image_folder(
         if progress and i % 100 == 0:
             progress(i / max(1, len(paths)), f"Reading images {i}/{len(paths)}")
         try:
-            with Image.open(path) as im:
-                im.load()
+            with read_picture(path) as im:
                 rgb = fit_square(to_rgb(im), resolution, fit)
-        except Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any decoder error means "skip this file"
-            skipped.append((str(path.relative_to(folder)), type(exc).__name__))
+        except InputError as exc:  # empty, damaged or oversized: skip this file, say why
+            skipped.append((str(path.relative_to(folder)), str(exc)))
+            continue
+        except (OSError, ValueError, MemoryError) as exc:  # odd modes that decode but do not convert
+            skipped.append((str(path.relative_to(folder)), f"{path.name} cannot be converted ({exc})."))
             continue
         images.append(np.asarray(rgb, dtype=np.uint8))
         files.append(str(path.relative_to(folder)))
@@ -113,8 +114,12 @@ def load_image_folder(
         names = ", ".join(name for name, _ in skipped[:5]) + (" …" if len(skipped) > 5 else "")
         log(f"Skipped {len(skipped)} unreadable file(s): {names}")
     if not images:
-        found = f"{len(paths)} image file(s), none readable" if paths else "no PNG, JPEG or WebP images"
-        raise InputError(f"{folder} has {found}; choose a folder with images to train on.")
+        if not paths:
+            raise InputError(f"{folder} has no PNG, JPEG or WebP images; choose a folder with images to train on.")
+        raise InputError(
+            f"{folder} has {len(paths)} image file(s), none readable; first: {skipped[0][1]} "
+            "Choose a folder with images to train on."
+        )
     if len(images) < FEW_IMAGES:
         log(
             f"Warning: only {len(images)} images. A GAN or VAE needs at least ~{FEW_IMAGES} (better hundreds) to learn more than copies."

@@ -234,22 +234,15 @@ class EncodeImageJob:
 
     def run(self, ctx: Any) -> dict:
         """Read, fit and encode the picture; the result item holds its latent."""
-        from PIL import Image, UnidentifiedImageError
-
         from aigc_studio.image.dataset import fit_square, to_rgb
+        from aigc_studio.image.picture_io import read_picture
 
         m = load_model_for(ctx, self.model)
         if m.kind != "image-vae":
             raise InputError("Encoding an image needs a VAE model; pick an image-vae model first.")
         path = Path(self.image_path)
-        try:
-            with Image.open(path) as im:
-                im.load()
-                rgb = fit_square(to_rgb(im), m.resolution, self.fit)
-        except FileNotFoundError:
-            raise InputError(f"Image not found: {path}") from None
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise InputError(f"{path.name} is not a readable image ({type(exc).__name__}).") from None
+        with read_picture(path) as im:  # refuses empty, damaged and oversized pictures, naming the file
+            rgb = fit_square(to_rgb(im), m.resolution, self.fit)
         import numpy as np
 
         latent = m.encode(np.asarray(rgb, dtype=np.uint8)[None])

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
 from aigc_studio.core.atomic import atomic_path
 from aigc_studio.errors import InputError
+from aigc_studio.image.picture_io import read_picture
 
 JSON_KEY = "aigc-studio"
 TEXT_KEY = "parameters"
@@ -59,29 +60,40 @@ def save_png(path: str | Path, image: np.ndarray | Image.Image, recipe: dict[str
     return path
 
 
+class MissingRecipe(InputError):
+    """A readable picture that carries no AIGC Studio recipe (it can still be encoded with a VAE)."""
+
+
 def read_recipe(path: str | Path) -> dict[str, Any]:
-    """The recipe embedded in a PNG we exported; InputError for other files."""
+    """The recipe embedded in a PNG we exported; InputError for other files (MissingRecipe for plain pictures)."""
     path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            text = dict(getattr(im, "text", {}) or {})
-            fmt = im.format
-    except FileNotFoundError:
-        raise InputError(f"File not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"{path.name} is not a readable image ({type(exc).__name__}).") from None
+    with read_picture(path) as im:  # refuses empty, damaged and oversized files with a clear message
+        text = dict(getattr(im, "text", {}) or {})
+        fmt = im.format
     raw = text.get(JSON_KEY)
     if raw is None:
         what = "a PNG" if fmt == "PNG" else f"a {fmt} image"
         hint = f" It has a 'parameters' text: {text[TEXT_KEY][:80]}" if TEXT_KEY in text else ""
-        raise InputError(f"{path.name} is {what} without an AIGC Studio recipe.{hint}")
+        raise MissingRecipe(f"{path.name} is {what} without an AIGC Studio recipe.{hint}")
     try:
         recipe = json.loads(raw)
     except json.JSONDecodeError:
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (not valid JSON).") from None
     if not isinstance(recipe, dict) or not isinstance(recipe.get("latent"), list):
         raise InputError(f"{path.name} has an incomplete AIGC Studio recipe (no latent vector).")
-    if int(recipe.get("version", 1)) > 1:
-        raise InputError(f"{path.name} was written by a newer AIGC Studio (recipe version {recipe['version']}).")
+    version = recipe.get("version", 1)
+    if not _is_number(version, int):
+        raise InputError(f"{path.name} has a damaged AIGC Studio recipe (version {version!r} is not a number).")
+    if version > 1:
+        raise InputError(f"{path.name} was written by a newer AIGC Studio (recipe version {version}).")
+    if not recipe["latent"] or not all(_is_number(v) for v in recipe["latent"]):
+        raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its latent vector is not a list of numbers).")
+    if not _is_number(recipe.get("psi", 1.0)) or not (recipe.get("seed") is None or _is_number(recipe["seed"], int)):
+        raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its psi or seed is not a number).")
     return recipe
+
+
+def _is_number(value: Any, kind: type = float) -> bool:
+    """True for a JSON number (an int when ``kind`` is int); bools are not numbers here."""
+    allowed = (int,) if kind is int else (int, float)
+    return isinstance(value, allowed) and not isinstance(value, bool) and value == value

@@ -50,7 +50,7 @@ def load_corpus(paths: list[str | Path], log: Callable[[str], None] | None = Non
     files = find_midi_files(paths)
     if not files:
         raise InputError(f"No .mid or .midi files found in {', '.join(map(str, paths))}.")
-    songs, skipped = [], 0
+    songs, skipped, reasons = [], 0, []
     for f in files:
         if check is not None:
             check()
@@ -58,15 +58,19 @@ def load_corpus(paths: list[str | Path], log: Callable[[str], None] | None = Non
             song, _warnings = read_midi(f)
         except StudioError as exc:
             skipped += 1
+            reasons.append(str(exc))
             if log is not None:
                 log(f"skipped {f.name}: {exc}")
             continue
         if song.note_count == 0:
             skipped += 1
+            reasons.append(f"{f.name} has no notes.")
             continue
         songs.append((str(f), song))
     if not songs:
-        raise InputError(f"None of the {len(files)} MIDI files could be used ({skipped} broken or empty).")
+        raise InputError(
+            f"None of the {len(files)} MIDI file(s) could be used ({skipped} broken or empty); first: {reasons[0]}"
+        )
     return MidiCorpus(songs, skipped, len(files))
 
 

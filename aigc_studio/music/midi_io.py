@@ -43,31 +43,75 @@ def program_name(program: int, drum: bool = False) -> str:
 def read_midi(path: str | Path) -> tuple[Song, list[str]]:
     """Read a .mid file into a :class:`Song`; returns (song, warnings). Broken files raise InputError."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path.name} is a folder, not a MIDI file.")
     try:
         size = path.stat().st_size
+        if size > MAX_MIDI_BYTES:
+            raise InputError(f"{path.name} is {size // 1_000_000} MB; MIDI files over 50 MB are not supported.")
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"Cannot open {path.name}: {exc.strerror or exc}.") from exc
-    if size > MAX_MIDI_BYTES:
-        raise InputError(f"{path.name} is {size // 1_000_000} MB; MIDI files over 50 MB are not supported.")
-    return read_midi_bytes(path.read_bytes(), path.name)
+    return read_midi_bytes(data, path.name)
 
 
 def read_midi_bytes(data: bytes, name: str = "MIDI data") -> tuple[Song, list[str]]:
     """Parse MIDI bytes (see :func:`read_midi`)."""
+    if not data:
+        raise InputError(f"{name} is empty (0 bytes); it is not a MIDI file.")
     if not data.startswith(b"MThd"):
         raise InputError(f"{name} is not a Standard MIDI File (it does not start with 'MThd').")
     try:
         midi = mido.MidiFile(file=io.BytesIO(data), clip=True)
-    except Exception as exc:  # mido raises many kinds (EOFError, OSError, KeyError, ValueError)
-        raise InputError(f"{name} is a damaged MIDI file and cannot be read ({type(exc).__name__}: {exc}).") from exc
+    except EOFError:
+        raise InputError(f"{name} is a truncated MIDI file: it ends in the middle of a header, track or event.") from None
+    except Exception as exc:  # mido raises many kinds (OSError, KeyError, ValueError, struct.error)
+        raise InputError(f"{name} is a damaged MIDI file and cannot be read ({_describe_mido_error(exc)}).") from None
+    warnings: list[str] = []
+    if not midi.tracks:
+        raise InputError(f"{name} has no tracks: it holds no music.")
     if midi.type == 2:
-        raise InputError(f"{name} is a type 2 (multi-song) MIDI file; only types 0 and 1 are supported.")
-    if midi.ticks_per_beat <= 0:
-        raise InputError(f"{name} uses SMPTE time division, which is not supported.")
-    return _to_song(midi)
+        if len(midi.tracks) > 1:
+            raise InputError(
+                f"{name} is a type 2 MIDI file holding {len(midi.tracks)} separate patterns; "
+                "only types 0 and 1 (one song) are supported."
+            )
+        midi.type = 0  # one pattern is simply one song
+    if midi.ticks_per_beat == 0:
+        raise InputError(f"{name} is a damaged MIDI file: its header gives 0 ticks per beat.")
+    tempo_override = None
+    if midi.ticks_per_beat < 0:
+        tempo_override, note = _from_smpte(midi, name)
+        warnings.append(note)
+    song, more = _to_song(midi, tempo_override)
+    return song, warnings + more
 
 
-def _to_song(midi: mido.MidiFile) -> tuple[Song, list[str]]:
+def _describe_mido_error(exc: Exception) -> str:
+    text = str(exc)
+    if "running status" in text:
+        return "an event has no status byte and there is no earlier one to repeat (bad running status)"
+    if "MTrk" in text:
+        return "a track chunk is missing or misplaced"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _from_smpte(midi: mido.MidiFile, name: str) -> tuple[int, str]:
+    """Turn SMPTE (frames per second) timing into beats at 120 BPM, keeping every event's time."""
+    raw = midi.ticks_per_beat & 0xFFFF  # mido reads the division as a signed 16-bit number
+    fps_code, ticks_per_frame = 256 - (raw >> 8), raw & 0xFF
+    fps = {29: 29.97}.get(fps_code, float(fps_code))
+    if fps_code not in (24, 25, 29, 30) or ticks_per_frame == 0:
+        raise InputError(f"{name} is a damaged MIDI file: its SMPTE time division ({fps_code} fps, {ticks_per_frame} ticks per frame) is invalid.")
+    ticks_per_second = fps * ticks_per_frame
+    midi.ticks_per_beat = max(1, round(ticks_per_second / 2))
+    tempo = round(midi.ticks_per_beat * 1e6 / ticks_per_second)  # µs per beat: ~120 BPM, exact times
+    note = (f"{name} uses SMPTE timing ({fps:g} fps); it was converted to {60e6 / tempo:.0f} BPM with the same "
+            "note times, so bar lines may not match the music.")
+    return tempo, note
+
+
+def _to_song(midi: mido.MidiFile, tempo_override: int | None = None) -> tuple[Song, list[str]]:
     song = Song(ticks_per_beat=midi.ticks_per_beat, tempos=[])
     dropped: Counter[str] = Counter()
     warnings: list[str] = []
@@ -92,9 +136,17 @@ def _to_song(midi: mido.MidiFile) -> tuple[Song, list[str]]:
                     else:
                         dropped["zero-length notes"] += 1
             elif kind == "set_tempo":
-                song.tempos.append(TempoChange(tick, msg.tempo))
+                if tempo_override is not None:
+                    dropped["tempo changes (SMPTE timing ignores them)"] += 1
+                elif msg.tempo > 0:
+                    song.tempos.append(TempoChange(tick, msg.tempo))
+                else:
+                    dropped["invalid tempo events (0 µs per beat)"] += 1
             elif kind == "time_signature":
-                time_signatures.append((tick, (msg.numerator, msg.denominator)))
+                if msg.numerator > 0 and msg.denominator in (1, 2, 4, 8, 16, 32, 64):
+                    time_signatures.append((tick, (msg.numerator, msg.denominator)))
+                else:
+                    dropped["invalid time signatures"] += 1
             elif kind == "program_change":
                 if msg.channel in programs and programs[msg.channel] != msg.program:
                     dropped["later program changes"] += 1
@@ -109,9 +161,9 @@ def _to_song(midi: mido.MidiFile) -> tuple[Song, list[str]]:
                 pass
             else:
                 dropped[f"{kind.replace('_', ' ')} events"] += 1
-        hanging = sum(len(q) for q in open_notes.values())
+        hanging = _end_hanging_notes(open_notes, notes, tick, midi.ticks_per_beat)
         if hanging:
-            warnings.append(f"{hanging} notes had no note-off and were dropped.")
+            warnings.append(f"{hanging} note(s) had no note-off; they were ended at the end of their track.")
         for channel in sorted(notes):
             drum = channel == DRUM_CHANNEL
             program = programs.get(channel, 0)
@@ -124,7 +176,7 @@ def _to_song(midi: mido.MidiFile) -> tuple[Song, list[str]]:
     song.tempos.sort(key=lambda c: c.tick)
     # Several tracks may repeat the same tempo event; keep one per tick (the last one wins).
     unique: dict[int, TempoChange] = {c.tick: c for c in song.tempos}
-    song.tempos = list(unique.values()) or [TempoChange(0, 500_000)]
+    song.tempos = list(unique.values()) or [TempoChange(0, tempo_override or 500_000)]
     if song.tempos[0].tick != 0:
         song.tempos.insert(0, TempoChange(0, 500_000))
     if time_signatures:
@@ -136,6 +188,16 @@ def _to_song(midi: mido.MidiFile) -> tuple[Song, list[str]]:
     for what, count in sorted(dropped.items()):
         warnings.append(f"{count} {what} cannot be shown in the piano roll and were dropped.")
     return song, warnings
+
+
+def _end_hanging_notes(open_notes: dict, notes: dict, end_tick: int, ticks_per_beat: int) -> int:
+    """Give notes that never got a note-off an end: the end of the track (at least one beat long)."""
+    count = 0
+    for (channel, pitch), queue in open_notes.items():
+        for start, velocity in queue:
+            notes[channel].append(Note(pitch, start, max(end_tick - start, ticks_per_beat), velocity))
+            count += 1
+    return count
 
 
 def song_to_midi(song: Song, midi_type: int = 1) -> mido.MidiFile:

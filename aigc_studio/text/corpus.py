@@ -12,10 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aigc_studio.errors import InputError
+from aigc_studio.text.document_io import decode_text, encoding_note, looks_binary, read_text_file
+
+__all__ = ["Corpus", "collect_files", "decode_text", "load_corpus", "looks_binary", "read_text_file"]
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
-MAX_FILE_BYTES = 200 * 1024 * 1024
-_CONTROL_OK = {9, 10, 12, 13}
+# The trainers hold the whole text and its tokens in memory; 100 MB of text is far more
+# than a few thousand steps of the small models can see anyway.
+MAX_CORPUS_BYTES = 100_000_000
 
 
 @dataclass
@@ -30,51 +34,6 @@ class Corpus:
     def chars(self) -> int:
         """Length in characters."""
         return len(self.text)
-
-
-def looks_binary(data: bytes) -> bool:
-    """True for data with NUL bytes or many control characters (images, archives, models)."""
-    sample = data[:65536]
-    if not sample:
-        return False
-    if b"\x00" in sample:
-        return True
-    control = sum(1 for b in sample if b < 32 and b not in _CONTROL_OK)
-    return control / len(sample) > 0.05
-
-
-def decode_text(data: bytes, name: str = "text") -> tuple[str, str]:
-    """Decode bytes as text; returns (text, encoding used). Raises InputError for binary data."""
-    if looks_binary(data):
-        raise InputError(f"{name} looks like a binary file, not text; it was not used.")
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
-
-
-def read_text_file(path: str | os.PathLike) -> tuple[str, str]:
-    """Read one text file for the editor or the corpus; (text, encoding)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path} is not a file.")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise InputError(
-            f"{path.name} is {size / 1e6:.0f} MB; text files over {MAX_FILE_BYTES // 1_000_000} MB are not opened."
-        )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"Cannot read {path.name}: {exc.strerror or exc}.") from exc
-    text, encoding = decode_text(data, path.name)
-    return text.replace("\r\n", "\n").replace("\r", "\n"), encoding
 
 
 def collect_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -97,23 +56,26 @@ def load_corpus(
     """Read and join every text file; binary files are skipped with a message (or refused if alone)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    paths = list(paths)
     files = collect_files(paths)
     if not files:
-        raise InputError("No .txt or .md files found in the training data.")
+        where = ", ".join(str(p) for p in paths[:3])
+        raise InputError(f"No .txt or .md files found in the training data ({where}).")
+    _check_total_size(files)
     corpus = Corpus(text="")
     parts: list[str] = []
     errors: list[str] = []
     for path in files:
         try:
-            text, encoding = read_text_file(path)
+            text, encoding = read_text_file(path, max_bytes=MAX_CORPUS_BYTES)
         except InputError as exc:
             errors.append(str(exc))
             corpus.messages.append(f"Skipped: {exc}")
             if log:
                 log(f"Skipped: {exc}")
             continue
-        if encoding not in ("utf-8", "utf-8-sig"):
-            note = f"{path.name} is not UTF-8; read it as {encoding}."
+        if encoding_note(encoding):
+            note = f"{path.name} is not plain UTF-8; {encoding_note(encoding)}."
             corpus.messages.append(note)
             if log:
                 log(note)
@@ -125,6 +87,19 @@ def load_corpus(
             raise InputError(
                 errors[0] if len(errors) == 1 else f"No usable text: {errors[0]} (and {len(errors) - 1} more)."
             )
-        raise InputError("The training data is empty: the files contain no text.")
+        names = ", ".join(p.name for p in files[:3]) + (" …" if len(files) > 3 else "")
+        raise InputError(f"The training data is empty: {names} contain(s) no text.")
     corpus.text = "\n".join(parts)
     return corpus
+
+
+def _check_total_size(files: list[Path]) -> None:
+    """Refuse (before reading a byte) training text larger than the trainers can hold."""
+    sizes = [(p.stat().st_size, p) for p in files]
+    total = sum(size for size, _ in sizes)
+    if total > MAX_CORPUS_BYTES:
+        biggest = max(sizes)[1]
+        raise InputError(
+            f"The training text is {total / 1e6:,.0f} MB (largest file: {biggest.name}); the text trainers "
+            f"read it all into memory and take at most {MAX_CORPUS_BYTES / 1e6:,.0f} MB. Use a part of it."
+        )

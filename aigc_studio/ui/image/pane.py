@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from aigc_studio.core.registry import list_models
 from aigc_studio.errors import InputError, StudioError
 from aigc_studio.image import jobs
-from aigc_studio.image.recipe import read_recipe
+from aigc_studio.image.recipe import MissingRecipe, read_recipe
 from aigc_studio.ui.file_dialogs import choose_folder, open_file, save_file
 from aigc_studio.ui.image import exporting
 from aigc_studio.ui.image.canvas import CanvasView
@@ -333,12 +333,10 @@ class ImagePane(StudioPane):
         """A PNG we exported: restore its recipe. Any other picture: encode it with a VAE."""
         path = Path(path)
         try:
-            recipe = read_recipe(path)
-        except InputError:
-            if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
-                self.encode_file(path)
-                return
-            raise
+            recipe = read_recipe(path)  # empty, damaged or oversized files are refused here
+        except MissingRecipe:
+            self.encode_file(path)
+            return
         self.restore_recipe(recipe, path.name)
 
     def _current_if(self, content_hash: str) -> Path | None:

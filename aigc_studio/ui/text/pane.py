@@ -258,7 +258,7 @@ class TextPane(StudioPane):
 
     def open_path(self, path: Path) -> None:
         """Open a .txt/.md file (with its generated-span sidecar when it still matches)."""
-        from aigc_studio.text.corpus import read_text_file
+        from aigc_studio.text.document_io import encoding_note, read_text_file
 
         path = Path(path)
         if self.generation.busy:
@@ -270,7 +270,7 @@ class TextPane(StudioPane):
         self._set_path(path)
         self._add_recent(path)
         self.autosave.clear()
-        note = "" if encoding.startswith("utf-8") else f" (read as {encoding}; it will be saved as UTF-8)"
+        note = f" ({encoding_note(encoding)}; it will be saved as UTF-8)" if encoding_note(encoding) else ""
         self.status_message.emit(f"Opened {path.name}: {len(text.split()):,} words{note}.")
 
     def save(self) -> bool:
