@@ -409,7 +409,9 @@ class MusicPane(StudioPane):
         """Open a .mid file; unsupported events are reported in the status bar."""
         from aigc_studio.music.midi_io import read_midi
 
-        song, warnings = read_midi(path)
+        song, warnings = read_midi(path)  # a bad file is refused here, before the open song is touched
+        if self.is_dirty() and QMessageBox.question(self, "Music", "Discard unsaved changes?") != QMessageBox.Yes:
+            return
         self.player.stop()
         if not song.tracks:
             song.tracks.append(Track("Piano", 0, 0, []))
@@ -494,8 +496,6 @@ class MusicPane(StudioPane):
         for url in event.mimeData().urls():
             path = url.toLocalFile()
             if path.lower().endswith((".mid", ".midi", ".kar")):
-                if self.is_dirty() and QMessageBox.question(self, "Music", "Discard unsaved changes?") != QMessageBox.Yes:
-                    return
                 try:
                     self.open_path(Path(path))
                 except StudioError as exc:
