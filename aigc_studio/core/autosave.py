@@ -138,6 +138,7 @@ class AutosaveStore:
         self.on_error: Callable[[str], None] | None = None  # called on the writer thread
         self._arrays_file: Path | None = None
         self._arrays_count = 0
+        self._arrays_lost = False  # the newest arrays failed to write: keeping "the same" ones would mismatch
         self._lock = threading.Lock()
         self._latest: Any = None
         self._queued: Future | None = None
@@ -165,7 +166,7 @@ class AutosaveStore:
     def _queue(self, request: Any) -> Future:
         with self._lock:
             replaced = self._latest
-            if isinstance(request, tuple) and request[1] == KEEP_ARRAYS and isinstance(replaced, tuple):
+            if isinstance(request, tuple) and isinstance(request[1], str) and isinstance(replaced, tuple):
                 request = (request[0], replaced[1])  # the arrays it keeps were never written: carry them over
             self._latest = request
             if self._queued is None:
@@ -181,18 +182,23 @@ class AutosaveStore:
             else:
                 self._write_now(*request)
         except (OSError, TypeError, ValueError) as exc:
+            if isinstance(request, tuple) and request[1] and not isinstance(request[1], str):
+                self._arrays_lost = True
             log.warning("Autosave of %s failed: %s", self.kind, exc)
             if self.on_error is not None:
                 self.on_error(f"Autosave failed: {exc}")
 
     def _write_now(self, data: dict[str, Any], arrays: Mapping[str, Any] | str | None) -> None:
         old_arrays = self._arrays_file
-        if arrays == KEEP_ARRAYS:
+        if isinstance(arrays, str):  # KEEP_ARRAYS
+            if self._arrays_lost:
+                raise ValueError("the arrays of the previous autosave were not written; skipped until they change")
             arrays_file = old_arrays
         elif arrays:
             self._arrays_count += 1
             arrays_file = self.folder / f"{self.kind}-{self.pid}.{self._arrays_count}.safetensors"
             _write_arrays(arrays_file, arrays)
+            self._arrays_lost = False
         else:
             arrays_file = None
         record = {

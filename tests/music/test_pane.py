@@ -202,3 +202,79 @@ def test_train_dialog_builds_settings_and_menus_offer_actions(qtbot, pane, midi_
     assert (settings.kind, settings.steps, settings.data) == ("music-vae", 7, [str(midi_folder)])
     for menu in ("generate", "edit", "file", "train"):
         assert pane.menu_actions(menu)
+
+
+def _as_if_crashed(file):
+    """Move this process's autosave under the id of a process that has exited, as a crash leaves it."""
+    import json
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    data = json.loads(file.read_text())
+    data["pid"] = child.pid
+    orphan = file.with_name(f"music-{child.pid}.json")
+    orphan.write_text(json.dumps(data))
+    file.unlink()
+    return orphan
+
+
+def _second_pane(qtbot, engine, studio_home):
+    from PySide6.QtCore import QSettings
+
+    from aigc_studio.ui.music.pane import MusicPane
+
+    second = MusicPane(engine, QSettings(str(studio_home / "second.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    return second
+
+
+def test_unsaved_song_is_autosaved_and_restored_after_a_crash(qtbot, engine, pane, studio_home, tmp_path):
+    pane.path = tmp_path / "tune.mid"
+    qtbot.mouseClick(pane.roll, Qt.LeftButton, pos=_point(pane, 0, 60))
+    qtbot.mouseClick(pane.roll, Qt.LeftButton, pos=_point(pane, 480, 64))
+    pane.toolbar.tempo.setValue(96)
+    pane.toolbar.tempo.editingFinished.emit()
+    pane.toolbar.add_track.click()
+    pane.toolbar.program.setValue(40)
+    pane.toolbar.program.editingFinished.emit()
+    # No explicit flush: the timer writes it a moment after the edits.
+    qtbot.waitUntil(lambda: pane.autosave.file.exists() and '"program": 40' in pane.autosave.file.read_text(), timeout=5000)
+    expected = pane.song.copy()
+    orphan = _as_if_crashed(pane.autosave.file)
+
+    second = _second_pane(qtbot, engine, studio_home)
+    assert not second.banner.isHidden()
+    text = second.banner.label.text()
+    assert "did not close properly" in text and "tune.mid" in text and "2 notes" in text
+    second.banner.restore_button.click()
+    assert second.song.tracks == expected.tracks and second.song.tempos == expected.tempos
+    assert second.song.time_signature == expected.time_signature and second.song.tracks[1].program == 40
+    assert second.path == tmp_path / "tune.mid" and second.is_dirty()
+    assert not orphan.exists() and second.autosave.file.exists() and second.banner.isHidden()
+    second.shutdown()
+
+
+def test_discarding_a_recovered_song_deletes_it(qtbot, engine, pane, studio_home):
+    qtbot.mouseClick(pane.roll, Qt.LeftButton, pos=_point(pane, 0, 60))
+    pane.flush_autosave()
+    orphan = _as_if_crashed(pane.autosave.file)
+    second = _second_pane(qtbot, engine, studio_home)
+    second.banner.discard_button.click()
+    assert not orphan.exists() and second.banner.isHidden() and second.song.note_count == 0
+    assert _second_pane(qtbot, engine, studio_home).banner.isHidden()
+
+
+def test_saving_or_quitting_with_discard_leaves_nothing_to_recover(qtbot, engine, pane, studio_home, tmp_path):
+    qtbot.mouseClick(pane.roll, Qt.LeftButton, pos=_point(pane, 0, 60))
+    pane.flush_autosave()
+    assert pane.autosave.file.exists()
+    pane.path = tmp_path / "kept.mid"
+    assert pane.save()
+    assert not pane.autosave.file.exists()
+    qtbot.mouseClick(pane.roll, Qt.LeftButton, pos=_point(pane, 960, 62))
+    pane.flush_autosave()
+    assert pane.autosave.file.exists()
+    pane.discard_unsaved()
+    pane.shutdown()
+    assert not list(pane.autosave.folder.glob("music-*.json"))

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from aigc_studio.core.autosave import AutosaveStore
 from aigc_studio.errors import StudioError
 from aigc_studio.music.song import (
     AddTrack,
@@ -31,8 +32,10 @@ from aigc_studio.music.song import (
     set_tempo,
     set_time_signature,
 )
+from aigc_studio.ui.autosaver import Autosaver
 from aigc_studio.ui.file_dialogs import save_file
 from aigc_studio.ui.model_picker import ModelPicker
+from aigc_studio.ui.music.autosave import KIND, RecoveredSong, recoverable_songs, song_record
 from aigc_studio.ui.music.generation import MusicGeneration
 from aigc_studio.ui.music.keyboard import Keyboard
 from aigc_studio.ui.music.playback import Player
@@ -43,6 +46,7 @@ from aigc_studio.ui.music.sound_output import SoundOutput
 from aigc_studio.ui.music.toolbar import MusicToolbar
 from aigc_studio.ui.music.velocity_lane import VelocityLane
 from aigc_studio.ui.pane import StudioPane
+from aigc_studio.ui.recovery_banner import RecoveryBanner
 
 
 class SongCommand(QUndoCommand):
@@ -60,6 +64,9 @@ class SongCommand(QUndoCommand):
         self.command.undo(self.pane.song)
         self.pane.state.selection = []
         self.pane.song_changed()
+
+
+AUTOSAVE_MS = 2000  # an edit reaches the autosave within this time
 
 
 def new_song() -> Song:
@@ -89,6 +96,13 @@ class MusicPane(StudioPane):
         self._clipboard: list[Note] = []
         self.generation = MusicGeneration(self)
         self.generation.status_message.connect(self.status_message)
+        self.autosave = AutosaveStore(KIND)
+        self.autosaver = Autosaver(self.autosave, self._autosave_snapshot, AUTOSAVE_MS, self)
+        self.autosaver.failed.connect(self.status_message)
+        self._discarded = False  # set when the user quits with Discard
+        self.banner = RecoveryBanner()
+        self.banner.restore.connect(self.restore)
+        self.banner.discard.connect(self._discard_recovery)
 
         self.model_picker = ModelPicker(self.model_kinds)
         self.toolbar = MusicToolbar()
@@ -115,6 +129,7 @@ class MusicPane(StudioPane):
         grid.setRowStretch(1, 1)
         grid.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
         layout.addLayout(top)
         layout.addWidget(self.toolbar)
         layout.addLayout(grid, 1)
@@ -133,6 +148,7 @@ class MusicPane(StudioPane):
         self.song_changed()
         self._update_scrollbars()
         self.vbar.setValue(127 - self.state.top_pitch)
+        self._offer_recovery()
 
     # ------------------------------------------------------------ wiring
     def _connect_toolbar(self) -> None:
@@ -226,6 +242,7 @@ class MusicPane(StudioPane):
         self.state.changed.emit()
         self.info.setText(f"{self.song.note_count} notes, {self.song.bars} bars"
                           + (f" — {self.path.name}" if self.path else ""))
+        self.autosaver.changed()
 
     def _refresh_toolbar(self) -> None:
         t = self.toolbar
@@ -452,6 +469,7 @@ class MusicPane(StudioPane):
         if song is None:
             self.stack.setClean()
             self.song_changed()
+            self.autosave.clear()  # saved: nothing left to recover
         self.status_message.emit(f"Saved {path.name}.")
         return True
 
@@ -481,10 +499,52 @@ class MusicPane(StudioPane):
         """True while a model job runs."""
         return self.generation.busy
 
+    def discard_unsaved(self) -> None:
+        """Quitting with Discard: the song is not offered back at the next start."""
+        self._discarded = True
+        self.autosave.clear()
+
     def shutdown(self) -> None:
-        """Stop playback (closing a MIDI port) and any job."""
+        """Stop playback (closing a MIDI port) and any job; write the autosave one last time unless discarded."""
         self.player.close()
         self.generation.cancel_job()
+        if not self._discarded:
+            self.autosaver.changed()
+            self.autosaver.flush()
+        self.autosaver.stop()
+        self.autosave.wait()
+
+    # ------------------------------------------------------------ autosave and recovery
+    def _autosave_snapshot(self) -> tuple[dict, None] | None:
+        if not self.is_dirty():
+            return None  # saved, just opened or never edited: nothing to recover
+        return song_record(self.song, self.path), None
+
+    def flush_autosave(self) -> None:
+        """Write the autosave now if the song changed, and wait until it is on disk."""
+        self.autosaver.flush()
+
+    def _offer_recovery(self) -> None:
+        found = recoverable_songs(self.autosave)
+        self.banner.offer(found[0] if found else None)
+
+    def restore(self, recovered: RecoveredSong) -> None:
+        """Put a recovered song in the roll as unsaved work (its undo history is gone) and forget the old autosave."""
+        self.player.stop()
+        self.generation.cancel_job()
+        self.song, self.path = recovered.song, recovered.path
+        self.stack.clear()
+        self.stack.resetClean()  # unsaved: File > Save writes it, quitting asks
+        self.state.selection, self.state.range, self.state.cursor, self.state.track = [], None, 0, 0
+        self.song_changed()
+        recovered.delete()
+        self.flush_autosave()
+        self.status_message.emit(f"Recovered an unsaved song: {self.song.note_count:,} notes.")
+        self._offer_recovery()
+
+    def _discard_recovery(self, recovered: RecoveredSong) -> None:
+        recovered.delete()
+        self._offer_recovery()
 
     # ------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802

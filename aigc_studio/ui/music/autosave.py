@@ -1,0 +1,65 @@
+"""The piano roll's song in the autosave: its record, and the unsaved song a crashed session left.
+
+Files live in ``autosave/music-<pid>.json`` (see :mod:`aigc_studio.core.autosave`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aigc_studio.core.autosave import Autosave, AutosaveStore
+from aigc_studio.music.song import Song
+from aigc_studio.music.song_json import song_from_dict, song_to_dict
+
+KIND = "music"
+
+
+def song_record(song: Song, path: Path | None) -> dict[str, Any]:
+    """What the autosave keeps: the whole song and the MIDI file it belongs to."""
+    return {"song": song_to_dict(song), "path": str(path) if path else None}
+
+
+@dataclass
+class RecoveredSong:
+    """An unsaved song found after a crash."""
+
+    autosave: Autosave
+    song: Song
+    path: Path | None
+
+    @property
+    def saved_at(self) -> float:
+        """When it was autosaved (seconds since the epoch)."""
+        return self.autosave.saved_at
+
+    @property
+    def what(self) -> str:
+        """For the recovery banner."""
+        return f"Unsaved changes to {self.path.name}" if self.path else "An unsaved song"
+
+    @property
+    def details(self) -> str:
+        """For the recovery banner."""
+        return f"{self.song.note_count:,} notes"
+
+    def delete(self) -> None:
+        """Forget the autosave (restored or discarded)."""
+        self.autosave.delete()
+
+
+def recoverable_songs(store: AutosaveStore) -> list[RecoveredSong]:
+    """Unsaved songs left by crashed sessions, newest first (broken autosaves are set aside)."""
+    found = []
+    for autosave in store.orphans():
+        try:
+            song = song_from_dict(autosave.data["song"])
+            path = autosave.data.get("path")
+            if path is not None and not isinstance(path, str):
+                raise ValueError("the file name is not text")
+        except (KeyError, TypeError, ValueError) as exc:
+            autosave.set_aside(f"not a song autosave: {exc}")
+            continue
+        found.append(RecoveredSong(autosave, song, Path(path) if path else None))
+    return found
