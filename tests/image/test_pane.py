@@ -181,3 +181,74 @@ def test_train_dialog_checks_the_folder(qtbot, tmp_path, studio_home):
     dialog.resolution.setCurrentIndex(0)
     settings = dialog.settings()
     assert settings.kind == "image-vae" and settings.resolution == 32 and settings.steps == 5000
+
+
+def _as_if_crashed(folder):
+    """Move this process's canvas autosave under the id of a process that has exited, as a crash leaves it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    file = folder / f"image-{os.getpid()}.json"
+    data = json.loads(file.read_text())
+    data["pid"] = child.pid
+    pixels = folder / data["arrays"]
+    data["arrays"] = pixels.name.replace(f"-{os.getpid()}.", f"-{child.pid}.")
+    pixels.rename(folder / data["arrays"])
+    (folder / f"image-{child.pid}.json").write_text(json.dumps(data))
+    file.unlink()
+
+
+def test_canvas_comes_back_after_a_crash_and_undo_clears_it(qtbot, pane, tmp_path):
+    import os
+
+    from aigc_studio.ui.image.pane import ImagePane
+
+    pane.gen_panel.count.setValue(4)
+    pane.gen_panel.seed.setValue(11)
+    pane.gen_panel.random_seed.setChecked(False)
+    pane.generate()
+    wait_idle(qtbot, pane, 4)
+    pane.canvas.select([2, 0])
+    folder = pane.autosave.folder
+    qtbot.waitUntil(lambda: pane.autosave.file.exists() and '"selected": [2, 0]' in pane.autosave.file.read_text())
+    shown = [(item["image"].copy(), item["recipe"]) for item in pane.canvas.items_data]
+    _as_if_crashed(folder)
+
+    settings = QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat)  # auto-generate on first show is on
+    second = ImagePane(pane.engine, settings)
+    qtbot.addWidget(second)
+    second.show()
+    assert len(second.canvas.items_data) == 4 and second.canvas.order == [2, 0] and not second.canvas.strip
+    for (image, recipe), item in zip(shown, second.canvas.items_data):
+        assert np.array_equal(item["image"], image) and item["recipe"] == recipe
+    assert "stopped unexpectedly" in second.message.text()
+    qtbot.wait(300)
+    assert not second.is_busy(), "a restored canvas is not replaced by a fresh grid"
+    # The crashed session's files are gone; this session's autosave holds the grid now.
+    left = sorted(p.name for p in folder.glob("image-*"))
+    assert len(left) == 2 and all(name.startswith(f"image-{os.getpid()}.") for name in left)
+    second.undo_stack().undo()
+    assert second.canvas.items_data == []
+    second.shutdown()
+    assert not list(folder.glob("image-*"))
+
+
+def test_a_clean_exit_leaves_no_canvas_to_restore(qtbot, pane, tmp_path):
+    from aigc_studio.ui.image.pane import ImagePane
+
+    pane.gen_panel.count.setValue(2)
+    pane.generate()
+    wait_idle(qtbot, pane, 2)
+    pane.autosaver.flush()
+    assert pane.autosave.file.exists()
+    pane.shutdown()
+    assert not list(pane.autosave.folder.glob("image-*"))
+    settings = QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat)
+    settings.setValue("image/auto_generate", False)
+    second = ImagePane(pane.engine, settings)
+    qtbot.addWidget(second)
+    assert second.canvas.items_data == []

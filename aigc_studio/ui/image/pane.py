@@ -21,12 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from aigc_studio.core.autosave import AutosaveStore
 from aigc_studio.core.registry import list_models
 from aigc_studio.errors import InputError, StudioError
 from aigc_studio.image import jobs
 from aigc_studio.image.recipe import MissingRecipe, read_recipe
+from aigc_studio.ui.autosaver import Autosaver
 from aigc_studio.ui.file_dialogs import choose_folder, open_file, save_file
 from aigc_studio.ui.image import exporting
+from aigc_studio.ui.image.autosave import KIND, canvas_record, recoverable_canvas
 from aigc_studio.ui.image.canvas import CanvasView
 from aigc_studio.ui.image.commands import CanvasState, ReplaceCanvas
 from aigc_studio.ui.image.controls import GeneratePanel, SelectionPanel, stretch
@@ -36,8 +39,10 @@ from aigc_studio.ui.image.train_dialog import TrainDialog
 from aigc_studio.ui.image.train_view import TrainingView
 from aigc_studio.ui.model_picker import ModelPicker
 from aigc_studio.ui.pane import StudioPane
+from aigc_studio.ui.recovery_banner import autosave_time
 from aigc_studio.ui.settings import read_setting
 
+AUTOSAVE_MS = 1000  # a new grid or selection reaches the autosave within this time
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp);;All files (*)"
 
 
@@ -112,6 +117,13 @@ class ImagePane(StudioPane):
         s.export_sheet.clicked.connect(self._contact_sheet_dialog)
         s.export_anim.clicked.connect(self._animation_dialog)
         s.show_selection([], False)
+
+        self.autosave = AutosaveStore(KIND)
+        self.autosaver = Autosaver(self.autosave, self._autosave_snapshot, AUTOSAVE_MS, self)
+        self.autosaver.failed.connect(self._on_autosave_failed)
+        self._autosaved_items: list[dict[str, Any]] | None = None  # the grid whose pixels are in the autosave
+        self.canvas.selection_changed.connect(lambda _indices: self.autosaver.changed())
+        self._restore_canvas_after_crash()
 
     # --- actions for the main window's menus ---
     def _action(self, text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
@@ -431,6 +443,7 @@ class ImagePane(StudioPane):
             if (
                 read_setting(self.settings, "image/auto_generate", True)
                 and self.model_picker.current_path() is not None
+                and not self.canvas.items_data  # e.g. the canvas came back after a crash
             ):
                 # After this event returns, so the window paints before the engine boots torch.
                 QTimer.singleShot(0, self.generate)
@@ -443,10 +456,41 @@ class ImagePane(StudioPane):
             self.settings.setValue("image/model", str(path))
 
     def shutdown(self) -> None:
-        """Finish writing the history and remember the generate settings."""
+        """Finish writing the history, remember the generate settings, drop the canvas autosave (a clean exit)."""
         self.history.flush()
         self.settings.setValue("image/count", self.gen_panel.count.value())
         self.settings.setValue("image/psi", self.gen_panel.psi.value())
+        self.autosaver.stop()
+        self.autosave.clear()
+
+    # --- canvas autosave ---
+    # The canvas is not a document the user saves, so after a crash it comes back without a question:
+    # the alternative is an empty (or freshly generated) grid, and Undo removes the restored one.
+    def _autosave_snapshot(self) -> tuple[dict[str, Any], Any] | None:
+        items = self.canvas.items_data
+        if not items:
+            self._autosaved_items = None
+            return None
+        unchanged = items is self._autosaved_items  # set_items makes a new list, so this means "selection only"
+        self._autosaved_items = items
+        return canvas_record(items, self.canvas.strip, self.canvas.order, pixels_unchanged=unchanged)
+
+    def _on_autosave_failed(self, message: str) -> None:
+        self._autosaved_items = None  # write the pixels again with the next change
+        self.status_message.emit(message)
+
+    def _restore_canvas_after_crash(self) -> None:
+        recovered = recoverable_canvas(self.autosave)
+        if recovered is None:
+            return
+        after = CanvasState(recovered.items, recovered.strip, recovered.selected)
+        self._undo.push(ReplaceCanvas(self.canvas, CanvasState([]), after, "Restore canvas"))
+        self.autosaver.flush()  # ours is on disk before the crashed session's file goes
+        recovered.delete()
+        self._info(
+            f"The canvas is back as it was when AIGC Studio stopped unexpectedly ({len(recovered.items)} "
+            f"picture(s), autosaved at {autosave_time(recovered.saved_at)}). Undo clears it."
+        )
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
