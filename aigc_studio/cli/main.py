@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
+import traceback
 
 from aigc_studio import __version__
 from aigc_studio.core.device import DEVICE_CHOICES
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--screenshot", metavar="PATH", help="open the window, wait until idle, save a PNG and exit")
     parser.add_argument("--tab", choices=("image", "text", "music"), help="pane to show first")
+    parser.add_argument("--debug", action="store_true", help="print the full traceback when a command fails")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from aigc_studio.cli import models_commands
 
@@ -58,12 +61,53 @@ def main(argv: list[str] | None = None) -> int:
     except Cancelled:
         print("aigc-studio: cancelled", file=sys.stderr)
         return 130
-    except StudioError as exc:
-        print(f"aigc-studio: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("aigc-studio: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - every failure ends as one line (or a traceback with --debug)
+        return _report_failure(exc, args.debug)
+
+
+def _report_failure(exc: Exception, debug: bool) -> int:
+    """Print one line for the user (the traceback too with ``--debug``); returns the exit status."""
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    if isinstance(exc, StudioError):
+        print(f"aigc-studio: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    if isinstance(exc, MemoryError):
+        print("aigc-studio: error: out of memory; try a smaller batch, size or length.", file=sys.stderr)
+        return 1
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:  # e.g. an output folder that is not writable
+        print(f"aigc-studio: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 1
+    log = _log_internal_error(exc)
+    where = f"; details in {log}" if log else ""
+    print(
+        f"aigc-studio: internal error: {_one_line(f'{type(exc).__name__}: {exc}')}{where}; "
+        "run with --debug for the traceback",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _log_internal_error(exc: Exception) -> str | None:
+    """Append the traceback to the same log the GUI uses; returns its path (None if it cannot be written)."""
+    from aigc_studio.core.paths import user_data_dir
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        path = user_data_dir() / "logs" / "errors.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} (command line)\n{text}\n")
+    except OSError:
+        return None
+    return str(path)
 
 
 def cli_device(args: argparse.Namespace) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from aigc_studio.errors import InputError
 # models use. PIL warns at the same count and refuses twice as many on its own.
 MAX_PICTURE_PIXELS = 89_478_485
 READABLE_FORMATS = "PNG, JPEG, WebP, BMP, GIF or TIFF"
+# read_picture refuses these sizes itself with a message for the user; PIL's warning would only add
+# a stray line on stderr (set once here: warnings.catch_warnings is not thread-safe).
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def _too_large(name: str, what: str) -> InputError:

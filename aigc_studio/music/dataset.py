@@ -69,7 +69,8 @@ def load_corpus(paths: list[str | Path], log: Callable[[str], None] | None = Non
         songs.append((str(f), song))
     if not songs:
         raise InputError(
-            f"None of the {len(files)} MIDI file(s) could be used ({skipped} broken or empty); first: {reasons[0]}"
+            f"None of the {len(files)} MIDI file(s) in {', '.join(map(str, paths))} could be used "
+            f"({skipped} broken or empty); first: {reasons[0]}"
         )
     return MidiCorpus(songs, skipped, len(files))
 

@@ -68,6 +68,8 @@ def read_midi_bytes(data: bytes, name: str = "MIDI data") -> tuple[Song, list[st
     except Exception as exc:  # mido raises many kinds (OSError, KeyError, ValueError, struct.error)
         raise InputError(f"{name} is a damaged MIDI file and cannot be read ({_describe_mido_error(exc)}).") from None
     warnings: list[str] = []
+    if midi.type not in (0, 1, 2):
+        raise InputError(f"{name} is a damaged MIDI file: its header says type {midi.type}; MIDI files are type 0, 1 or 2.")
     if not midi.tracks:
         raise InputError(f"{name} has no tracks: it holds no music.")
     if midi.type == 2:

@@ -82,13 +82,14 @@ def load_corpus(
         if text.strip():
             parts.append(text.strip("\n") + "\n")
             corpus.files.append(path)
+        else:
+            errors.append(f"{path.name} is empty.")
     if not corpus.files:
-        if errors:
-            raise InputError(
-                errors[0] if len(errors) == 1 else f"No usable text: {errors[0]} (and {len(errors) - 1} more)."
-            )
-        names = ", ".join(p.name for p in files[:3]) + (" …" if len(files) > 3 else "")
-        raise InputError(f"The training data is empty: {names} contain(s) no text.")
+        if len(files) == 1:
+            raise InputError(errors[0] if "empty" not in errors[0] else f"The training data is empty: {errors[0]}")
+        where = ", ".join(str(p) for p in paths[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise InputError(f"No usable training text in {where}: {' '.join(errors[:3])}{more}")
     corpus.text = "\n".join(parts)
     return corpus
 
