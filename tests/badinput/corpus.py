@@ -190,7 +190,7 @@ def _texts(folder: Path) -> list[BadInput]:
         "latin1.txt": (TEXT_SAMPLE.encode("latin-1"), {TEXT_OPEN}, (), TEXT_SAMPLE),
         "utf16-bom.txt": (WIDE_SAMPLE.encode("utf-16"), {TEXT_OPEN}, (), WIDE_SAMPLE),
         "utf16le-nobom.txt": (TEXT_SAMPLE.encode("utf-16-le"), {TEXT_OPEN}, (), TEXT_SAMPLE),
-        "invalid-utf8.txt": (broken_utf8, {TEXT_OPEN}, (), WIDE_SAMPLE[:5] + "\ufffd\ufffd" + WIDE_SAMPLE[5:]),
+        "invalid-utf8.txt": (broken_utf8, {TEXT_OPEN}, (), WIDE_SAMPLE[:4] + "\ufffd\ufffd" + WIDE_SAMPLE[4:]),
         "binary-renamed.txt": (_png_bytes(), {TEXT_OPEN, TEXT_CORPUS}, ("binary",), None),
         "zip-renamed.md": (b"PK\x03\x04" + bytes(range(256)) * 4, {TEXT_OPEN, TEXT_CORPUS}, ("binary",), None),
     }
