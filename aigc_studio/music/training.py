@@ -64,9 +64,10 @@ class TrainMusicJob:
         val_songs = [song for _, song in val_songs]
         gen = torch.Generator().manual_seed(s.seed)
         device = ctx.device
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(s.seed)  # same seed, same initial weights
-            net, mt = _build_model(s)
+        # Same seed, same initial weights; the global RNG (dropout) then runs from the seed too, not from
+        # the random state a fresh process starts with, so that two runs and a resumed one stay identical.
+        torch.manual_seed(s.seed)
+        net, mt = _build_model(s)
         if s.kind == "music-transformer":
             tok = mt.tok
             train_data = TokenWindows(train_songs, tok, s.context, s.transpose, s.infill_fraction)
