@@ -47,7 +47,7 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
 
 def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
-    from aigc_studio.image.export import contact_sheet
+    from aigc_studio.image.export import contact_sheet, save_image
     from aigc_studio.image.jobs import GenerateImagesJob, random_seed
     from aigc_studio.image.recipe import save_png
 
@@ -64,7 +64,7 @@ def _generate(args: argparse.Namespace) -> int:
         recipe = item["recipe"]
         save_png(out / f"{recipe['seed']:010d}-{recipe['index']:03d}.png", item["image"], recipe, scale=args.scale)
     if args.sheet:
-        contact_sheet([i["image"] for i in result["items"]]).save(out / "contact-sheet.png")
+        save_image(contact_sheet([i["image"] for i in result["items"]]), out / "contact-sheet.png")
     print(f"wrote {len(result['items'])} PNGs to {out} (seed {seed})")
     return 0
 
@@ -105,8 +105,9 @@ def _train(args: argparse.Namespace) -> int:
         if preview_dir is not None and payload.get("type") == "preview":
             from PIL import Image
 
-            preview_dir.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(payload["image"]).save(preview_dir / f"step{payload['step']:06d}.png")
+            from aigc_studio.image.export import save_image
+
+            save_image(Image.fromarray(payload["image"]), preview_dir / f"step{payload['step']:06d}.png")
 
     result = run_in_terminal(train_job(settings), device=args.device or "auto", seed=args.seed, on_partial=on_partial)
     losses = " ".join(f"{k} {v:.4f}" for k, v in result["losses"].items())

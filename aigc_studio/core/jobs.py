@@ -7,9 +7,10 @@ few hundred milliseconds) so that Cancel takes effect within a second.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -124,6 +125,21 @@ class JobContext:
         else:
             gen.manual_seed(int(chosen))
         return gen
+
+
+@contextlib.contextmanager
+def cancel_between_layers(net: Any, check: Callable[[], None]) -> Iterator[None]:
+    """Call ``check`` before every submodule of ``net`` runs, so one long forward pass stops within a layer.
+
+    A big network can take seconds for a single batch that must not be split (its
+    pixels would change); raising Cancelled from a pre-forward hook ends it early.
+    """
+    hooks = [m.register_forward_pre_hook(lambda _module, _inputs: check()) for m in net.modules()]
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def run_job(job: Job, device: str | torch.device = "cpu", seed: int | None = None, **callbacks: Any) -> Any:

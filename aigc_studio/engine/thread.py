@@ -23,6 +23,7 @@ from aigc_studio.core.jobs import CancelToken, Job, Progress
 from aigc_studio.errors import Cancelled, StudioError
 
 CANCEL_GRACE_MS = 900  # after this the GUI treats a job as cancelled even if it has not yet stopped
+KEEP_DONE_HANDLES = 100  # finished jobs the Jobs dock can still show; older ones are dropped (a long session must not grow)
 
 
 @dataclass
@@ -51,6 +52,9 @@ class JobHandle(QObject):
         self.job_id = job_id
         self.title = title
         self.state = "queued"  # queued, running, finished, failed, cancelled
+        self.cancel_requested_at: float | None = None  # time.monotonic() of the first cancel()
+        self.stopped_at: float | None = None  # when the engine thread reported that the job's run() returned
+        self.abandoned = False  # cancelled by the grace timer because the job did not stop in time
 
     @property
     def done(self) -> bool:
@@ -165,6 +169,7 @@ class Engine(QObject):
     device_failed = Signal(str)
     job_added = Signal(object)  # JobHandle
     job_changed = Signal(object)  # JobHandle (state, progress or log changed)
+    job_removed = Signal(object)  # JobHandle dropped from the history (about to be deleted)
     busy_changed = Signal(bool)
 
     def __init__(self, device_preference: str = "auto", parent: QObject | None = None) -> None:
@@ -227,6 +232,8 @@ class Engine(QObject):
                 continue
             ticket.token.cancel()
             handle = self._handles[jid]
+            if handle.cancel_requested_at is None:
+                handle.cancel_requested_at = time.monotonic()
             if handle.state == "queued":
                 self._finish(jid, "cancelled")
             else:
@@ -306,13 +313,16 @@ class Engine(QObject):
             self.job_changed.emit(handle)
 
     def _on_finished(self, job_id: int, result: Any) -> None:
+        self._stopped(job_id)
+        # The result goes out with the signal only: a handle that kept it would hold every
+        # generated grid of the session in memory.
         if handle := self._live(job_id):
-            handle.result = result
             self._finish(job_id, "finished")
             handle.finished.emit(result)
         self._forget(job_id)
 
     def _on_failed(self, job_id: int, message: str) -> None:
+        self._stopped(job_id)
         if handle := self._live(job_id):
             handle.error = message
             self._finish(job_id, "failed")
@@ -320,12 +330,19 @@ class Engine(QObject):
         self._forget(job_id)
 
     def _on_cancelled(self, job_id: int) -> None:
+        self._stopped(job_id)
         if self._live(job_id):
             self._finish(job_id, "cancelled")
         self._forget(job_id)
 
+    def _stopped(self, job_id: int) -> None:
+        handle = self._handles.get(job_id)
+        if handle is not None:
+            handle.stopped_at = time.monotonic()
+
     def _abandon(self, job_id: int) -> None:
-        if self._live(job_id):
+        if handle := self._live(job_id):
+            handle.abandoned = True
             self._finish(job_id, "cancelled")
 
     def _finish(self, job_id: int, state: str) -> None:
@@ -339,8 +356,18 @@ class Engine(QObject):
 
     def _forget(self, job_id: int) -> None:
         self._tickets.pop(job_id, None)
+        self._prune_history()
         if not self._tickets:
             self.busy_changed.emit(False)
+
+    def _prune_history(self) -> None:
+        """Drop the oldest finished handles beyond KEEP_DONE_HANDLES (their tickets are already gone)."""
+        done = [jid for jid, h in self._handles.items() if h.done and jid not in self._tickets]
+        for jid in done[: max(0, len(done) - KEEP_DONE_HANDLES)]:
+            handle = self._handles.pop(jid)
+            self.started_at.pop(jid, None)
+            self.job_removed.emit(handle)
+            handle.deleteLater()
 
 
 def _shutdown_at_exit(engine_ref: weakref.ref) -> None:

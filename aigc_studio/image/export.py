@@ -41,6 +41,15 @@ def contact_sheet(
     return sheet
 
 
+def save_image(image: Image.Image, path: str | Path) -> Path:
+    """Save a picture atomically, in the format its suffix names (PNG when the suffix names none)."""
+    path = Path(path)
+    image_format = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=image_format)
+    return path
+
+
 def save_animation(
     frames: Sequence[np.ndarray], path: str | Path, fps: float = 8.0, scale: int = 1, bounce: bool = True
 ) -> Path:

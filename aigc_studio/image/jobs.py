@@ -77,27 +77,64 @@ def make_recipe(m: Any, ctx: Any, latent: Any, psi: float, op: str, seed: int | 
         "latent": [float(v) for v in latent.reshape(-1).tolist()],
         "resolution": m.resolution,
         "torch": torch.__version__,
-        "device": ctx.device.type,
+        "device": m.device.type,
     }
     recipe.update(extra)
     return recipe
 
 
 def _render(ctx: Any, m: Any, latents: Any, psi: float, op: str, seeds: list, **extra: Any) -> dict:
-    """Decode latents in small chunks (progress + cancel between them) and build items."""
+    """Decode latents in small chunks (progress + cancel between them) and build items.
+
+    Cancel is also checked between the network's layers: one chunk of a big model can
+    take seconds. Out of memory halves the chunk, then moves the model to the CPU.
+    """
+    from aigc_studio.core.jobs import cancel_between_layers
+    from aigc_studio.core.oom import is_out_of_memory
     from aigc_studio.image.model import DECODE_CHUNK
 
     items = []
     total = latents.shape[0]
-    for start in range(0, total, DECODE_CHUNK):
+    chunk = DECODE_CHUNK
+    start = 0
+    while start < total:
         ctx.progress(start / max(1, total), f"Drawing {start}/{total}")
-        images = m.decode(latents[start : start + DECODE_CHUNK], psi)
+        try:
+            with cancel_between_layers(m.net, ctx.check_cancelled):
+                images = m.decode(latents[start : start + chunk], psi, chunk_size=chunk)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            m, chunk = _smaller_after_oom(ctx, m, chunk)
+            continue
         for j, image in enumerate(images):
             i = start + j
             recipe = make_recipe(m, ctx, latents[i], psi, op, seeds[i], i, **extra)
             items.append({"image": image, "recipe": recipe})
+        start += len(images)
     ctx.progress(1.0, f"Drew {total} image(s)")
     return {"items": items, "model": m.name, "model_hash": m.card.content_hash, "kind": m.kind}
+
+
+def _smaller_after_oom(ctx: Any, m: Any, chunk: int) -> tuple[Any, int]:
+    """Half the pictures at a time; below one, the same model on the CPU; on the CPU, a clear error."""
+    import torch
+
+    from aigc_studio.core.oom import free_device_memory
+    from aigc_studio.errors import StudioError
+    from aigc_studio.image.model import DECODE_CHUNK
+
+    free_device_memory(m.device)
+    if chunk > 1:
+        ctx.log(f"Out of memory drawing {chunk} pictures at once: continuing {chunk // 2} at a time.")
+        return m, chunk // 2
+    if m.device.type == "cpu":
+        raise StudioError(
+            f"Out of memory drawing even one picture with {m.name} on the CPU. "
+            "Close other programs or choose a smaller model."
+        )
+    ctx.log(f"Out of memory on {m.device.type.upper()} even for one picture: drawing the rest on the CPU (slower).")
+    return ctx.models.get(m.path, torch.device("cpu"), _loader), DECODE_CHUNK
 
 
 class GenerateImagesJob:

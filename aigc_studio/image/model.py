@@ -62,15 +62,18 @@ class ImageModel:
         return self.card.name or self.path.stem
 
     @torch.no_grad()
-    def decode(self, latents: torch.Tensor, psi: float = 1.0) -> np.ndarray:
-        """Latents (N, D) on the CPU -> (N, H, W, 3) uint8. ``psi`` < 1 trades variety for quality."""
+    def decode(self, latents: torch.Tensor, psi: float = 1.0, chunk_size: int = DECODE_CHUNK) -> np.ndarray:
+        """Latents (N, D) on the CPU -> (N, H, W, 3) uint8. ``psi`` < 1 trades variety for quality.
+
+        ``chunk_size`` is smaller only after running out of memory (pixels may then differ by rounding).
+        """
         latents = latents.detach().to(torch.float32).cpu().reshape(-1, self.latent_dim)
         out = []
-        for start in range(0, latents.shape[0], DECODE_CHUNK):
-            chunk = latents[start : start + DECODE_CHUNK]
+        for start in range(0, latents.shape[0], chunk_size):
+            chunk = latents[start : start + chunk_size]
             real = chunk.shape[0]
-            if real < DECODE_CHUNK:
-                chunk = torch.cat([chunk, torch.zeros(DECODE_CHUNK - real, chunk.shape[1])])
+            if real < chunk_size:
+                chunk = torch.cat([chunk, torch.zeros(chunk_size - real, chunk.shape[1])])
             z = chunk.to(self.device)
             images = (
                 self.net(z, psi=psi, w_avg=self.w_avg)

@@ -15,6 +15,7 @@ from aigc_studio.errors import InputError
 from aigc_studio.music.song import Song
 
 TRANSFORMER, VAE = "music-transformer", "music-vae"
+VAE_DECODE_CHUNK = 64  # phrases per MusicVAE decode call in Variations
 
 
 @dataclass
@@ -43,6 +44,42 @@ def _load(ctx, path: str | Path):
     from aigc_studio.music.vae import load_music_vae
 
     return kind, ctx.models.get(path, ctx.device, load_music_vae)
+
+
+def _guarded(ctx, what: str, attempt):
+    """Run ``attempt()`` with Cancel checked between a VAE's steps; out of memory retries once, then tells the user.
+
+    A retry runs from the start with the same seed, so its result is the one an
+    uninterrupted run gives; after a GPU runs out, the retry runs on the CPU.
+    """
+    import torch
+
+    from aigc_studio.core.oom import free_device_memory, is_out_of_memory
+    from aigc_studio.errors import StudioError
+
+    for retry in (False, True):
+        try:
+            return attempt()
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            free_device_memory(ctx.device)
+            if retry:
+                raise StudioError(f"Out of memory while {what}. Ask for fewer bars or phrases, or pick a smaller "
+                                  "model.") from exc
+            if ctx.device.type != "cpu":
+                ctx.log(f"Out of memory on the {ctx.device.type.upper()} while {what}: trying again on the CPU.")
+                ctx.device = torch.device("cpu")
+            else:
+                ctx.log(f"Out of memory while {what}: freed memory and trying again.")
+    raise AssertionError("unreachable")
+
+
+def _steps_checked(ctx, model):
+    """Cancel checks between a MusicVAE's decoder steps (a long batch is one call)."""
+    from aigc_studio.core.jobs import cancel_between_layers
+
+    return cancel_between_layers(model, ctx.check_cancelled)
 
 
 def _settings(options: SamplingOptions, bars: int):
@@ -83,13 +120,19 @@ class GenerateMusicJob:
     title: str = "Generate music"
 
     def run(self, ctx) -> dict:
+        """Write the bars (retried once after running out of memory)."""
         if not 1 <= self.bars <= 256:
             raise InputError("Bars must be between 1 and 256.")
+        return _guarded(ctx, f"writing {self.bars} bars", lambda: self._run(ctx))
+
+    def _run(self, ctx) -> dict:
         started = time.monotonic()
         kind, model = _load(ctx, self.model)
         gen = ctx.generator()
         if kind == VAE:
-            fragment, first = _vae_phrases(model, self.bars, self.options.temperature, gen, self.prime, self.at_bar)
+            with _steps_checked(ctx, model):
+                fragment, first = _vae_phrases(model, self.bars, self.options.temperature, gen, self.prime,
+                                               self.at_bar)
             return {"fragment": fragment, "first_bar": first, "bars": self.bars, "tokens": 0,
                     "seconds": time.monotonic() - started}
         on_token, state = _token_reporter(ctx, self.bars)
@@ -111,6 +154,10 @@ class InfillMusicJob:
     title: str = "Regenerate selection"
 
     def run(self, ctx) -> dict:
+        """Regenerate the bars (retried once after running out of memory)."""
+        return _guarded(ctx, "regenerating the selection", lambda: self._run(ctx))
+
+    def _run(self, ctx) -> dict:
         kind, model = _load(ctx, self.model)
         if kind != TRANSFORMER:
             raise InputError("Regenerating a selection needs a music-transformer model, not a MusicVAE.")
@@ -163,6 +210,10 @@ class InterpolateMusicJob:
     title: str = "Interpolate"
 
     def run(self, ctx) -> dict:
+        """Morph between the two phrases (retried once after running out of memory)."""
+        return _guarded(ctx, "interpolating", lambda: self._run(ctx))
+
+    def _run(self, ctx) -> dict:
         from aigc_studio.music.vae import interpolate, song_to_melody
 
         kind, model = _load(ctx, self.model)
@@ -174,7 +225,8 @@ class InterpolateMusicJob:
         b = song_to_melody(self.song, self.bar_b, model.config)
         if all(e >= 128 for e in a) or all(e >= 128 for e in b):
             raise InputError("Both phrases need notes: select two bar ranges that are not empty.")
-        phrases = interpolate(model, a, b, self.steps)
+        with _steps_checked(ctx, model):
+            phrases = interpolate(model, a, b, self.steps)
         fragment = _place(phrases, model.config, self.song, self.at_bar)
         first = self.at_bar if self.at_bar is not None else self.song.bars
         return {"fragment": fragment, "first_bar": first, "bars": self.steps * model.config.bars}
@@ -193,6 +245,10 @@ class VariationsJob:
     title: str = "Variations"
 
     def run(self, ctx) -> dict:
+        """Write the variations (retried once after running out of memory)."""
+        return _guarded(ctx, "writing variations", lambda: self._run(ctx))
+
+    def _run(self, ctx) -> dict:
         import torch
 
         kind, model = _load(ctx, self.model)
@@ -201,10 +257,14 @@ class VariationsJob:
             from aigc_studio.music.vae import song_to_melody
 
             events = song_to_melody(self.song, self.bar, model.config)
-            with torch.no_grad():
-                mu, _ = model.encode(torch.tensor([events]))
-                z = mu + self.amount * torch.randn((self.count, mu.shape[1]), generator=gen)
-                phrases = model.decode(z).tolist()
+            with torch.no_grad(), _steps_checked(ctx, model):
+                mu, _ = model.encode(torch.tensor([events], device=next(model.parameters()).device))
+                z = mu + self.amount * torch.randn((self.count, mu.shape[1]), generator=gen).to(mu.device)
+                # Greedy decoding treats each phrase alone, so chunks give the same phrases (and Cancel lands).
+                phrases = []
+                for start in range(0, self.count, VAE_DECODE_CHUNK):
+                    ctx.progress(start / self.count, f"variation {start + 1} of {self.count}")
+                    phrases += model.decode(z[start : start + VAE_DECODE_CHUNK]).tolist()
             fragment = _place(phrases, model.config, self.song, None)
             return {"fragment": fragment, "first_bar": self.song.bars, "bars": self.count * model.config.bars}
         # Transformer: copies of the bars, each regenerated in the context of the original.
@@ -215,7 +275,7 @@ class VariationsJob:
         for i in range(self.count):
             ctx.progress(i / self.count, f"variation {i + 1} of {self.count}")
             part = model.infill(self.song, self.bar, self.bar + 2, _settings(self.options, 2), gen,
-                                use_cache=self.options.use_cache)
+                                use_cache=self.options.use_cache, on_token=lambda _token: ctx.check_cancelled())
             shift = (start_bar + 2 * i - self.bar) * self.song.bar_ticks
             for index, track in enumerate(part.tracks):
                 while index >= len(fragment.tracks):

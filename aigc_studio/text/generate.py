@@ -8,7 +8,7 @@ sequences and UTF-8-safe incremental decoding.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -35,13 +35,20 @@ def generate_ids(
     settings: SamplingSettings,
     generator: torch.Generator,
     use_cache: bool = True,
+    on_oom: Callable[[BaseException], Any] | None = None,
 ) -> Iterator[int]:
     """Yield new token ids forever (the caller decides when to stop).
 
     With the cache, each step feeds one token. When the cache reaches the
     context, it is rebuilt from the last three quarters of the window (the
     positions are absolute, so a plain crop would shift them).
+
+    Out of memory calls ``on_oom(exc)``, which frees memory and returns the model
+    to go on with (perhaps moved to the CPU) or raises; the cache is then rebuilt
+    and no token is lost, so the text is the one an uninterrupted run writes.
     """
+    from aigc_studio.core.oom import is_out_of_memory
+
     ids = list(prompt_ids) or lm.start_ids()
     context = lm.context
     refill = max(1, (context * 3) // 4)
@@ -49,10 +56,18 @@ def generate_ids(
     cache = None
     feed = ids[-context:] if len(ids) <= context else ids[-refill:]
     while True:
-        if use_cache:
-            logits, cache = lm.logits(feed, cache)
-        else:
-            logits, _ = lm.logits(ids[-context:], None)
+        try:
+            if use_cache:
+                logits, cache = lm.logits(feed, cache)
+            else:
+                logits, _ = lm.logits(ids[-context:], None)
+        except Exception as exc:
+            if on_oom is None or not is_out_of_memory(exc):
+                raise
+            cache = None  # the cache holds most of the memory; rebuild it from the window
+            lm = on_oom(exc)
+            feed = ids[-context:] if len(ids) <= context else ids[-refill:]
+            continue
         previous = torch.tensor(ids[-penalty_window:]) if settings.repetition_penalty != 1.0 else None
         token = sample_next(logits, settings, generator, previous)
         ids.append(token)
@@ -80,11 +95,14 @@ def stream_text(
     generator: torch.Generator,
     stop: Sequence[str] = (),
     use_cache: bool = True,
+    on_token: Callable[[], None] | None = None,
+    on_oom: Callable[[BaseException], Any] | None = None,
 ) -> Iterator[str]:
     """Yield pieces of new text as tokens arrive; ends at max tokens, a stop sequence or EOS.
 
     A piece is held back while it could be the start of a stop sequence or an
     unfinished UTF-8 character, so the writer never sees text that is then taken back.
+    ``on_token`` runs after every token (a cancel check: held-back tokens yield nothing).
     """
     stops = [s for s in stop if s]
     prompt_ids = lm.encode(prompt) if prompt else []
@@ -94,7 +112,9 @@ def stream_text(
     emitted = 0
     eos = getattr(lm, "eos_id", None)
     text = ""
-    for count, token in enumerate(generate_ids(lm, prompt_ids, settings, generator, use_cache), start=1):
+    for count, token in enumerate(generate_ids(lm, prompt_ids, settings, generator, use_cache, on_oom), start=1):
+        if on_token is not None:
+            on_token()
         if eos is not None and token == eos:
             break
         new.append(token)

@@ -13,18 +13,22 @@ from typing import Any
 from aigc_studio.errors import InputError
 
 
-def load_language_model(ref: str | Path, ctx: Any, allow_pickle: bool = False) -> Any:
-    """An own-GPT file, a registry name, or a Hugging Face folder, loaded through the model cache."""
+def load_language_model(ref: str | Path, ctx: Any, allow_pickle: bool = False, device: Any = None) -> Any:
+    """An own-GPT file, a registry name, or a Hugging Face folder, loaded through the model cache.
+
+    ``device`` overrides the job's device (the CPU after the GPU ran out of memory).
+    """
     from aigc_studio.core.registry import resolve_model
 
+    device = ctx.device if device is None else device
     path = Path(str(ref)).expanduser()
     if path.is_dir():
         loader = _hf_loader_pickle if allow_pickle else _hf_loader
-        return ctx.models.get(path, ctx.device, loader)
+        return ctx.models.get(path, device, loader)
     from aigc_studio.text.gpt import load_gpt
 
     resolved = resolve_model(str(ref), "text-gpt")
-    return ctx.models.get(resolved, ctx.device, load_gpt)
+    return ctx.models.get(resolved, device, load_gpt)
 
 
 def _hf_loader(path: Path, device: Any) -> Any:
@@ -76,15 +80,49 @@ class GenerateTextJob:
         generator = ctx.generator(self.seed)
         pieces: list[str] = []
         started = time.monotonic()
+        recover = _OutOfMemoryRecovery(ctx, self.model, self.allow_pickle)
         # One token at a time is too little work to split across threads (see one_cpu_thread).
         with one_cpu_thread(ctx.device):
-            stream = stream_text(lm, self.prompt, settings, generator, self.stop, self.use_cache)
+            stream = stream_text(lm, self.prompt, settings, generator, self.stop, self.use_cache,
+                                 on_token=ctx.check_cancelled, on_oom=recover)
             for count, piece in enumerate(stream, 1):
                 pieces.append(piece)
                 ctx.partial({"type": "token", "text": piece})
                 if count % 16 == 0:
                     ctx.progress(count / self.max_new_tokens, f"{count} tokens")
         return {"text": "".join(pieces), "seconds": time.monotonic() - started, "model": getattr(lm, "name", "")}
+
+
+class _OutOfMemoryRecovery:
+    """What generation does when the device runs out of memory: retry, then the CPU, then a clear error."""
+
+    RETRIES = 2  # after freeing the cache a retry often fits; more would only repeat the failure
+
+    def __init__(self, ctx: Any, model: str, allow_pickle: bool) -> None:
+        self.ctx, self.model, self.allow_pickle = ctx, model, allow_pickle
+        self.failures = 0
+
+    def __call__(self, exc: BaseException) -> Any:
+        """Free memory and return the language model to continue with (or raise StudioError)."""
+        import torch
+
+        from aigc_studio.core.oom import free_device_memory
+        from aigc_studio.errors import StudioError
+
+        self.failures += 1
+        device = self.ctx.device
+        free_device_memory(device)
+        if device.type != "cpu":
+            self.ctx.log(f"Out of memory on the {device.type.upper()} while writing: continuing on the CPU (slower).")
+            self.ctx.device = torch.device("cpu")
+            return load_language_model(self.model, self.ctx, self.allow_pickle)
+        if self.failures > self.RETRIES:
+            raise StudioError(
+                "Out of memory while writing. Ask for fewer tokens (Max tokens), shorten the text before the "
+                "cursor, or pick a smaller model."
+            ) from exc
+        self.ctx.log("Out of memory while writing: freed memory and trying again.")
+        return load_language_model(self.model, self.ctx, self.allow_pickle)
 
 
 @dataclass
@@ -126,13 +164,19 @@ class BlendSentencesJob:
     title: str = "Blend sentences"
 
     def run(self, ctx: Any) -> list[str]:
-        """Encode both, interpolate, decode greedily."""
+        """Encode both, interpolate, decode greedily (one sentence at a time, so Cancel is quick)."""
         from aigc_studio.core.registry import resolve_model
         from aigc_studio.text.vae import load_vae
 
         vae = ctx.models.get(resolve_model(self.model, "text-vae"), ctx.device, load_vae)
         ctx.check_cancelled()
-        return vae.homotopy(self.first, self.second, self.steps)
+        steps = max(2, int(self.steps))
+        a, b = vae.encode(self.first), vae.encode(self.second)
+        out = []
+        for i in range(steps):
+            ctx.progress(i / steps, f"sentence {i + 1} of {steps}")
+            out.append(vae.decode(a + (b - a) * (i / (steps - 1))))
+        return out
 
 
 @dataclass
@@ -147,9 +191,19 @@ class NeighboursJob:
     title: str = "Sentence neighbours"
 
     def run(self, ctx: Any) -> list[str]:
-        """Encode, add Gaussian noise, decode."""
+        """Encode, add Gaussian noise, decode (one sentence at a time, so Cancel is quick)."""
+        import torch
+
         from aigc_studio.core.registry import resolve_model
         from aigc_studio.text.vae import load_vae
 
         vae = ctx.models.get(resolve_model(self.model, "text-vae"), ctx.device, load_vae)
-        return vae.neighbours(self.sentence, self.count, self.radius, ctx.generator(self.seed))
+        ctx.check_cancelled()
+        generator = ctx.generator(self.seed)
+        mu = vae.encode(self.sentence)
+        out = []
+        for i in range(self.count):
+            ctx.progress(i / self.count, f"sentence {i + 1} of {self.count}")
+            # The same draws as LoadedVAE.neighbours, one sentence at a time.
+            out.append(vae.decode(mu + self.radius * torch.randn(mu.shape, generator=generator).to(mu.device)))
+        return out

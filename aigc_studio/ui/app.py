@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -77,8 +78,14 @@ def _screenshot_when_idle(app, window, path: Path) -> int:
         QTimer.singleShot(300, shoot)  # let the last repaint land
 
     def shoot() -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ok = window.grab().save(str(path), "PNG")
+        from aigc_studio.core.atomic import atomic_path
+
+        ok = False
+        with contextlib.suppress(OSError):
+            with atomic_path(path) as tmp:
+                if not window.grab().save(str(tmp), "PNG"):
+                    raise OSError("not written")  # keeps whatever was at ``path`` before
+            ok = True
         if not ok:
             print(f"aigc-studio: error: could not write {path}", file=sys.stderr)
         result["status"] = 0 if ok else 1

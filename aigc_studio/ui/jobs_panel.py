@@ -1,4 +1,4 @@
-"""The job/history panel: every job this session, its state, progress and log."""
+"""The job/history panel: this session's recent jobs (the engine keeps the last hundred), state, progress and log."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ class JobsPanel(QWidget):
         layout.addLayout(buttons)
         engine.job_added.connect(self._add)
         engine.job_changed.connect(self._update)
+        engine.job_removed.connect(self._remove)
         self.tree.currentItemChanged.connect(lambda *_: self._show_selected())
         self.cancel_button.clicked.connect(self._cancel_selected)
         self.clear_button.clicked.connect(self._clear_finished)
@@ -68,6 +69,12 @@ class JobsPanel(QWidget):
         self.tree.insertTopLevelItem(0, item)
         self._items[handle.job_id] = item
         self._submitted[handle.job_id] = time.monotonic()
+
+    def _remove(self, handle: JobHandle) -> None:
+        item = self._items.pop(handle.job_id, None)
+        self._submitted.pop(handle.job_id, None)
+        if item is not None:
+            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
 
     def _update(self, handle: JobHandle) -> None:
         item = self._items.get(handle.job_id)
@@ -106,3 +113,4 @@ class JobsPanel(QWidget):
             if item.data(0, Qt.ItemDataRole.UserRole).done:
                 self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
                 del self._items[job_id]
+                self._submitted.pop(job_id, None)

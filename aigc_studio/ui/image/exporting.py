@@ -7,7 +7,7 @@ from typing import Any
 
 from aigc_studio.core.registry import list_models
 from aigc_studio.errors import InputError
-from aigc_studio.image.export import contact_sheet, save_animation, save_frames
+from aigc_studio.image.export import contact_sheet, save_animation, save_frames, save_image
 from aigc_studio.image.recipe import save_png
 
 MODEL_KINDS = ("image-gan", "image-vae")
@@ -34,11 +34,8 @@ def export_contact_sheet(items: list[dict[str, Any]], path: str | Path, strip: b
         str(i["recipe"].get("seed")) if i["recipe"].get("seed") is not None else f"#{n + 1}"
         for n, i in enumerate(items)
     ]
-    path = Path(path)
-    contact_sheet([i["image"] for i in items], columns=len(items) if strip else None, labels=labels, scale=scale).save(
-        path
-    )
-    return path
+    sheet = contact_sheet([i["image"] for i in items], columns=len(items) if strip else None, labels=labels, scale=scale)
+    return save_image(sheet, path)
 
 
 def export_animation(items: list[dict[str, Any]], folder: str | Path, scale: int = 1) -> Path:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem
 
 from aigc_studio.core.atomic import atomic_write_text
 from aigc_studio.core.paths import user_data_dir
+from aigc_studio.image.export import save_image
 from aigc_studio.image.recipe import save_png
 
 THUMB = 96
@@ -51,7 +52,7 @@ class HistoryStore:
             path = save_png(self.folder / f"{stem}.png", item["image"], item["recipe"])
             thumb = Image.fromarray(item["image"])
             thumb.thumbnail((THUMB, THUMB), Image.Resampling.LANCZOS)
-            thumb.save(self.folder / f"{stem}.thumb.png")
+            save_image(thumb, self.folder / f"{stem}.thumb.png")
             recipe = item["recipe"]
             entry = {
                 "file": path.name,
