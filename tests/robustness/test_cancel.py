@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +50,25 @@ def _no_half_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if is_part_file(p)]
 
 
+def _cancel_after(qtbot, engine, name: str, job, delay: float) -> float:
+    """Run ``job`` for ``delay`` seconds, cancel it and return the seconds until it really stopped."""
+    results = []
+    handle = engine.submit(job, seed=1)
+    handle.finished.connect(results.append)
+    qtbot.waitUntil(lambda: handle.state != "queued", timeout=60_000)
+    qtbot.wait(int(delay * 1000))
+    if handle.done:  # a short job finished before Cancel: its whole run is the latency bound
+        assert name in SHORT_JOBS, f"{name} finished in {delay} s; make it longer"
+        assert handle.state == "finished", getattr(handle, "error", "")
+        return handle.stopped_at - engine.started_at[handle.job_id]
+    handle.cancel()
+    qtbot.waitUntil(lambda: handle.stopped_at is not None, timeout=30_000)
+    if name not in SHORT_JOBS:
+        assert handle.state == "cancelled" and results == [], f"{name} was not cancelled"
+        assert not handle.abandoned
+    return handle.stopped_at - handle.cancel_requested_at
+
+
 @pytest.mark.parametrize("name", JOB_NAMES)
 def test_every_job_stops_within_a_second_of_cancel_and_leaves_nothing_half_done(qtbot, engine, jobs, name):
     from aigc_studio.core.statefile import load_checkpoint
@@ -59,22 +77,7 @@ def test_every_job_stops_within_a_second_of_cancel_and_leaves_nothing_half_done(
         long_job = jobs[name]()
         for out in long_job.outputs:
             out.unlink(missing_ok=True)
-        results = []
-        handle = engine.submit(long_job.job, seed=1)
-        handle.finished.connect(results.append)
-        qtbot.waitUntil(lambda: handle.state != "queued", timeout=60_000)
-        qtbot.wait(int(delay * 1000))
-        if handle.done:  # a short job finished before Cancel: its whole run is the latency bound
-            assert name in SHORT_JOBS, f"{name} finished in {delay} s; make it longer"
-            assert handle.state == "finished", getattr(handle, "error", "")
-            latency = handle.stopped_at - engine.started_at[handle.job_id]
-        else:
-            handle.cancel()
-            qtbot.waitUntil(lambda: handle.stopped_at is not None, timeout=30_000)
-            latency = handle.stopped_at - handle.cancel_requested_at
-            if name not in SHORT_JOBS:
-                assert handle.state == "cancelled" and results == [], f"{name} was not cancelled"
-                assert not handle.abandoned
+        latency = _cancel_after(qtbot, engine, name, long_job.job, delay)
         LATENCIES.setdefault(name, []).append(latency)
         assert latency < CANCEL_LIMIT_S, f"{name} took {latency:.2f} s to stop after Cancel"
 
