@@ -310,9 +310,11 @@ class ImagePane(StudioPane):
         """Encode a picture with the current VAE (dropped on the canvas or opened)."""
 
         def go():
-            model = self._model()
             from aigc_studio.core.modelfile import read_card
+            from aigc_studio.image.picture_io import read_picture
 
+            read_picture(path).close()  # a bad file is refused before the model selection changes
+            model = self._model()
             if read_card(model).kind != "image-vae":
                 vaes = list_models("image-vae")
                 if not vaes:
