@@ -10,6 +10,7 @@ Run ``python -m tests.badinput.corpus FOLDER`` to write the corpus for a look.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import pickle
@@ -154,7 +155,29 @@ def _images(folder: Path) -> list[BadInput]:
     for name, (data, mentions) in files.items():
         (folder / name).write_bytes(data)
         entries.append(BadInput(name, folder / name, frozenset({IMAGE_OPEN, IMAGE_ENCODE}), mentions=mentions))
+    # Readable pictures whose AIGC Studio recipe is damaged: opening one must not draw anything.
+    recipes = {
+        "recipe-not-json.png": ("{latent: [0.1", ("damaged",)),
+        "recipe-no-latent.png": (json.dumps({"version": 1, "seed": 3}), ("no latent",)),
+        "recipe-latent-text.png": (json.dumps({"version": 1, "latent": ["a", "b"], "seed": 3}), ("latent",)),
+        "recipe-version-text.png": (json.dumps({"version": "two", "latent": [0.1]}), ("version",)),
+        "recipe-newer.png": (json.dumps({"version": 7, "latent": [0.1]}), ("newer",)),
+    }
+    for name, (raw, mentions) in recipes.items():
+        (folder / name).write_bytes(_png_with_recipe(raw))
+        entries.append(BadInput(name, folder / name, frozenset({IMAGE_OPEN}), mentions=mentions))
     return entries
+
+
+def _png_with_recipe(raw: str) -> bytes:
+    """A small PNG carrying ``raw`` as its AIGC Studio recipe chunk."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("aigc-studio", raw)
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 40, 40)).save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
 
 
 def _image_folders(root: Path) -> list[BadInput]:
@@ -184,13 +207,14 @@ def _texts(folder: Path) -> list[BadInput]:
     broken_utf8 = WIDE_SAMPLE.encode("utf-8")
     broken_utf8 = broken_utf8[:5] + b"\xff\xfe" + broken_utf8[5:]
     files = {
-        # name: (bytes, loaders, mentions when refused, editor text when opened)
+        # name: (bytes, loaders, what the message or note mentions, editor text when opened)
         # An empty file opens as an empty document in the editor, but it is no training data.
         "empty.txt": (b"", {TEXT_OPEN, TEXT_CORPUS}, ("empty",), ""),
-        "latin1.txt": (TEXT_SAMPLE.encode("latin-1"), {TEXT_OPEN}, (), TEXT_SAMPLE),
-        "utf16-bom.txt": (WIDE_SAMPLE.encode("utf-16"), {TEXT_OPEN}, (), WIDE_SAMPLE),
-        "utf16le-nobom.txt": (TEXT_SAMPLE.encode("utf-16-le"), {TEXT_OPEN}, (), TEXT_SAMPLE),
-        "invalid-utf8.txt": (broken_utf8, {TEXT_OPEN}, (), WIDE_SAMPLE[:4] + "\ufffd\ufffd" + WIDE_SAMPLE[4:]),
+        "latin1.txt": (TEXT_SAMPLE.encode("latin-1"), {TEXT_OPEN}, ("read as cp1252",), TEXT_SAMPLE),
+        "utf16-bom.txt": (WIDE_SAMPLE.encode("utf-16"), {TEXT_OPEN}, ("read as utf-16",), WIDE_SAMPLE),
+        "utf16le-nobom.txt": (TEXT_SAMPLE.encode("utf-16-le"), {TEXT_OPEN}, ("read as utf-16",), TEXT_SAMPLE),
+        "invalid-utf8.txt": (broken_utf8, {TEXT_OPEN}, ("invalid byte",),
+                             WIDE_SAMPLE[:4] + "\ufffd\ufffd" + WIDE_SAMPLE[4:]),
         "binary-renamed.txt": (_png_bytes(), {TEXT_OPEN, TEXT_CORPUS}, ("binary",), None),
         "zip-renamed.md": (b"PK\x03\x04" + bytes(range(256)) * 4, {TEXT_OPEN, TEXT_CORPUS}, ("binary",), None),
     }
@@ -199,6 +223,15 @@ def _texts(folder: Path) -> list[BadInput]:
         (folder / name).write_bytes(data)
         opens = frozenset({TEXT_OPEN} if text is not None else ())
         entries.append(BadInput(name, folder / name, frozenset(loaders), opens, mentions, text))
+    # Our own sidecar beside a text, hand-edited: its hash matches but the spans are nonsense.
+    spans_text = "A draft with a damaged sidecar.\n"
+    (folder / "damaged-sidecar.md").write_text(spans_text, encoding="utf-8")
+    sidecar = {"format": "aigc-studio-text-spans", "version": 1,
+               "text_sha256": hashlib.sha256(spans_text.encode()).hexdigest(),
+               "generated_spans": [[2, "x"], "oops", [1], [True, 3], None, [0, 5]]}
+    (folder / "damaged-sidecar.md.aigc.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    entries.append(BadInput("damaged-sidecar.md", folder / "damaged-sidecar.md", frozenset({TEXT_OPEN}),
+                            frozenset({TEXT_OPEN}), expected_text=spans_text))
     nothing = folder / "no-usable-text-folder"
     nothing.mkdir(exist_ok=True)
     (nothing / "blank.txt").write_text("  \n\n")
@@ -256,6 +289,10 @@ def _midis(folder: Path) -> list[BadInput]:
         "smpte.mid": (_header(0, 1, smpte_division) + _track(_notes(60, 64, length=1000)), OPEN, ("smpte",)),
         "hanging-note.mid": (_header(0, 1, 480) + _track(b"\x00\x90\x3c\x50" + _notes(64) + b"\x83\x60\x90\x43\x50"),
                              OPEN, ("no note-off",)),
+        # A tempo of 0 µs per beat and a 0/4 time signature would divide by zero in the roll and the player.
+        "zero-tempo.mid": (_header(0, 1, 480) + _track(b"\x00\xff\x51\x03\x00\x00\x00" + _notes(60)), OPEN, ("tempo",)),
+        "bad-time-signature.mid": (_header(0, 1, 480) + _track(b"\x00\xff\x58\x04\x00\x02\x18\x08" + _notes(60)),
+                                   OPEN, ("time signature",)),
     }
     entries = []
     for name, (data, outcome, mentions) in files.items():

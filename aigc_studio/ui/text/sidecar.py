@@ -48,4 +48,8 @@ def read_sidecar(document: str | Path, text: str) -> list[list[int]]:
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("text_sha256") != text_hash(text):
         return []
     spans = data.get("generated_spans")
-    return spans if isinstance(spans, list) else []
+    if not isinstance(spans, list):
+        return []
+    # A hand-edited sidecar may hold anything: keep only [start, end] pairs of whole numbers.
+    return [list(s) for s in spans if isinstance(s, list) and len(s) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in s)]
