@@ -39,12 +39,14 @@ KNOWN_GAPS = {
 
 
 # Files that open in a pane arrive by File > Open, by a drop on the window, and (music) by a drop on the roll.
+# Model files arrive by the picker's "Open model file…" and (image, music) the train dialog's "Resume from".
 ROUTES = {c.IMAGE_OPEN: ("file-open", "window-drop"), c.TEXT_OPEN: ("file-open", "window-drop"),
-          c.MIDI_OPEN: ("file-open", "window-drop", "pane-drop")}
+          c.MIDI_OPEN: ("file-open", "window-drop", "pane-drop"),
+          c.MODEL_IMAGE: ("picker", "train-resume"), c.MODEL_MUSIC: ("picker", "train-resume")}
 
 
 def _case(entry, loader, route):
-    gap = KNOWN_GAPS.get((entry.id, loader))
+    gap = KNOWN_GAPS.get((entry.id, loader)) if route in ("-", "picker") else None
     marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
     label = f"{loader}:{route}" if route != "-" else loader
     return pytest.param(entry, loader, route, id=f"{entry.id}::{label}", marks=marks)
@@ -178,13 +180,15 @@ def _image_encode(window, monkeypatch, entry, shown, route) -> str:
     return pane.message.text()
 
 
-def _image_folder(window, monkeypatch, entry, shown, route) -> str:
+def _image_folder(window, monkeypatch, entry, shown, route, resume: Path | None = None) -> str:
     from aigc_studio.ui.image.train_dialog import TrainDialog
 
     pane = window.show_pane("image")
+    folder = entry.path if resume is None else _good_images(entry)
 
     def fill_and_accept(dialog):
-        dialog.folder.setText(str(entry.path))
+        dialog.folder.setText(str(folder))
+        dialog.resume.setText(str(resume or ""))
         dialog.resolution.setCurrentIndex(0)
         dialog.size.setCurrentIndex(0)
         dialog.steps.setValue(2)
@@ -222,13 +226,15 @@ def _midi_open(window, monkeypatch, entry, shown, route) -> str:
     return shown[-1] if shown else window.statusBar().currentMessage()
 
 
-def _midi_corpus(window, monkeypatch, entry, shown, route) -> str:
+def _midi_corpus(window, monkeypatch, entry, shown, route, resume: Path | None = None) -> str:
     from aigc_studio.ui.music.train_dialog import MusicTrainDialog
 
     pane = window.show_pane("music")
+    data = entry.path if resume is None else _good_midi(entry)
 
     def fill_and_accept(dialog):
-        dialog.data.setText(str(entry.path))
+        dialog.data.setText(str(data))
+        dialog.resume.setText(str(resume or ""))
         dialog.steps.setValue(2)
         dialog.out.setText(str(entry.path.parent / "never-written.safetensors"))
         return MusicTrainDialog.Accepted
@@ -247,7 +253,33 @@ def _pick_model_file(window, monkeypatch, picker, path: Path, shown) -> str:
     return shown[-1] if shown else ""
 
 
+def _good_images(entry) -> Path:
+    """A folder of readable pictures beside the corpus (for runs where only the checkpoint is bad)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = entry.path.parent / "good-images"
+    folder.mkdir(exist_ok=True)
+    for i in range(2):
+        Image.fromarray(np.full((32, 32, 3), 60 * i, np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def _good_midi(entry) -> Path:
+    """A folder with one real song beside the corpus."""
+    from aigc_studio.music.midi_io import write_midi
+    from aigc_studio.music.song import Song, TempoChange, Track
+
+    folder = entry.path.parent / "good-midi"
+    folder.mkdir(exist_ok=True)
+    write_midi(Song(480, [Track("Piano", 0, 0, [Note(60 + k, k * 480, 480, 80) for k in range(8)])],
+                    [TempoChange(0, 500_000)]), folder / "song.mid")
+    return folder
+
+
 def _model_image(window, monkeypatch, entry, shown, route) -> str:
+    if route == "train-resume":
+        return _image_folder(window, monkeypatch, entry, shown, route, resume=entry.path)
     return _pick_model_file(window, monkeypatch, window.show_pane("image").model_picker, entry.path, shown)
 
 
@@ -256,6 +288,8 @@ def _model_text(window, monkeypatch, entry, shown, route) -> str:
 
 
 def _model_music(window, monkeypatch, entry, shown, route) -> str:
+    if route == "train-resume":
+        return _midi_corpus(window, monkeypatch, entry, shown, route, resume=entry.path)
     return _pick_model_file(window, monkeypatch, window.show_pane("music").model_picker, entry.path, shown)
 
 
