@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except Cancelled:
         print("aigc-studio: cancelled", file=sys.stderr)
+        if argv is None:  # the program itself, not a test: skip torch's ~0.7 s teardown so Ctrl+C ends at once
+            _exit_now(130)
         return 130
     except KeyboardInterrupt:
         print("aigc-studio: interrupted", file=sys.stderr)
@@ -108,6 +110,15 @@ def _log_internal_error(exc: Exception) -> str | None:
     except OSError:
         return None
     return str(path)
+
+
+def _exit_now(status: int) -> None:
+    """End the process without interpreter teardown; everything the command wrote is already closed."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def cli_device(args: argparse.Namespace) -> str:

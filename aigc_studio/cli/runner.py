@@ -10,7 +10,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from aigc_studio.core.jobs import CancelToken, Job, JobContext, Progress
+from aigc_studio.core.jobs import CancelToken, Job, JobContext, Progress, warm_up_training
+from aigc_studio.errors import Cancelled
 
 ETA_WINDOW_S = 60.0
 
@@ -88,12 +89,18 @@ def run_in_terminal(
     token = CancelToken()
     previous = signal.getsignal(signal.SIGINT)
 
+    def stop_now(signum, frame):  # nothing is being written yet: stop right here
+        raise Cancelled()
+
     def on_sigint(signum, frame):  # first Ctrl+C cancels cleanly, the second one kills
         token.cancel()
         signal.signal(signal.SIGINT, previous)
 
-    signal.signal(signal.SIGINT, on_sigint)
     try:
+        signal.signal(signal.SIGINT, stop_now)
+        if getattr(job, "trains", False):
+            warm_up_training()
+        signal.signal(signal.SIGINT, on_sigint)
         ctx = JobContext(
             device=pick_device(device),
             seed=seed,

@@ -127,6 +127,15 @@ class JobContext:
         return gen
 
 
+def warm_up_training() -> None:
+    """Import what the first optimiser pulls in (torch._dynamo, ~1 s) now, where Cancel need not wait for it.
+
+    A Python import cannot stop halfway at a cancel check, so a training job that
+    met it first would ignore Cancel for a second. Jobs that set ``trains = True`` need it.
+    """
+    import torch._dynamo  # noqa: F401 - imported for its side effect
+
+
 @contextlib.contextmanager
 def cancel_between_layers(net: Any, check: Callable[[], None]) -> Iterator[None]:
     """Call ``check`` before every submodule of ``net`` runs, so one long forward pass stops within a layer.

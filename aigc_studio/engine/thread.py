@@ -98,6 +98,8 @@ class EngineWorker(QObject):
                 self._boot("cpu")
             except Exception as cpu_exc:  # noqa: BLE001 - e.g. torch missing or the process is exiting
                 broken = f"The model engine could not start: {cpu_exc}"
+        if broken is None:
+            _warm_up()
         while True:
             ticket = self.queue.get()
             if ticket is None:
@@ -375,6 +377,14 @@ def _shutdown_at_exit(engine_ref: weakref.ref) -> None:
     if engine is not None:
         with contextlib.suppress(RuntimeError):  # the Qt object is already gone
             engine.shutdown()
+
+
+def _warm_up() -> None:
+    """Pay training's one-time import while idle, so that Cancel of the first training run is quick."""
+    from aigc_studio.core.jobs import warm_up_training
+
+    with contextlib.suppress(Exception):  # an optional speed-up: training still works without it
+        warm_up_training()
 
 
 def _friendly_runtime_error(exc: Exception) -> str:

@@ -36,6 +36,8 @@ def train_job(settings: Any) -> Any:
 class TrainImageJob:
     """Torch-free wrapper the GUI can build: imports the training loop on the engine thread."""
 
+    trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
+
     def __init__(self, settings: Any) -> None:
         settings.check()
         self.settings = settings

@@ -32,6 +32,7 @@ class ImageTrainJob(ABC):
     """Train (or resume) one image model kind on a folder; checkpoints to ``settings.out``."""
 
     kind = ""  # model-card kind, e.g. "image-gan"
+    trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
     noun = ""  # "GAN" or "VAE", for titles and messages
     config_class: type = object
     size_presets: dict[str, dict[str, Any]] = {}  # "tiny"/"small"/"medium" -> config fields

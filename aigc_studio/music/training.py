@@ -37,6 +37,8 @@ def _lr(settings: MusicTrainSettings, step: int) -> float:
 class TrainMusicJob:
     """Train (or resume) a music-transformer or music-vae; returns the output path."""
 
+    trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
+
     def __init__(self, settings: MusicTrainSettings) -> None:
         self.settings = settings
         self.title = f"Train {settings.kind}"

@@ -131,6 +131,7 @@ class TrainGPTJob:
 
     settings: dict[str, Any]
     title: str = "Train text GPT"
+    trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
 
     def run(self, ctx: Any) -> dict[str, Any]:
         """Run the training loop (see ``train_gpt.py``)."""
@@ -145,6 +146,7 @@ class TrainVAEJob:
 
     settings: dict[str, Any]
     title: str = "Train sentence VAE"
+    trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
 
     def run(self, ctx: Any) -> dict[str, Any]:
         """Run the VAE training loop (see ``train_vae.py``)."""

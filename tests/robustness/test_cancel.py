@@ -92,3 +92,109 @@ def test_every_job_stops_within_a_second_of_cancel_and_leaves_nothing_half_done(
         after = engine.submit(long_job.follow_up, seed=1)
         with qtbot.waitSignal(after.finished, timeout=30_000):
             pass
+
+
+# --- Ctrl+C in the terminal ---------------------------------------------------------------------------------
+
+
+class Terminal:
+    """``aigc-studio`` as a child process whose stdout and stderr are read as they arrive."""
+
+    def __init__(self, args: list[str], home: Path) -> None:
+        import subprocess
+        import sys
+        import threading
+
+        env = dict(os.environ, AIGC_STUDIO_HOME=str(home), PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen([sys.executable, "-m", "aigc_studio", "--device", "cpu", *args], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        for stream, lines in ((self.process.stdout, self.out), (self.process.stderr, self.err)):
+            threading.Thread(target=lambda s=stream, seen=lines: seen.extend(iter(s.readline, "")), daemon=True).start()
+
+    def wait_for(self, seen: list[str], text: str, timeout: float = 60.0) -> None:
+        """Block until a line containing ``text`` arrived on the stream ``seen``."""
+        import time
+
+        end = time.monotonic() + timeout
+        while not any(text in line for line in seen):
+            assert self.process.poll() is None, f"exited early: {''.join(self.err)}"
+            assert time.monotonic() < end, f"no {text!r} within {timeout} s: {''.join(self.err)}"
+            time.sleep(0.02)
+
+    def interrupt(self) -> float:
+        """Send one Ctrl+C (SIGINT); return the seconds until the process exited."""
+        import signal
+        import time
+
+        sent = time.monotonic()
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=30)
+        return time.monotonic() - sent
+
+
+@pytest.fixture(scope="module")
+def cli_models(tmp_path_factory):
+    """Model files and training data for the terminal tests."""
+    from .long_jobs import TEXT, gan_file, gpt_file, image_folder, midi_folder, music_transformer_file
+
+    folder = tmp_path_factory.mktemp("cli")
+    (folder / "corpus.txt").write_text(TEXT * 40, encoding="utf-8")
+    return {
+        "gan": gan_file(folder / "gan.safetensors", resolution=128, size="medium"),
+        "gpt": gpt_file(folder / "gpt.safetensors"),
+        "music": music_transformer_file(folder / "mt.safetensors", context=2048, width=64),
+        "images": image_folder(folder / "images"),
+        "corpus": folder / "corpus.txt",
+        "midi": midi_folder(folder / "midi"),
+    }
+
+
+CLI_CASES = {
+    # name: (arguments, file written (under the output folder), stream and text that show it is working)
+    "generate image": (["generate", "image", "--model", "{gan}", "--n", "1024", "--out", "{out}/pictures"],
+                       "pictures", "err", "%"),
+    "generate text": (["generate", "text", "--model", "{gpt}", "--prompt", "The garden", "--max-tokens", "100000",
+                       "--out", "{out}/story.txt"], "story.txt", "out", "The garden"),
+    "generate music": (["generate", "music", "--model", "{music}", "--bars", "256", "--out", "{out}/song.mid"],
+                       "song.mid", "err", "%"),
+    "train image-gan": (["train", "image-gan", "--data", "{images}", "--resolution", "32", "--size", "tiny",
+                         "--batch", "8", "--steps", "100000", "--checkpoint-every", "20", "--out",
+                         "{out}/gan.safetensors"], "gan.safetensors", "err", "img/s"),
+    "train text-gpt": (["train", "text-gpt", "--data", "{corpus}", "--layers", "1", "--width", "32", "--context",
+                        "32", "--steps", "100000", "--checkpoint-every", "50", "--out", "{out}/gpt.safetensors"],
+                       "gpt.safetensors", "err", "step "),
+    "train music-transformer": (["train", "music-transformer", "--data", "{midi}", "--layers", "1", "--width", "32",
+                                 "--context", "64", "--batch-size", "4", "--steps", "100000", "--checkpoint-every",
+                                 "20", "--out", "{out}/mt.safetensors"], "mt.safetensors", "err", "step "),
+}
+CLI_KINDS = {"train image-gan": "image-gan", "train text-gpt": "text-gpt", "train music-transformer": "music-transformer"}
+
+
+@pytest.mark.parametrize("case", list(CLI_CASES))
+def test_ctrl_c_in_the_terminal_stops_within_a_second_with_one_line_and_no_half_file(cli_models, tmp_path, case):
+    """Generate writes nothing when cancelled (outputs are written only once complete); training leaves
+    a whole checkpoint that resumes."""
+    from aigc_studio.core.statefile import load_checkpoint
+
+    args, written, stream, working = CLI_CASES[case]
+    out = tmp_path / "out"
+    out.mkdir()
+    names = {k: str(v) for k, v in cli_models.items()}
+    terminal = Terminal([a.format(out=out, **names) for a in args], tmp_path / "home")
+    terminal.wait_for(terminal.out if stream == "out" else terminal.err, working)
+    seconds = terminal.interrupt()
+    LATENCIES.setdefault(f"CLI Ctrl+C: {case}", []).append(seconds)
+    err = "".join(terminal.err)
+    assert terminal.process.returncode == 130, err
+    assert seconds < CANCEL_LIMIT_S, f"{case}: exited {seconds:.2f} s after Ctrl+C"
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == "aigc-studio: cancelled" and err.count("aigc-studio: cancelled") == 1
+    assert _no_half_files(out) == []
+    target = out / written
+    if case in CLI_KINDS:
+        _card, _tensors, state = load_checkpoint(target, CLI_KINDS[case])
+        assert int(state["step"]) >= 1
+    else:
+        assert not target.exists() or (target.is_dir() and not any(target.iterdir()))
