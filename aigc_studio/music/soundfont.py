@@ -9,11 +9,12 @@ SoundFont is set, tinysoundfont is missing or the file is broken,
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from aigc_studio.errors import InputError
+from aigc_studio.errors import Cancelled, InputError
 from aigc_studio.music import synth
 from aigc_studio.music.song import DRUM_CHANNEL, Song
 
@@ -90,8 +91,12 @@ class SoundFontSynth:
         raise SoundFontError(f"{self.path.name} has no preset to play program {program}.")
 
     def render(self, song: Song, start_tick: int = 0, end_tick: int | None = None,
-               muted: set[int] | frozenset = frozenset()) -> np.ndarray:
-        """Mono int16 samples of ``song`` between two ticks, as long as the built-in synth's."""
+               muted: set[int] | frozenset = frozenset(), should_stop: Callable[[], bool] | None = None
+               ) -> np.ndarray:
+        """Mono int16 samples of ``song`` between two ticks, as long as the built-in synth's.
+
+        ``should_stop`` is asked every few hundred events; yes raises Cancelled (the synth is silenced first).
+        """
         sr = self.sample_rate
         end_tick = song.end_tick if end_tick is None else end_tick
         t0 = song.tick_to_seconds(start_tick)
@@ -113,7 +118,10 @@ class SoundFontSynth:
         events.sort()  # at one instant, note-offs first so that a repeated note sounds again
         out = np.zeros(total, dtype=np.float32)
         done = 0
-        for when, kind, channel, pitch, velocity in events + [(total, -1, 0, 0, 0)]:
+        for count, (when, kind, channel, pitch, velocity) in enumerate(events + [(total, -1, 0, 0, 0)]):
+            if should_stop is not None and count % 256 == 0 and should_stop():
+                self._synth.sounds_off()  # the next render starts from silence
+                raise Cancelled()
             when = min(when, total)
             if when > done:
                 stereo = np.frombuffer(self._synth.generate(when - done), dtype=np.float32)
@@ -148,15 +156,20 @@ def assign_channels(song: Song) -> list[int]:
 
 
 def render_song(song: Song, sample_rate: int = synth.SAMPLE_RATE, start_tick: int = 0, end_tick: int | None = None,
-                muted: set[int] | frozenset = frozenset(), soundfont: str | Path | SoundFontSynth | None = None
-                ) -> tuple[np.ndarray, str]:
-    """PCM through ``soundfont`` when it can be used, else the built-in synth; and a line saying which (and why)."""
+                muted: set[int] | frozenset = frozenset(), soundfont: str | Path | SoundFontSynth | None = None,
+                should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, str]:
+    """PCM through ``soundfont`` when it can be used, else the built-in synth; and a line saying which (and why).
+
+    Raises Cancelled soon after ``should_stop()`` turns true (playback stopped while rendering).
+    """
     if soundfont is not None:
         try:
             sf = soundfont if isinstance(soundfont, SoundFontSynth) else SoundFontSynth(soundfont, sample_rate)
-            pcm = sf.render(song, start_tick, end_tick, muted)
+            pcm = sf.render(song, start_tick, end_tick, muted, should_stop)
             note = f" ({'; '.join(sorted(set(sf.warnings)))})" if sf.warnings else ""
             return pcm, f"Playing through SoundFont {sf.path.name}{note}."
         except SoundFontError as exc:
-            return synth.render(song, sample_rate, start_tick, end_tick, muted), f"{exc} Playing with the built-in synth."
-    return synth.render(song, sample_rate, start_tick, end_tick, muted), "Playing with the built-in synth."
+            pcm = synth.render(song, sample_rate, start_tick, end_tick, muted, should_stop=should_stop)
+            return pcm, f"{exc} Playing with the built-in synth."
+    pcm = synth.render(song, sample_rate, start_tick, end_tick, muted, should_stop=should_stop)
+    return pcm, "Playing with the built-in synth."

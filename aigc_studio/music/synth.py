@@ -8,18 +8,24 @@ generated samples by their spectrum.
 from __future__ import annotations
 
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from aigc_studio.errors import Cancelled
 from aigc_studio.music.song import Song
 
 SAMPLE_RATE = 22050
 
 
 def render(song: Song, sample_rate: int = SAMPLE_RATE, start_tick: int = 0, end_tick: int | None = None,
-           muted: set[int] | frozenset = frozenset(), gain: float = 0.25) -> np.ndarray:
-    """Mono int16 samples of ``song`` between two ticks (muted track indices are skipped)."""
+           muted: set[int] | frozenset = frozenset(), gain: float = 0.25,
+           should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+    """Mono int16 samples of ``song`` between two ticks (muted track indices are skipped).
+
+    ``should_stop`` is asked every few notes; when it says yes, Cancelled is raised (playback was stopped).
+    """
     end_tick = song.end_tick if end_tick is None else end_tick
     t0 = song.tick_to_seconds(start_tick)
     length = max(0.0, song.tick_to_seconds(end_tick) - t0)
@@ -28,7 +34,9 @@ def render(song: Song, sample_rate: int = SAMPLE_RATE, start_tick: int = 0, end_
     for index, track in enumerate(song.tracks):
         if index in muted:
             continue
-        for note in track.notes:
+        for count, note in enumerate(track.notes):
+            if should_stop is not None and count % 64 == 0 and should_stop():
+                raise Cancelled()
             if note.end <= start_tick or note.start >= end_tick:
                 continue
             begin = song.tick_to_seconds(max(note.start, start_tick)) - t0

@@ -198,3 +198,51 @@ def test_ctrl_c_in_the_terminal_stops_within_a_second_with_one_line_and_no_half_
         assert int(state["step"]) >= 1
     else:
         assert not target.exists() or (target.is_dir() and not any(target.iterdir()))
+
+
+# --- playback rendering ---------------------------------------------------------------------------------------
+
+
+def _dense_song(bars: int = 60, tracks: int = 40):
+    """Two minutes of sixteenth notes in forty parts: seconds of rendering, ten megabytes of sound."""
+    from aigc_studio.music.song import Note, Song, TempoChange, Track
+
+    song = Song(ticks_per_beat=480, tempos=[TempoChange(0, 500_000)])
+    song.tracks = [Track(f"part {t}", t % 8, t % 9, [Note(48 + (i + t) % 36, i * 120, 120, 80) for i in range(bars * 16)])
+                   for t in range(tracks)]
+    return song
+
+
+@pytest.mark.parametrize("source", ["built-in synth", "SoundFont"])
+def test_stopping_playback_while_it_renders_ends_the_render_within_a_second(qtbot, monkeypatch, tmp_path, source):
+    import time
+
+    from aigc_studio.music.song import Note, Song, TempoChange, Track
+    from aigc_studio.ui.music.playback import Player
+
+    monkeypatch.setattr(Player, "has_audio_device", lambda self: True)  # render even on a machine without sound
+    player = Player()
+    if source == "SoundFont":
+        pytest.importorskip("tinysoundfont")
+        from tests.music.sf2 import write_sf2
+
+        with qtbot.waitSignal(player.soundfont_loaded, timeout=10_000):
+            player.set_soundfont(write_sf2(tmp_path / "tiny.sf2"))
+    song = _dense_song()
+    player.play(song, 0, song.end_tick)
+    qtbot.waitUntil(lambda: player.render_thread is not None and player.render_thread.is_alive(), timeout=5000)
+    qtbot.wait(300)
+    assert player.render_thread.is_alive(), "the render finished too soon to test stopping it"
+    stopped = time.monotonic()
+    player.stop()
+    player.render_thread.join(timeout=10)
+    latency = time.monotonic() - stopped
+    LATENCIES.setdefault(f"playback render ({source})", []).append(latency)
+    assert latency < CANCEL_LIMIT_S and not player.render_thread.is_alive()
+    assert not player.is_playing
+    # The next play renders and starts at once: the stopped render let go of the synth.
+    short = Song(tracks=[Track("t", 0, 0, [Note(60, 0, 480, 90)])], tempos=[TempoChange(0, 500_000)])
+    with qtbot.waitSignal(player.playing_changed, timeout=5000):
+        player.play(short, 0, short.end_tick)
+    qtbot.waitUntil(player._timer.isActive, timeout=5000)
+    player.stop()

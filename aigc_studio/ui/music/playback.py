@@ -48,6 +48,8 @@ class Player(QObject):
         self._muted: set[int] = set()
         self._play_number = 0
         self._rendering = False
+        self._render_stop = threading.Event()  # set by stop(): the render thread gives up within ~0.1 s
+        self.render_thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one render or load at a time uses the SoundFont
         self.silent = False
         self.soundfont_path: Path | None = None
@@ -156,8 +158,11 @@ class Player(QObject):
             self._scheduler.advance(0.0)
 
     def _render_in_background(self) -> None:
+        from aigc_studio.errors import Cancelled
         from aigc_studio.music.soundfont import render_song
 
+        self._render_stop.set()  # a render still running for an earlier play gives up
+        stop_flag = self._render_stop = threading.Event()
         self._rendering = True
         self.playing_changed.emit(True)
         song, span, muted, number = self._song, self._span, set(self._muted), self._play_number
@@ -166,11 +171,16 @@ class Player(QObject):
             soundfont = self.soundfont_path  # still loading: load it here
 
         def work() -> None:
-            with self._lock:
-                pcm, text = render_song(song, self.sample_rate, *span, muted=muted, soundfont=soundfont)
+            try:
+                with self._lock:
+                    pcm, text = render_song(song, self.sample_rate, *span, muted=muted, soundfont=soundfont,
+                                            should_stop=stop_flag.is_set)
+            except Cancelled:
+                return  # stopped: nothing to play, nothing kept
             self._rendered.emit(pcm, number, text)
 
-        threading.Thread(target=work, name="music-render", daemon=True).start()
+        self.render_thread = threading.Thread(target=work, name="music-render", daemon=True)
+        self.render_thread.start()
 
     def _on_rendered(self, pcm, number: int, text: str) -> None:
         if number != self._play_number or not self._rendering:
@@ -241,6 +251,7 @@ class Player(QObject):
         was = self.is_playing
         self._timer.stop()
         self._rendering = False
+        self._render_stop.set()
         self._stop_audio()
         if self._scheduler is not None:
             self._scheduler.stop()
