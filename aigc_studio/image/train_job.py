@@ -27,6 +27,18 @@ from aigc_studio.image.training import (
     read_dataset,
 )
 
+# Settings that decide what each step draws and does; a resume takes them from the checkpoint, so that the
+# Train dialog (which does not show them) or a shorter command line cannot change the run half-way.
+RECIPE_KEYS = ("flip", "augment", "ema_decay", "fit")
+
+
+def keep_training_recipe(settings: ImageTrainSettings, saved: dict[str, Any], ctx: Any) -> None:
+    """Use the checkpoint's augmentation, EMA and fit settings for a resumed run; say so when they differ."""
+    for key in RECIPE_KEYS:
+        if key in saved and getattr(settings, key) != saved[key]:
+            ctx.log(f"Resuming with the checkpoint's {key} = {saved[key]!r} (not {getattr(settings, key)!r}).")
+            setattr(settings, key, saved[key])
+
 
 class ImageTrainJob(ABC):
     """Train (or resume) one image model kind on a folder; checkpoints to ``settings.out``."""
@@ -82,6 +94,7 @@ class ImageTrainJob(ABC):
             card, model_tensors, state = load_checkpoint(s.resume, self.kind)
             config = config_from_card(self.config_class, card, out)
             s.resolution = config.resolution
+            keep_training_recipe(s, state.get("settings", {}), ctx)
             resume = (model_tensors, state)
         else:
             config = self.build_config(s)
