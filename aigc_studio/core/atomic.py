@@ -42,10 +42,24 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 def remove_stale_parts(target: str | os.PathLike) -> list[Path]:
     """Delete temporary files of earlier writes to ``target`` whose process died mid-write; returns them."""
     target = Path(target)
+    parts = glob.glob(glob.escape(str(target.parent / f".{target.name}.")) + "*" + PART_SUFFIX)
+    return _remove_if_writer_gone([(Path(p), target.name) for p in parts])
+
+
+def remove_stale_parts_in(folder: str | os.PathLike) -> list[Path]:
+    """Delete every temporary file in ``folder`` left by a process that died mid-write; returns them."""
+    parts = []
+    for part in Path(folder).glob(f".*{PART_SUFFIX}"):
+        target_name = part.name[1 : -len(PART_SUFFIX)].rpartition(".")[0]
+        if target_name:
+            parts.append((part, target_name))
+    return _remove_if_writer_gone(parts)
+
+
+def _remove_if_writer_gone(parts: list[tuple[Path, str]]) -> list[Path]:
     removed = []
-    for name in glob.glob(glob.escape(str(target.parent / f".{target.name}.")) + "*" + PART_SUFFIX):
-        part = Path(name)
-        if _writer_is_gone(part, target.name):
+    for part, target_name in parts:
+        if _writer_is_gone(part, target_name):
             with contextlib.suppress(OSError):
                 part.unlink()
                 removed.append(part)

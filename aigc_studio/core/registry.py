@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from aigc_studio.core.atomic import remove_stale_parts_in
 from aigc_studio.core.modelfile import ModelCard, read_card, with_article
 from aigc_studio.core.paths import bundled_models_dir, user_models_dir
 from aigc_studio.errors import ModelFileError
@@ -47,6 +48,8 @@ def list_models(kind: str | None = None) -> list[ModelEntry]:
     for source, folder in model_dirs():
         if not folder.is_dir():
             continue
+        if source == "user":
+            remove_stale_parts_in(folder)  # half-written temp files of a killed save are never models
         for path in sorted(folder.glob("*.safetensors")):
             try:
                 card = read_card(path)

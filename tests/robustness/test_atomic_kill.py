@@ -143,3 +143,30 @@ def _wait_for_save_start(proc: subprocess.Popen, folder: Path, target: str, stal
 def _identity(path: Path) -> tuple[int, int, int]:
     stat = path.stat()
     return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+
+def test_temp_files_of_dead_writers_are_removed_and_live_ones_kept(tmp_path, monkeypatch):
+    from aigc_studio.core.atomic import atomic_write_text
+    from aigc_studio.core.paths import user_models_dir
+    from aigc_studio.core.registry import list_models
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # reaped: nothing runs under its pid any more
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as alive:
+        try:
+            doc = tmp_path / "doc.md"
+            doc.write_text("old")
+            stale = tmp_path / f".doc.md.{finished.pid}-x1.part"
+            live = tmp_path / f".doc.md.{alive.pid}-x2.part"
+            stale.write_text("half a docu")
+            live.write_text("being written")
+            atomic_write_text(doc, "new")
+            assert doc.read_text() == "new" and not stale.exists() and live.exists()
+
+            monkeypatch.setenv("AIGC_STUDIO_HOME", str(tmp_path / "home"))
+            half_model = user_models_dir() / f".mine.safetensors.{finished.pid}-x3.part"
+            half_model.write_bytes(b"\x08" + b"\x00" * 7 + b"{")
+            assert [e for e in list_models() if e.source == "user"] == [] and not half_model.exists()
+        finally:
+            alive.kill()

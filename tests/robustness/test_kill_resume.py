@@ -67,8 +67,10 @@ def test_killed_training_resumes_within_one_interval_and_ends_identical(kind, tm
     if kind in KILLED_DURING_SAVE:
         during_save = kills[-1]
         assert during_save.part_files, f"the kill missed the save: {during_save}"
-        # The interrupted save left only its temp file; the model list shows the complete checkpoint alone.
+        # The interrupted save left only its temp file; the model list shows the complete checkpoint alone
+        # and clears the temp file away, its writer being dead.
         assert [e.path.name for e in list_models() if e.source == "user"] == ["killed.safetensors"]
+        assert part_files(out) == []
 
     final_log = run_to_end(command + ["--resume", str(out)], tmp_path / "resumed.log")
     assert resumed_step(final_log) == kills[-1].checkpoint_step
