@@ -55,7 +55,9 @@ def kill_and_resume(kind: str, folder: Path, kills: int, steps: int, every: int,
         mode = "save" if n % 3 == 2 else "random"
         log = folder / f"segment-{n}.log"
         try:
-            kill = run_and_kill(command + (["--resume", str(out)] if n else []), out, log, mode, rng, max_delay)
+            # Each kill may use up to its fair share of the steps left, so that all the kills fit in the run.
+            share = 1.5 / (kills - n + 1)
+            kill = run_and_kill(command + (["--resume", str(out)] if n else []), out, log, mode, rng, max_delay, share)
         except RuntimeError:  # the segment ended before a second save could be caught
             expected_resume = None
             break

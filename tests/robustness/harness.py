@@ -143,11 +143,11 @@ def run_to_end(command: list[str], log: Path, timeout_s: float = 300) -> str:
 
 def run_and_kill(
     command: list[str], out: Path, log: Path, mode: str, rng: random.Random, max_delay_s: float,
-    timeout_s: float = 120,
+    share: float = 0.7, timeout_s: float = 120,
 ) -> Kill:
     """Start a run and SIGKILL it once a checkpoint exists: after a random delay, or in the middle of a save.
 
-    The random delay is at most ``max_delay_s`` and at most about 70 % of the time the remaining
+    The random delay is at most ``max_delay_s`` and at most ``share`` of the time the remaining
     steps need at the speed seen so far, so that the kill lands before the run ends.
     """
     stale = set(part_files(out))  # left by an earlier kill; the run removes them at its next save
@@ -158,7 +158,7 @@ def run_and_kill(
     try:
         seconds_left = _wait_for_checkpoint_line(proc, log, deadline)
         if mode == "random":
-            delay = rng.uniform(0.0, min(max_delay_s, 0.7 * seconds_left))
+            delay = rng.uniform(0.0, min(max_delay_s, share * seconds_left))
             time.sleep(delay)
         else:
             # A save has started when its temp file appears; kill within a random couple of milliseconds of that.
