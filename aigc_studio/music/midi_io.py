@@ -1,5 +1,9 @@
 """Standard MIDI File import/export with mido (type 0 and 1, tempo map, drums).
 
+Type 2 files with a single pattern read as type 0; SMPTE-timed files are
+converted to beats at 120 BPM with every note kept at its time. Damaged files
+raise InputError naming the file and the problem.
+
 Whatever the song model cannot hold (pitch bend, controllers, lyrics, later
 program or time-signature changes...) is counted and reported as warnings.
 """

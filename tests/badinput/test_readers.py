@@ -8,7 +8,7 @@ import pytest
 
 from aigc_studio.errors import InputError
 from aigc_studio.image.picture_io import read_picture
-from aigc_studio.music.midi_io import read_midi
+from aigc_studio.music.midi_io import read_midi, read_midi_bytes
 from aigc_studio.text.corpus import load_corpus
 from aigc_studio.text.document_io import decode_text, read_text_file
 from tests.badinput.cases import ENTRIES
@@ -79,3 +79,10 @@ def test_a_zero_tempo_and_a_zero_beat_time_signature_are_dropped_not_divided_by(
     song, warnings = read_midi(_path("bad-time-signature.mid"))
     assert song.time_signature == (4, 4) and song.bar_ticks == 1920
     assert any("time signature" in w for w in warnings)
+
+
+def test_a_type_2_file_with_one_pattern_reads_as_one_song():
+    from tests.badinput.corpus import _header, _notes, _track
+
+    song, warnings = read_midi_bytes(_header(2, 1, 480) + _track(_notes(60, 62)), "one-pattern.mid")
+    assert [(n.pitch, n.start) for n in song.tracks[0].notes] == [(60, 0), (62, 480)] and warnings == []
