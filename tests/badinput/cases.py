@@ -5,6 +5,8 @@ Kept apart from conftest.py: tests import this module by its dotted name, so the
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from tests.badinput.corpus import MARKER_NAME, huge_text_entry, write_corpus
 CORPUS_ROOT = Path(tempfile.mkdtemp(prefix="aigc-bad-inputs-"))
 ENTRIES = write_corpus(CORPUS_ROOT) + [huge_text_entry(CORPUS_ROOT / "texts" / "huge.txt")]
 MARKER = CORPUS_ROOT / MARKER_NAME
+atexit.register(shutil.rmtree, CORPUS_ROOT, True)  # also when the tests were collected but not run
 
 
 def entries_for(loader: str) -> list:
