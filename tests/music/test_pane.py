@@ -278,3 +278,19 @@ def test_saving_or_quitting_with_discard_leaves_nothing_to_recover(qtbot, engine
     pane.discard_unsaved()
     pane.shutdown()
     assert not list(pane.autosave.folder.glob("music-*.json"))
+
+
+def test_restore_asks_before_replacing_notes_drawn_since_the_start(qtbot, engine, pane, studio_home, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    qtbot.mouseClick(pane.roll, Qt.LeftButton, pos=_point(pane, 0, 60))
+    pane.flush_autosave()
+    _as_if_crashed(pane.autosave.file)
+    second = _second_pane(qtbot, engine, studio_home)
+    qtbot.mouseClick(second.roll, Qt.LeftButton, pos=_point(second, 960, 72))
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.No)
+    second.banner.restore_button.click()
+    assert [n.pitch for n in second.song.tracks[0].notes] == [72] and not second.banner.isHidden()
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.Yes)
+    second.banner.restore_button.click()
+    assert [n.pitch for n in second.song.tracks[0].notes] == [60] and second.banner.isHidden()

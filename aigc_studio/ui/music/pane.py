@@ -530,6 +530,8 @@ class MusicPane(StudioPane):
 
     def restore(self, recovered: RecoveredSong) -> None:
         """Put a recovered song in the roll as unsaved work (its undo history is gone) and forget the old autosave."""
+        if self.is_dirty() and QMessageBox.question(self, "Music", "Discard unsaved changes?") != QMessageBox.Yes:
+            return  # notes drawn since the start count too
         self.player.stop()
         self.generation.cancel_job()
         self.song, self.path = recovered.song, recovered.path

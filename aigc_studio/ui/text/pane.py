@@ -351,7 +351,7 @@ class TextPane(StudioPane):
 
     def restore(self, recovered: Recovered) -> None:
         """Put recovered text into the editor (marked unsaved) and forget the old autosave."""
-        if self.generation.busy:
+        if self.generation.busy or not self._confirm_discard():  # the text typed since the start counts too
             return
         self.editor.set_document_text(recovered.text, recovered.spans)
         self.editor.document().setModified(True)
