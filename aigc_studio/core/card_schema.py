@@ -141,7 +141,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def validate_card(data: Any, file_name: str, kinds: tuple[str, ...]) -> None:
-    """Refuse a card (parsed JSON) whose fields, kind or config break the schema."""
+    """Refuse a card (parsed JSON) whose fields or kind break the schema (config: see below)."""
     if not isinstance(data, dict):
         raise ModelFileError(f"{file_name} has a damaged model card (it is not a JSON object).")
     for key in REQUIRED_CARD_FIELDS:
@@ -158,10 +158,10 @@ def validate_card(data: Any, file_name: str, kinds: tuple[str, ...]) -> None:
         raise ModelFileError(f"{file_name} is an unknown model kind {kind!r}; expected one of {', '.join(kinds)}.")
     if data.get("content_hash") and not _HEX64.fullmatch(data["content_hash"]):
         raise ModelFileError(f"{file_name} has a damaged model card (its content hash is not a SHA-256).")
-    _validate_config(data["config"], kind, file_name)
 
 
-def _validate_config(config: dict[str, Any], kind: str, file_name: str) -> None:
+def validate_config(config: dict[str, Any], kind: str, file_name: str) -> None:
+    """Refuse an architecture config with missing, mistyped or absurd values for ``kind``."""
     for key in REQUIRED_CONFIG_FIELDS.get(kind, ()):
         if key not in config:
             raise ModelFileError(f"{file_name} has an incomplete architecture config (no {key!r}).")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aigc_studio.core.atomic import atomic_path
-from aigc_studio.core.card_schema import validate_card, validate_tensor_table
+from aigc_studio.core.card_schema import validate_card, validate_config, validate_tensor_table
 from aigc_studio.errors import ModelFileError
 
 if TYPE_CHECKING:
@@ -135,9 +135,10 @@ def read_card(path: str | Path, expected_kind: str | tuple[str, ...] | None = No
             f"reads up to version {FORMAT_VERSION}. Update AIGC Studio to open it."
         )
     validate_card(data, path.name, MODEL_KINDS)
-    validate_tensor_table(header, data_bytes, path.name)
     card = ModelCard.from_json(metadata[CARD_KEY])
-    _check_kind(path, card, expected_kind)
+    _check_kind(path, card, expected_kind)  # "wrong kind" says more than a config detail would
+    validate_config(card.config, card.kind, path.name)
+    validate_tensor_table(header, data_bytes, path.name)
     return card
 
 

@@ -55,13 +55,17 @@ def inspect_hf_folder(path: str | Path) -> dict[str, Any]:
             f"{path.name} asks to run its own Python code ({', '.join(remote_code[:3])}) to build the model. "
             "AIGC Studio never runs code that comes with a model; use a folder of a standard architecture."
         )
+    if not has_tokenizer:
+        raise InputError(
+            f"{path.name} has no tokenizer files (tokenizer.json, or vocab.json with merges.txt); "
+            "a model folder needs them to turn text into tokens."
+        )
     return {
         "model_type": config.get("model_type", "unknown"),
         "architectures": config.get("architectures") or [],
         "safetensors": [p.name for p in safetensors],
         "pickles": [p.name for p in pickles],
         "needs_pickle": not safetensors,
-        "has_tokenizer": has_tokenizer,
     }
 
 
@@ -152,9 +156,8 @@ def load_hf_model(path: str | Path, device: Any = "cpu", allow_pickle: bool = Fa
     path = Path(path).expanduser()
     info = inspect_hf_folder(path)
     if info["needs_pickle"] and not allow_pickle:
-        raise InputError(PICKLE_WARNING.format(files=", ".join(info["pickles"][:3])) + " It was not opened.")
-    if not info["has_tokenizer"]:
-        raise InputError(f"{path.name} has no tokenizer files (tokenizer.json or vocab.json + merges.txt).")
+        files = ", ".join(info["pickles"][:3])
+        raise InputError(f"{path.name}: " + PICKLE_WARNING.format(files=files) + " It was not opened.")
     tf = _transformers()
     # trust_remote_code stays False on every call: a folder's .py files are never imported.
     try:

@@ -27,8 +27,18 @@ class ModelPicker(QComboBox):
         self.setToolTip("Model used by this pane. Bundled starter models, your own models, or a file.")
         self._extra_paths: list[Path] = []
         self._last_index = -1
+        self._engine = None
+        self._check = None  # the running check of a picked file, if any
         self.activated.connect(self._on_activated)
         self.refresh()
+
+    def use_engine(self, engine) -> None:
+        """Check picked files on ``engine`` by building them (without it only the card is read)."""
+        self._engine = engine
+
+    def is_checking(self) -> bool:
+        """True while a picked file is being checked."""
+        return self._check is not None
 
     def refresh(self, select: Path | None = None) -> None:
         """Re-read the registry (after training or adding a model)."""
@@ -80,8 +90,30 @@ class ModelPicker(QComboBox):
         try:
             read_card(name, self.kinds)
         except ModelFileError as exc:
-            QMessageBox.warning(self, "Cannot use this model", str(exc))
-            self.setCurrentIndex(max(0, self._last_index))
+            self._refuse(str(exc))
             return
-        self.select_path(Path(name))
+        if self._engine is None:
+            self._accept(Path(name))
+            return
+        from aigc_studio.core.model_check import CheckModelJob
+
+        # The weights must fit the card's architecture too; the engine builds the model to see.
+        self.setCurrentIndex(max(0, self._last_index))
+        self.setEnabled(False)
+        self._check = self._engine.submit(CheckModelJob(name, self.kinds))
+        self._check.finished.connect(lambda _card, p=Path(name): self._check_done(lambda: self._accept(p)))
+        self._check.failed.connect(lambda message: self._check_done(lambda: self._refuse(message)))
+        self._check.cancelled.connect(lambda: self._check_done(lambda: None))
+
+    def _check_done(self, then) -> None:
+        self._check = None
+        self.setEnabled(True)
+        then()
+
+    def _accept(self, path: Path) -> None:
+        self.select_path(path)
         self.model_changed.emit(self.current_path())
+
+    def _refuse(self, message: str) -> None:
+        QMessageBox.warning(self, "Cannot use this model", message)
+        self.setCurrentIndex(max(0, self._last_index))

@@ -63,6 +63,7 @@ class ImagePane(StudioPane):
         self.last_exported: list[Path] = []
 
         self.model_picker = ModelPicker(self.model_kinds)
+        self.model_picker.use_engine(engine)
         saved = read_setting(settings, "image/model", "")
         if saved and Path(saved).exists():
             self.model_picker.select_path(Path(saved))

@@ -105,6 +105,7 @@ class MusicPane(StudioPane):
         self.banner.discard.connect(self._discard_recovery)
 
         self.model_picker = ModelPicker(self.model_kinds)
+        self.model_picker.use_engine(engine)
         self.toolbar = MusicToolbar()
         self.roll = RollView(self.state)
         self.keyboard = Keyboard(self.state)

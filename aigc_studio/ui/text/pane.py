@@ -52,6 +52,8 @@ class TextPane(StudioPane):
         self.editor = WriterEditor()
         self.panel = SamplingPanel(settings)
         self.blend = BlendPanel()
+        for picker in (self.panel.picker, self.blend.picker):
+            picker.use_engine(engine)
         self.generation = GenerationController(engine, self.editor, self.panel, self)
         self.counter = WordCounter(self.editor, self.panel, self)
         self.autosave = AutosaveStore(KIND)
