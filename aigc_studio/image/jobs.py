@@ -284,6 +284,7 @@ class EncodeImageJob:
             rgb = fit_square(to_rgb(im), m.resolution, self.fit)
         import numpy as np
 
+        ctx.progress(None, "Encoding…")  # reading a big photo is the slow part: Cancel lands here, after it
         latent = m.encode(np.asarray(rgb, dtype=np.uint8)[None])
         return _render(ctx, m, latent, 1.0, "encode", [None], source=path.name)
 

@@ -13,14 +13,11 @@ from typing import Any
 from aigc_studio.errors import InputError
 
 
-def load_language_model(ref: str | Path, ctx: Any, allow_pickle: bool = False, device: Any = None) -> Any:
-    """An own-GPT file, a registry name, or a Hugging Face folder, loaded through the model cache.
-
-    ``device`` overrides the job's device (the CPU after the GPU ran out of memory).
-    """
+def load_language_model(ref: str | Path, ctx: Any, allow_pickle: bool = False) -> Any:
+    """An own-GPT file, a registry name, or a Hugging Face folder, loaded through the model cache (on ctx.device)."""
     from aigc_studio.core.registry import resolve_model
 
-    device = ctx.device if device is None else device
+    device = ctx.device
     path = Path(str(ref)).expanduser()
     if path.is_dir():
         loader = _hf_loader_pickle if allow_pickle else _hf_loader
