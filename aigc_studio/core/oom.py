@@ -6,9 +6,12 @@ crash the app: training halves its batch, generation works in smaller chunks.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aigc_studio.errors import StudioError
+
+T = TypeVar("T")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -39,3 +42,14 @@ def halve_batch(batch: int, ctx: Any, device: Any, what: str = "batch") -> int:
     new = max(1, batch // 2)
     ctx.log(f"Out of memory at {what} {batch}: continuing with {what} {new}.")
     return new
+
+
+def call_halving_on_oom(work: Callable[[int], T], batch: int, ctx: Any, device: Any, what: str = "batch") -> T:
+    """Return ``work(batch)``, halving ``batch`` after each out-of-memory failure (gives up at 1)."""
+    while True:
+        try:
+            return work(batch)
+        except (RuntimeError, MemoryError) as exc:
+            if not is_out_of_memory(exc):
+                raise
+            batch = halve_batch(batch, ctx, device, what)

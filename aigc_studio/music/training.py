@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from aigc_studio.core.modelfile import with_article
-from aigc_studio.core.oom import halve_batch, is_out_of_memory
+from aigc_studio.core.oom import call_halving_on_oom, halve_batch, is_out_of_memory
 from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
@@ -97,19 +97,21 @@ class TrainMusicJob:
         started = time.monotonic()
         last_val = history[-1].get("val_loss") if history else None
 
-        def evaluate() -> float:
+        def evaluate(batch_size: int) -> float:
             net.eval()
             eval_gen = torch.Generator().manual_seed(0)
             total = 0.0
-            with torch.no_grad():
-                for _ in range(s.eval_batches):
-                    if s.kind == "music-transformer":
-                        x, y = val_data.batch(s.batch_size, eval_gen, infill=False)
-                        total += float(net.loss(x.to(device), y.to(device)))
-                    else:
-                        batch = val_data.batch(s.batch_size, eval_gen, augment=False).to(device)
-                        total += float(net.loss(batch, eval_gen, beta=0.0)[1])
-            net.train()
+            try:
+                with torch.no_grad():
+                    for _ in range(s.eval_batches):
+                        if s.kind == "music-transformer":
+                            x, y = val_data.batch(batch_size, eval_gen, infill=False)
+                            total += float(net.loss(x.to(device), y.to(device)))
+                        else:
+                            batch = val_data.batch(batch_size, eval_gen, augment=False).to(device)
+                            total += float(net.loss(batch, eval_gen, beta=0.0)[1])
+            finally:
+                net.train()  # also after an out-of-memory failure, which the caller retries
             return total / s.eval_batches
 
         def checkpoint(final: bool = False) -> None:
@@ -149,7 +151,7 @@ class TrainMusicJob:
                 opt.step()
                 step += 1
                 if step % s.eval_every == 0 or step == s.steps:
-                    last_val = evaluate()
+                    last_val = call_halving_on_oom(evaluate, s.batch_size, ctx, device, "held-out batch")
                     point["val_loss"] = last_val
                     ctx.log(f"step {step}: loss {point['loss']:.3f} val {last_val:.3f}")
                 history.append(point)

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from aigc_studio.core.modelfile import ModelCard
-from aigc_studio.core.oom import halve_batch, is_out_of_memory
+from aigc_studio.core.oom import call_halving_on_oom, halve_batch, is_out_of_memory
 from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
@@ -86,10 +86,13 @@ def evaluate(model: TransformerLM, data: torch.Tensor, context: int, batches: in
     was_training = model.training
     model.eval()
     losses = []
-    for _ in range(batches):
-        x, y = _batch(data, context, batch_size, gen)
-        losses.append(float(model.loss(x.to(device), y.to(device))))
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            for _ in range(batches):
+                x, y = _batch(data, context, batch_size, gen)
+                losses.append(float(model.loss(x.to(device), y.to(device))))
+    finally:
+        model.train(was_training)  # also after an out-of-memory failure, which the caller retries
     return sum(losses) / len(losses)
 
 
@@ -226,7 +229,10 @@ class GPTTrainer:
                     ctx.partial({"type": "loss", "step": step, "loss": value, "tokens_per_s": rate})
                 ctx.progress(step / s.steps, f"step {step}/{s.steps}  loss {value:.3f}  {rate:,.0f} tok/s")
                 if val is not None and (step % s.eval_every == 0 or step == s.steps):
-                    val_loss = evaluate(model, val, context, s.eval_batches, s.batch_size, device)
+                    val_loss = call_halving_on_oom(
+                        lambda batch: evaluate(model, val, context, s.eval_batches, batch, device),
+                        s.batch_size, ctx, device, "held-out batch",
+                    )
                     history["val"].append([step, val_loss])
                     ctx.partial(
                         {

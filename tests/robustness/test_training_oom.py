@@ -90,3 +90,27 @@ def test_out_of_memory_at_batch_one_is_a_clear_error(kind, tmp_path, monkeypatch
         run_job(job(kind, data, tmp_path / "m.safetensors", steps=3), on_log=lines.append)
     halvings = [line for line in lines if line.startswith("Out of memory at batch")]
     assert halvings == [f"Out of memory at batch {n}: continuing with batch {n // 2}." for n in (8, 4, 2)]
+
+
+@pytest.mark.parametrize("kind", ["text-gpt", "music-transformer", "music-vae"])
+def test_out_of_memory_while_measuring_held_out_loss_halves_that_batch_and_training_goes_on(
+    kind, tmp_path, monkeypatch
+):
+    data = write_training_data(kind, tmp_path / "data")
+    out = tmp_path / "model.safetensors"
+    model_class = TRAINERS[kind][0]
+    original = model_class.loss
+    failures = {"left": 1}
+
+    def loss(self, *args, **kwargs):
+        if not torch.is_grad_enabled() and failures["left"]:  # held-out loss runs without gradients
+            failures["left"] -= 1
+            raise OOM
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(model_class, "loss", loss)
+    lines: list[str] = []
+    run_job(job(kind, data, out, steps=2, eval_every=1), on_log=lines.append)
+    assert any("Out of memory at held-out batch 8: continuing with held-out batch 4." in line for line in lines)
+    _, _, state = load_checkpoint(out, kind)
+    assert state["step"] == 2 and state["settings"]["batch_size"] == 8  # training's batch is untouched
