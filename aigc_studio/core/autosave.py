@@ -210,7 +210,12 @@ class AutosaveStore:
             "arrays": arrays_file.name if arrays_file else None,
         }
         # The arrays went first, then the JSON that names them: a crash in between keeps the old pair.
-        atomic_write_text(self.file, json.dumps(record, ensure_ascii=False))
+        try:
+            atomic_write_text(self.file, json.dumps(record, ensure_ascii=False))
+        except (OSError, TypeError, ValueError):
+            if arrays_file is not None and arrays_file != old_arrays:
+                arrays_file.unlink(missing_ok=True)
+            raise
         self._arrays_file = arrays_file
         if old_arrays is not None and old_arrays != arrays_file:
             old_arrays.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from aigc_studio.core.autosave import AutosaveStore
 
 # What a pane hands over: None when nothing is unsaved (the autosave is removed), else (JSON data, arrays).
-Snapshot = Callable[[], "tuple[dict[str, Any], Any] | None"]
+Snapshot = Callable[[], tuple[dict[str, Any], Any] | None]
 
 
 class Autosaver(QObject):
