@@ -540,8 +540,8 @@ class MusicPane(StudioPane):
         self.stack.resetClean()  # unsaved: File > Save writes it, quitting asks
         self.state.selection, self.state.range, self.state.cursor, self.state.track = [], None, 0, 0
         self.song_changed()
+        self.flush_autosave()  # ours is on disk before the crashed session's file goes
         recovered.delete()
-        self.flush_autosave()
         self.status_message.emit(f"Recovered an unsaved song: {self.song.note_count:,} notes.")
         self._offer_recovery()
 

@@ -358,9 +358,9 @@ class TextPane(StudioPane):
         self.editor.set_document_text(recovered.text, recovered.spans)
         self.editor.document().setModified(True)
         self._set_path(Path(recovered.path) if recovered.path else None)
-        recovered.delete()
         self.autosaver.changed()
-        self.flush_autosave()
+        self.flush_autosave()  # ours is on disk before the crashed session's file goes
+        recovered.delete()
         self.status_message.emit(f"Recovered {recovered.words:,} unsaved words.")
         self._offer_recovery()
 
