@@ -169,6 +169,7 @@ def test_pickle_folder_needs_confirmation(qtbot, pane, tmp_path, monkeypatch):
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     (folder / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    (folder / "tokenizer.json").write_text("{}")
     asked = []
     monkeypatch.setattr(
         "aigc_studio.ui.text.sampling_panel.confirm_pickle", lambda parent, msg: asked.append(msg) or False
