@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from aigc_studio.core.modelfile import with_article
-from aigc_studio.core.oom import call_halving_on_oom, halve_batch, is_out_of_memory
+from aigc_studio.core.oom import backward_or_halve, call_halving_on_oom
 from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
@@ -92,8 +93,10 @@ class TrainMusicJob:
             step, history = int(state["step"]), list(state.get("history", []))
             elapsed_before, seen = float(state.get("elapsed", 0.0)), int(state.get("seen", 0))
             ctx.log(f"Resumed {Path(s.resume).name} at step {step}.")
-        ctx.log(f"{len(train_songs)} training / {len(val_songs)} validation songs, {data_size}, "
-                f"{sum(p.numel() for p in net.parameters()):,} parameters")
+        ctx.log(
+            f"{len(train_songs)} training / {len(val_songs)} validation songs, {data_size}, "
+            f"{sum(p.numel() for p in net.parameters()):,} parameters"
+        )
         started = time.monotonic()
         last_val = history[-1].get("val_loss") if history else None
 
@@ -117,16 +120,39 @@ class TrainMusicJob:
         def checkpoint(final: bool = False) -> None:
             nonlocal elapsed_before, started
             elapsed = elapsed_before + time.monotonic() - started
-            training = {"steps": step, "final_loss": history[-1]["loss"] if history else None,
-                        "val_loss": last_val, "files": corpus.files, "skipped": corpus.skipped,
-                        "train_songs": len(train_songs), "val_songs": len(val_songs), **data_size,
-                        "time_s": round(elapsed, 1), "batch_size": s.batch_size, "transpose": s.transpose,
-                        "seen": seen}
-            fields_ = dict(name=s.name or Path(s.out).stem, description=s.description, training=training,
-                           license=s.license, data_sources=s.data_sources, untrained=step == 0)
+            training = {
+                "steps": step,
+                "final_loss": history[-1]["loss"] if history else None,
+                "val_loss": last_val,
+                "files": corpus.files,
+                "skipped": corpus.skipped,
+                "train_songs": len(train_songs),
+                "val_songs": len(val_songs),
+                **data_size,
+                "time_s": round(elapsed, 1),
+                "batch_size": s.batch_size,
+                "transpose": s.transpose,
+                "seen": seen,
+            }
+            fields_ = dict(
+                name=s.name or Path(s.out).stem,
+                description=s.description,
+                training=training,
+                license=s.license,
+                data_sources=s.data_sources,
+                untrained=step == 0,
+            )
             card = music_transformer_card(mt, **fields_) if s.kind == "music-transformer" else vae_card(net, **fields_)
-            st = {"settings": asdict(s), "step": step, "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                  "global_rng": global_rng_state(device), "history": history[-2000:], "elapsed": elapsed, "seen": seen}
+            st = {
+                "settings": asdict(s),
+                "step": step,
+                "optimizer": opt.state_dict(),
+                "generator": gen.get_state(),
+                "global_rng": global_rng_state(device),
+                "history": history[-2000:],
+                "elapsed": elapsed,
+                "seen": seen,
+            }
             save_checkpoint(s.out, model_tensors(net), card, st)
 
         net.train()
@@ -135,17 +161,13 @@ class TrainMusicJob:
             while step < s.steps:
                 for group in opt.param_groups:
                     group["lr"] = _lr(s, step)
-                try:
-                    opt.zero_grad(set_to_none=True)
-                    loss, point, items = _forward(s, net, train_data, gen, step, device)
-                    loss.backward()
-                except Exception as exc:
-                    if not is_out_of_memory(exc):
-                        raise
-                    # The smaller batch is kept in the settings, so the checkpoint resumes with it.
-                    opt.zero_grad(set_to_none=True)
-                    s.batch_size = halve_batch(s.batch_size, ctx, device)
+                # After an OOM the smaller batch stays in the settings, so the checkpoint resumes with it.
+                result, s.batch_size = backward_or_halve(
+                    opt, partial(_forward, s, net, train_data, gen, step, device), s.batch_size, ctx, device
+                )
+                if result is None:
                     continue
+                loss, point, items = result
                 seen += items
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 opt.step()
@@ -181,8 +203,13 @@ def _forward(s: MusicTrainSettings, net, train_data, gen: torch.Generator, step:
     batch = train_data.batch(s.batch_size, gen).to(device)
     beta = s.beta * min(1.0, step / max(1, s.steps // 3))
     loss, recon, kl = net.loss(batch, gen, beta=beta)
-    point = {"type": "loss", "step": step + 1, "loss": float(loss.detach()), "recon": float(recon.detach()),
-             "kl": float(kl.detach())}
+    point = {
+        "type": "loss",
+        "step": step + 1,
+        "loss": float(loss.detach()),
+        "recon": float(recon.detach()),
+        "kl": float(kl.detach()),
+    }
     return loss, point, batch.numel()
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from aigc_studio.core.modelfile import ModelCard
-from aigc_studio.core.oom import call_halving_on_oom, halve_batch, is_out_of_memory
+from aigc_studio.core.oom import backward_or_halve, call_halving_on_oom
 from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
@@ -137,7 +138,11 @@ class GPTTrainer:
         if state is not None:  # the run's settings come from the checkpoint, except length, paths and reporting
             saved = dict(state["settings"])
             saved.update(
-                steps=s.steps, out=s.out, resume=s.resume, data=s.data, checkpoint_every=s.checkpoint_every,
+                steps=s.steps,
+                out=s.out,
+                resume=s.resume,
+                data=s.data,
+                checkpoint_every=s.checkpoint_every,
                 log_every=s.log_every,
             )
             self.s = s = GPTTrainSettings(**saved)
@@ -205,16 +210,11 @@ class GPTTrainer:
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(step, s)
                 x, y = _batch(train, context, s.batch_size, gen)
-                try:
-                    optimizer.zero_grad(set_to_none=True)
-                    loss = model.loss(x.to(device), y.to(device))
-                    loss.backward()
-                except Exception as exc:
-                    if not is_out_of_memory(exc):
-                        raise
-                    # The smaller batch is kept in the settings, so the checkpoint resumes with it.
-                    optimizer.zero_grad(set_to_none=True)
-                    s.batch_size = halve_batch(s.batch_size, ctx, device)
+                # After an OOM the smaller batch stays in the settings, so the checkpoint resumes with it.
+                loss, s.batch_size = backward_or_halve(
+                    optimizer, partial(model.loss, x.to(device), y.to(device)), s.batch_size, ctx, device
+                )
+                if loss is None:
                     continue
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
@@ -231,7 +231,10 @@ class GPTTrainer:
                 if val is not None and (step % s.eval_every == 0 or step == s.steps):
                     val_loss = call_halving_on_oom(
                         lambda batch: evaluate(model, val, context, s.eval_batches, batch, device),
-                        s.batch_size, ctx, device, "held-out batch",
+                        s.batch_size,
+                        ctx,
+                        device,
+                        "held-out batch",
                     )
                     history["val"].append([step, val_loss])
                     ctx.partial(

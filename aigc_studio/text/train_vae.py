@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from aigc_studio.core.modelfile import ModelCard, load_into
-from aigc_studio.core.oom import halve_batch, is_out_of_memory
+from aigc_studio.core.oom import backward_or_halve
 from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
 from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
@@ -82,7 +83,11 @@ class VAETrainer:
             card, tensors, state = load_checkpoint(s.resume, KIND)
             saved = dict(state["settings"])
             saved.update(
-                steps=s.steps, out=s.out, resume=s.resume, data=s.data, checkpoint_every=s.checkpoint_every,
+                steps=s.steps,
+                out=s.out,
+                resume=s.resume,
+                data=s.data,
+                checkpoint_every=s.checkpoint_every,
                 log_every=s.log_every,
             )
             self.s = s = VAETrainSettings(**saved)
@@ -152,19 +157,15 @@ class VAETrainer:
                 for row, ids in enumerate(batch):
                     tokens[row, : len(ids)] = torch.tensor(ids)
                 weight = kl_weight(step, s)
-                try:
-                    optimizer.zero_grad(set_to_none=True)
-                    total, recon, kl = model.loss(
-                        tokens.to(device), lengths.to(device), s.word_dropout, weight, gen, s.free_bits
-                    )
-                    total.backward()
-                except Exception as exc:
-                    if not is_out_of_memory(exc):
-                        raise
-                    # The smaller batch is kept in the settings, so the checkpoint resumes with it.
-                    optimizer.zero_grad(set_to_none=True)
-                    s.batch_size = halve_batch(len(batch), ctx, device)
+                # After an OOM the smaller batch stays in the settings, so the checkpoint resumes with it.
+                forward = partial(
+                    model.loss, tokens.to(device), lengths.to(device), s.word_dropout, weight, gen, s.free_bits
+                )
+                result, smaller = backward_or_halve(optimizer, forward, len(batch), ctx, device)
+                if result is None:
+                    s.batch_size = smaller
                     continue
+                total, recon, kl = result
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
                 optimizer.step()
                 step += 1
