@@ -7,7 +7,7 @@ import os
 
 from .soak_driver import WAVE, run_soak, soak_models
 
-JOBS = int(os.environ.get("AIGC_SOAK_JOBS", "150"))
+JOBS = int(os.environ.get("AIGC_SOAK_JOBS", "200"))
 
 
 def test_queued_jobs_with_random_cancels_all_end_and_memory_stays_flat(qtbot, engine, tmp_path):
