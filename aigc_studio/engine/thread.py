@@ -66,6 +66,9 @@ class JobHandle(QObject):
         self.engine.cancel(self.job_id)
 
 
+PREPARE_TRAINING = "<prepare training>"  # a queue item: import what optimisers need (see Engine.prepare_training)
+
+
 class EngineWorker(QObject):
     """Lives on the engine thread; runs jobs one at a time from a thread-safe queue."""
 
@@ -82,7 +85,7 @@ class EngineWorker(QObject):
     def __init__(self, device_preference: str) -> None:
         super().__init__()
         self.device_preference = device_preference
-        self.queue: queue.Queue[_Ticket | None] = queue.Queue()
+        self.queue: queue.Queue[_Ticket | str | None] = queue.Queue()  # str: device or PREPARE_TRAINING
         self.device = None
         self.models = None
 
@@ -98,13 +101,14 @@ class EngineWorker(QObject):
                 self._boot("cpu")
             except Exception as cpu_exc:  # noqa: BLE001 - e.g. torch missing or the process is exiting
                 broken = f"The model engine could not start: {cpu_exc}"
-        if broken is None:
-            _warm_up()
         while True:
             ticket = self.queue.get()
             if ticket is None:
                 break
-            if isinstance(ticket, str):
+            if ticket is PREPARE_TRAINING:
+                if broken is None:
+                    _warm_up()
+            elif isinstance(ticket, str):
                 if broken is None:
                     self._switch_device(ticket)
             elif broken is not None:
@@ -132,7 +136,9 @@ class EngineWorker(QObject):
     def _run(self, ticket: _Ticket) -> None:
         from aigc_studio.core.jobs import JobContext
 
-        if ticket.token.is_set:
+        if getattr(ticket.job, "trains", False):
+            _warm_up()  # instant when prepare_training() ran while the user filled in the dialog
+        if ticket.token.is_set:  # also when cancelled while still queued behind that import
             self.cancelled.emit(ticket.job_id)
             return
         ctx = JobContext(
@@ -242,6 +248,17 @@ class Engine(QObject):
                 # A job that does not reach a cancel check in time is let go: the GUI
                 # moves on and its late result is dropped.
                 QTimer.singleShot(CANCEL_GRACE_MS, lambda jid=jid: self._abandon(jid))
+
+    def prepare_training(self) -> None:
+        """Pay training's one-time import now, while the user fills in a Train dialog.
+
+        Importing holds the interpreter for about a second (GUI stalls of ~150 ms), and
+        no cancel check can interrupt it; paid at start-up it would delay the first
+        picture, paid by the job it would delay that job's Cancel.
+        """
+        if self._thread is None:
+            self.start()
+        self._worker.queue.put(PREPARE_TRAINING)
 
     def set_device(self, preference: str) -> None:
         """Use another device for the following jobs (clears the model cache)."""
@@ -380,7 +397,7 @@ def _shutdown_at_exit(engine_ref: weakref.ref) -> None:
 
 
 def _warm_up() -> None:
-    """Pay training's one-time import while idle, so that Cancel of the first training run is quick."""
+    """Pay training's one-time import (see ``warm_up_training``); instant once it has been paid."""
     from aigc_studio.core.jobs import warm_up_training
 
     with contextlib.suppress(Exception):  # an optional speed-up: training still works without it

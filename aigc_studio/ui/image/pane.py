@@ -416,6 +416,7 @@ class ImagePane(StudioPane):
     # --- training ---
     def open_train_dialog(self) -> None:
         """Train → Train image model…"""
+        self.engine.prepare_training()
         dialog = TrainDialog(self, read_setting(self.settings, "image/train_folder", ""))
         if dialog.exec():
             self._guard(self.start_training, dialog.settings())

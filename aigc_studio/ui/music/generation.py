@@ -181,6 +181,7 @@ class MusicGeneration(QObject):
         """Ask for training settings and start a training job."""
         from aigc_studio.ui.music.train_dialog import MusicTrainDialog
 
+        self.pane.engine.prepare_training()
         dialog = MusicTrainDialog(self.pane)
         if dialog.exec() != MusicTrainDialog.Accepted:
             return

@@ -413,6 +413,7 @@ class TextPane(StudioPane):
         """Open the Train dialog (non-modal)."""
         from aigc_studio.ui.text.train_dialog import TrainTextDialog
 
+        self.engine.prepare_training()
         if self._train_dialog is None:
             self._train_dialog = TrainTextDialog(self.engine, self, kind)
             self._train_dialog.model_trained.connect(self._on_model_trained)
