@@ -41,10 +41,16 @@ def contact_sheet(
     return sheet
 
 
+COMMON_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".gif": "GIF", ".bmp": "BMP"}
+
+
 def save_image(image: Image.Image, path: str | Path) -> Path:
     """Save a picture atomically, in the format its suffix names (PNG when the suffix names none)."""
     path = Path(path)
-    image_format = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+    suffix = path.suffix.lower()
+    # The common formats without Image.registered_extensions(): it imports every PIL plugin, a
+    # burst of imports that holds the interpreter for tens of ms and stalls the GUI thread.
+    image_format = COMMON_FORMATS.get(suffix) or Image.registered_extensions().get(suffix, "PNG")
     with atomic_path(path) as tmp:
         image.save(tmp, format=image_format)
     return path
