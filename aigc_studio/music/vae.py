@@ -173,7 +173,7 @@ def interpolate(model: MusicVAE, first: list[int], second: list[int], steps: int
     """``steps`` phrases from ``first`` to ``second`` (both ends included, decoded greedily)."""
     model.eval()
     with torch.no_grad():
-        mu, _ = model.encode(torch.tensor([first, second]))
+        mu, _ = model.encode(torch.tensor([first, second], device=next(model.parameters()).device))
         zs = torch.stack([slerp(mu[0], mu[1], i / max(1, steps - 1)) for i in range(steps)])
         return model.decode(zs).tolist()
 
