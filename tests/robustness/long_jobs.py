@@ -162,7 +162,15 @@ SHORT_JOBS = ("image: encode picture (VAE)", "music: regenerate range", "music: 
 
 
 def _image(folder: Path, heavy: bool) -> dict[str, Any]:
-    from aigc_studio.image.jobs import EncodeImageJob, GenerateImagesJob, InterpolateJob, TrainImageJob, VariationsJob
+    from aigc_studio.image.jobs import (
+        EncodeImageJob,
+        GenerateImagesJob,
+        InterpolateJob,
+        MixJob,
+        RenderLatentsJob,
+        TrainImageJob,
+        VariationsJob,
+    )
     from aigc_studio.image.settings import ImageTrainSettings
 
     # heavy: the biggest GAN the Train dialog makes (one convolution of a chunk of 8 pictures takes ~0.6 s
@@ -197,6 +205,8 @@ def _image(folder: Path, heavy: bool) -> dict[str, Any]:
         "image: generate grid": lambda: long(GenerateImagesJob(str(gan), count=1024, seed=1)),
         "image: variations": lambda: long(VariationsJob(str(gan), a, strength=0.3, count=4096, seed=1)),
         "image: interpolate": lambda: long(InterpolateJob(str(gan), a, b, frames=512)),
+        "image: mix": lambda: long(MixJob(str(gan), a, b, count=1024, seed=1)),
+        "image: draw latents (restore)": lambda: long(RenderLatentsJob(str(gan), [a, b] * 512)),
         "image: encode picture (VAE)": encode,
         "image: train GAN": train("image-gan"),
         "image: train VAE": train("image-vae"),
@@ -272,7 +282,8 @@ def _music(folder: Path, heavy: bool) -> dict[str, Any]:
 
 
 JOB_NAMES = (
-    "image: generate grid", "image: variations", "image: interpolate", "image: encode picture (VAE)",
+    "image: generate grid", "image: variations", "image: interpolate", "image: mix", "image: draw latents (restore)",
+    "image: encode picture (VAE)",
     "image: train GAN", "image: train VAE",
     "text: generate (own GPT)", "text: sentence VAE blend", "text: sentence VAE neighbours", "text: train GPT",
     "text: train VAE",
