@@ -19,7 +19,7 @@ import torch
 from aigc_studio.core.modelfile import ModelCard
 from aigc_studio.core.oom import backward_or_halve, call_halving_on_oom
 from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
-from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
+from aigc_studio.core.statefile import load_checkpoint, resumed_settings, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
 from aigc_studio.nn.sampling import SamplingSettings
 from aigc_studio.nn.transformer import TransformerConfig, TransformerLM
@@ -136,16 +136,7 @@ class GPTTrainer:
         corpus = load_corpus(s.data, log=ctx.log)
         model, tokenizer, state = self._setup(ctx, corpus.text)
         if state is not None:  # the run's settings come from the checkpoint, except length, paths and reporting
-            saved = dict(state["settings"])
-            saved.update(
-                steps=s.steps,
-                out=s.out,
-                resume=s.resume,
-                data=s.data,
-                checkpoint_every=s.checkpoint_every,
-                log_every=s.log_every,
-            )
-            self.s = s = GPTTrainSettings(**saved)
+            self.s = s = GPTTrainSettings(**resumed_settings(state["settings"], s))
         context = model.config.context
         ctx.progress(0.0, "Tokenising…")
         data = torch.tensor(tokenizer.encode(corpus.text), dtype=torch.int32)

@@ -13,7 +13,7 @@ import torch
 from aigc_studio.core.modelfile import ModelCard, load_into
 from aigc_studio.core.oom import backward_or_halve
 from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
-from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
+from aigc_studio.core.statefile import load_checkpoint, resumed_settings, save_checkpoint
 from aigc_studio.errors import Cancelled, InputError
 from aigc_studio.text.corpus import load_corpus
 from aigc_studio.text.vae import (
@@ -81,16 +81,7 @@ class VAETrainer:
         state = None
         if s.resume:
             card, tensors, state = load_checkpoint(s.resume, KIND)
-            saved = dict(state["settings"])
-            saved.update(
-                steps=s.steps,
-                out=s.out,
-                resume=s.resume,
-                data=s.data,
-                checkpoint_every=s.checkpoint_every,
-                log_every=s.log_every,
-            )
-            self.s = s = VAETrainSettings(**saved)
+            self.s = s = VAETrainSettings(**resumed_settings(state["settings"], s))
             vocab = WordVocab(card.tokenizer["itos"])
             model = SentenceVAE(VAEConfig(**card.config))
             load_into(model, {k: v for k, v in tensors.items() if k.startswith("vae.")}, s.resume, prefix="vae.")
