@@ -228,6 +228,11 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         b_ema.copy_(b)
 
 
+def standing_statistics(g: Generator, training_batch: int) -> None:
+    """The BatchNorm statistics a saved GAN samples with (the same at save time and at load time)."""
+    recalibrate_batchnorm(g, batches=4, batch=min(64, max(8, training_batch)))
+
+
 @torch.no_grad()
 def recalibrate_batchnorm(g: Generator, batches: int = 8, batch: int = 64, seed: int = 1) -> None:
     """Set BatchNorm running stats to exact averages over fixed noise ("standing statistics", BigGAN),

@@ -16,7 +16,7 @@ import torch
 from aigc_studio.core.modelfile import ModelCard, load_into, load_model
 from aigc_studio.core.statefile import model_only
 from aigc_studio.errors import InputError, ModelFileError
-from aigc_studio.image.gan import GANConfig, Generator
+from aigc_studio.image.gan import GANConfig, Generator, standing_statistics
 from aigc_studio.image.vae import ConvVAE, VAEConfig
 
 KINDS = ("image-gan", "image-vae")
@@ -129,6 +129,8 @@ def load_image_model(path: str | Path, device: torch.device | str = "cpu") -> Im
         if w_avg is None:
             raise ModelFileError(f"{path.name} lacks the mean latent w_avg; it is not a complete image-gan model.")
         w_avg = w_avg.to(device)
+        if card.training.get("standing_stats_pending"):  # saved on Cancel, which leaves this to us
+            standing_statistics(net.to(device), int(card.training.get("batch") or 64))
     else:
         config = config_from_card(VAEConfig, card, path)
         net = ConvVAE(config)

@@ -19,7 +19,7 @@ from aigc_studio.image.gan import (
     hinge_g_loss,
     mean_latent,
     parameter_count,
-    recalibrate_batchnorm,
+    standing_statistics,
     update_ema,
 )
 from aigc_studio.image.model import gan_tensors, to_uint8
@@ -99,7 +99,7 @@ class GANTrainer:
 
     def finalise_ema(self) -> None:
         """Standing BatchNorm statistics for the EMA weights (before previews and saves)."""
-        recalibrate_batchnorm(self.g_ema, batches=4, batch=min(64, max(8, self.batch)))
+        standing_statistics(self.g_ema, self.batch)
         self.g_ema.eval()
 
     def state(self, dataset_hash: str, dataset_size: int) -> dict[str, Any]:
@@ -156,6 +156,9 @@ class TrainGANJob(ImageTrainJob):
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
         return {"loss": "hinge", "augment": settings.augment}
 
-    def model_tensors(self, trainer: GANTrainer, data: BatchSource) -> dict[str, torch.Tensor]:
-        trainer.finalise_ema()
+    def model_tensors(
+        self, trainer: GANTrainer, data: BatchSource, quick: bool = False
+    ) -> dict[str, torch.Tensor]:
+        if not quick:  # a quick (Cancel) save leaves the statistics to the loader: see standing_stats_pending
+            trainer.finalise_ema()
         return gan_tensors(trainer.g_ema, mean_latent(trainer.g_ema))

@@ -81,8 +81,11 @@ class ImageTrainJob(ABC):
         """Facts about the method for the card's training summary (loss, augmentation)."""
 
     @abstractmethod
-    def model_tensors(self, trainer: Any, data: BatchSource) -> dict[str, torch.Tensor]:
-        """The tensors saved as the model (the rest of the training state goes beside them)."""
+    def model_tensors(self, trainer: Any, data: BatchSource, quick: bool = False) -> dict[str, torch.Tensor]:
+        """The tensors saved as the model (the rest of the training state goes beside them).
+
+        ``quick`` (the save after Cancel) may skip work the loader can redo, so Cancel lands fast.
+        """
 
     # --- the shared loop ---
     def run(self, ctx: Any) -> dict[str, Any]:
@@ -115,7 +118,7 @@ class ImageTrainJob(ABC):
         losses: dict[str, float] = {}
         start_step = trainer.step_count
 
-        def save() -> None:
+        def save(quick: bool = False) -> None:
             seconds = elapsed_before + time.monotonic() - started
             card = card_for(
                 self.kind,
@@ -133,11 +136,12 @@ class ImageTrainJob(ABC):
                     "seconds": round(seconds, 1),
                     "dataset_hash": dataset.hash,
                     **self.card_notes(s),
+                    **({"standing_stats_pending": True} if quick and self.kind == "image-gan" else {}),
                 },
             )
             state = trainer.state(dataset.hash, len(dataset))
             state["seconds"] = seconds
-            save_checkpoint(out, self.model_tensors(trainer, data), card, state)
+            save_checkpoint(out, self.model_tensors(trainer, data, quick), card, state)
 
         try:
             while trainer.step_count < s.steps:
@@ -168,7 +172,7 @@ class ImageTrainJob(ABC):
                 ctx.progress(fraction, message, preview=preview)
         except Cancelled:
             if trainer.step_count > start_step:
-                save()
+                save(quick=True)
                 ctx.log(f"Stopped at step {trainer.step_count}; resumable checkpoint saved to {out}")
             raise
         save()

@@ -117,5 +117,7 @@ class TrainVAEJob(ImageTrainJob):
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
         return {"loss": "L1 + SSIM + KL"}
 
-    def model_tensors(self, trainer: VAETrainer, data: BatchSource) -> dict[str, torch.Tensor]:
+    def model_tensors(
+        self, trainer: VAETrainer, data: BatchSource, quick: bool = False
+    ) -> dict[str, torch.Tensor]:
         return vae_tensors(trainer.vae, data.images)
