@@ -151,11 +151,12 @@ def gan_tensors(g_ema: Generator, w_avg: torch.Tensor) -> dict[str, torch.Tensor
     return tensors
 
 
-def vae_tensors(vae: ConvVAE, images: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """The tensors of a VAE model file; with training ``images`` (uint8 N,3,H,W) also the fitted code Gaussian."""
+def vae_tensors(vae: ConvVAE, images: torch.Tensor | None = None, limit: int = 4096) -> dict[str, torch.Tensor]:
+    """The tensors of a VAE model file; with training ``images`` (uint8 N,3,H,W) also the fitted code Gaussian
+    (over at most ``limit`` of them)."""
     tensors = {f"vae.{k}": v for k, v in vae.state_dict().items()}
     if images is not None:
-        tensors["latent_mean"], tensors["latent_chol"] = fit_code_gaussian(vae, images)
+        tensors["latent_mean"], tensors["latent_chol"] = fit_code_gaussian(vae, images, limit)
     return tensors
 
 
@@ -166,9 +167,11 @@ def fit_code_gaussian(vae: ConvVAE, images: torch.Tensor, limit: int = 4096) -> 
     was_training = vae.training
     vae.eval()
     device = next(vae.parameters()).device
+    if images.shape[0] > limit:  # evenly spread, not the first files of the folder
+        images = images[torch.linspace(0, images.shape[0] - 1, limit).long()]
     codes = []
-    for start in range(0, min(limit, images.shape[0]), 256):
-        x = images[start : min(limit, start + 256)].float().to(device) / 127.5 - 1.0
+    for start in range(0, images.shape[0], 256):
+        x = images[start : start + 256].float().to(device) / 127.5 - 1.0
         codes.append(vae.encode(x)[0].float().cpu())
     vae.train(was_training)
     mu = torch.cat(codes).double()

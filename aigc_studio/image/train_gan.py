@@ -156,6 +156,9 @@ class TrainGANJob(ImageTrainJob):
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
         return {"loss": "hinge", "augment": settings.augment}
 
+    def quick_save_notes(self, trainer: GANTrainer, data: BatchSource, quick: bool) -> dict[str, Any]:
+        return {"standing_stats_pending": True} if quick else {}
+
     def model_tensors(
         self, trainer: GANTrainer, data: BatchSource, quick: bool = False
     ) -> dict[str, torch.Tensor]:

@@ -80,6 +80,10 @@ class ImageTrainJob(ABC):
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
         """Facts about the method for the card's training summary (loss, augmentation)."""
 
+    def quick_save_notes(self, trainer: Any, data: BatchSource, quick: bool) -> dict[str, Any]:
+        """What a quick (Cancel) save left out, for the card's training summary."""
+        return {}
+
     @abstractmethod
     def model_tensors(self, trainer: Any, data: BatchSource, quick: bool = False) -> dict[str, torch.Tensor]:
         """The tensors saved as the model (the rest of the training state goes beside them).
@@ -136,7 +140,7 @@ class ImageTrainJob(ABC):
                     "seconds": round(seconds, 1),
                     "dataset_hash": dataset.hash,
                     **self.card_notes(s),
-                    **({"standing_stats_pending": True} if quick and self.kind == "image-gan" else {}),
+                    **self.quick_save_notes(trainer, data, quick),
                 },
             )
             state = trainer.state(dataset.hash, len(dataset))

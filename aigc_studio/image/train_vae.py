@@ -26,6 +26,9 @@ from aigc_studio.image.vae import SIZE_PRESETS, ConvVAE, VAEConfig, vae_losses
 PREVIEW_SEED = 20240
 
 
+FULL_FIT_IMAGES = 4096  # training images encoded for the sampling Gaussian in a VAE model file
+QUICK_FIT_IMAGES = 256  # the same after Cancel
+
 class VAETrainer:
     """Holds the VAE, its optimiser and RNGs; ``step()`` runs one update."""
 
@@ -65,7 +68,7 @@ class VAETrainer:
         """Row 1: fixed real images; row 2: their reconstructions; rows 3-4: samples (fitted code Gaussian)."""
         self.vae.eval()
         mu, _ = self.vae.encode(self.preview_real)
-        mean, chol = fit_code_gaussian(self.vae, self.data.images, limit=1024)
+        mean, chol = fit_code_gaussian(self.vae, self.data.images, limit=QUICK_FIT_IMAGES)
         u = seed_latents(PREVIEW_SEED, 16, self.config.latent_dim)
         samples = self.vae.decode((mean + u @ chol.T).to(self.device))
         self.vae.train()
@@ -117,7 +120,14 @@ class TrainVAEJob(ImageTrainJob):
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
         return {"loss": "L1 + SSIM + KL"}
 
+    def quick_save_notes(self, trainer: VAETrainer, data: BatchSource, quick: bool) -> dict[str, Any]:
+        if quick and len(data.images) > QUICK_FIT_IMAGES:
+            return {"latent_fit_images": QUICK_FIT_IMAGES}
+        return {}
+
     def model_tensors(
         self, trainer: VAETrainer, data: BatchSource, quick: bool = False
     ) -> dict[str, torch.Tensor]:
-        return vae_tensors(trainer.vae, data.images)
+        # Fitting the code Gaussian encodes the training images (seconds for thousands); the save
+        # after Cancel fits it on an even spread of QUICK_FIT_IMAGES so that Cancel lands fast.
+        return vae_tensors(trainer.vae, data.images, QUICK_FIT_IMAGES if quick else FULL_FIT_IMAGES)

@@ -159,3 +159,30 @@ def test_a_gan_saved_on_cancel_draws_the_same_pictures_as_one_saved_at_the_end(f
     z = torch.randn(6, a.net.config.z_dim, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         assert torch.equal(a.net(z), b.net(z))
+
+
+def test_a_vae_saved_on_cancel_fits_its_sampling_gaussian_on_a_spread_of_the_images(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.image.model import load_image_model
+    from aigc_studio.image.train_vae import QUICK_FIT_IMAGES
+
+    many = tmp_path / "many"
+    many.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(QUICK_FIT_IMAGES + 40):  # more pictures than a Cancel save encodes
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(many / f"{i:03d}.png")
+    out = tmp_path / "vae.safetensors"
+    token = CancelToken()
+
+    def on_partial(payload):
+        if payload["type"] == "loss" and payload["step"] >= 1:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_job(train_job(settings(many, out, kind="image-vae", steps=1000)), on_partial=on_partial, cancel_token=token)
+    assert read_card(out).training["latent_fit_images"] == QUICK_FIT_IMAGES
+    model = load_image_model(out)
+    assert model.latent_mean is not None and torch.isfinite(model.latent_mean).all()
