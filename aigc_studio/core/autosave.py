@@ -114,6 +114,22 @@ class Autosave:
             set_aside(self.arrays_file, reason)
 
 
+@dataclass
+class RecoveredWork:
+    """Work read back from a crashed session's autosave; each studio adds what it holds."""
+
+    autosave: Autosave
+
+    @property
+    def saved_at(self) -> float:
+        """When it was autosaved (seconds since the epoch)."""
+        return self.autosave.saved_at
+
+    def delete(self) -> None:
+        """Forget the autosave (restored or discarded)."""
+        self.autosave.delete()
+
+
 def set_aside(file: Path, reason: str) -> None:
     """Move an unreadable autosave file out of the way (kept, with a time stamp)."""
     folder = file.parent / "corrupt"

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from aigc_studio.core.autosave import KEEP_ARRAYS, Autosave, AutosaveStore, CorruptAutosave
+from aigc_studio.core.autosave import KEEP_ARRAYS, Autosave, AutosaveStore, CorruptAutosave, RecoveredWork
 
 KIND = "image"
 
@@ -27,22 +27,12 @@ def canvas_record(
 
 
 @dataclass
-class RecoveredCanvas:
+class RecoveredCanvas(RecoveredWork):
     """The canvas a crashed session was showing."""
 
-    autosave: Autosave
     items: list[dict[str, Any]]
     strip: bool
     selected: list[int]
-
-    @property
-    def saved_at(self) -> float:
-        """When it was autosaved (seconds since the epoch)."""
-        return self.autosave.saved_at
-
-    def delete(self) -> None:
-        """Forget the autosave (it is on the canvas again)."""
-        self.autosave.delete()
 
 
 def recoverable_canvas(store: AutosaveStore) -> RecoveredCanvas | None:

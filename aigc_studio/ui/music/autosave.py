@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aigc_studio.core.autosave import Autosave, AutosaveStore
+from aigc_studio.core.autosave import AutosaveStore, RecoveredWork
 from aigc_studio.music.song import Song
 from aigc_studio.music.song_json import song_from_dict, song_to_dict
 
@@ -22,17 +22,11 @@ def song_record(song: Song, path: Path | None) -> dict[str, Any]:
 
 
 @dataclass
-class RecoveredSong:
+class RecoveredSong(RecoveredWork):
     """An unsaved song found after a crash."""
 
-    autosave: Autosave
     song: Song
     path: Path | None
-
-    @property
-    def saved_at(self) -> float:
-        """When it was autosaved (seconds since the epoch)."""
-        return self.autosave.saved_at
 
     @property
     def what(self) -> str:
@@ -43,10 +37,6 @@ class RecoveredSong:
     def details(self) -> str:
         """For the recovery banner."""
         return f"{self.song.note_count:,} notes"
-
-    def delete(self) -> None:
-        """Forget the autosave (restored or discarded)."""
-        self.autosave.delete()
 
 
 def recoverable_songs(store: AutosaveStore) -> list[RecoveredSong]:

@@ -100,9 +100,8 @@ class MusicPane(StudioPane):
         self.autosaver = Autosaver(self.autosave, self._autosave_snapshot, AUTOSAVE_MS, self)
         self.autosaver.failed.connect(self.status_message)
         self._discarded = False  # set when the user quits with Discard
-        self.banner = RecoveryBanner()
+        self.banner = RecoveryBanner(lambda: recoverable_songs(self.autosave))
         self.banner.restore.connect(self.restore)
-        self.banner.discard.connect(self._discard_recovery)
 
         self.model_picker = ModelPicker(self.model_kinds)
         self.model_picker.use_engine(engine)
@@ -149,7 +148,7 @@ class MusicPane(StudioPane):
         self.song_changed()
         self._update_scrollbars()
         self.vbar.setValue(127 - self.state.top_pitch)
-        self._offer_recovery()
+        self.banner.refresh()
 
     # ------------------------------------------------------------ wiring
     def _connect_toolbar(self) -> None:
@@ -525,10 +524,6 @@ class MusicPane(StudioPane):
         """Write the autosave now if the song changed, and wait until it is on disk."""
         self.autosaver.flush()
 
-    def _offer_recovery(self) -> None:
-        found = recoverable_songs(self.autosave)
-        self.banner.offer(found[0] if found else None)
-
     def restore(self, recovered: RecoveredSong) -> None:
         """Put a recovered song in the roll as unsaved work (its undo history is gone) and forget the old autosave."""
         if self.is_dirty() and QMessageBox.question(self, "Music", "Discard unsaved changes?") != QMessageBox.Yes:
@@ -543,11 +538,7 @@ class MusicPane(StudioPane):
         self.flush_autosave()  # ours is on disk before the crashed session's file goes
         recovered.delete()
         self.status_message.emit(f"Recovered an unsaved song: {self.song.note_count:,} notes.")
-        self._offer_recovery()
-
-    def _discard_recovery(self, recovered: RecoveredSong) -> None:
-        recovered.delete()
-        self._offer_recovery()
+        self.banner.refresh()
 
     # ------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802

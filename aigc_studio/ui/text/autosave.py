@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aigc_studio.core.autosave import Autosave, AutosaveStore, CorruptAutosave, autosave_dir
+from aigc_studio.core.autosave import Autosave, AutosaveStore, CorruptAutosave, RecoveredWork, autosave_dir
 
 KIND = "text"
 
@@ -22,10 +22,9 @@ def text_record(text: str, path: str | None, spans: list) -> dict[str, Any]:
 
 
 @dataclass
-class Recovered:
+class Recovered(RecoveredWork):
     """Unsaved text found after a crash."""
 
-    autosave: Autosave
     text: str
     path: str | None
     spans: list
@@ -34,11 +33,6 @@ class Recovered:
     def file(self) -> Path:
         """The autosave file this text came from."""
         return self.autosave.file
-
-    @property
-    def saved_at(self) -> float:
-        """When it was autosaved (seconds since the epoch)."""
-        return self.autosave.saved_at
 
     @property
     def words(self) -> int:
@@ -54,10 +48,6 @@ class Recovered:
     def details(self) -> str:
         """For the recovery banner."""
         return f"{self.words:,} words"
-
-    def delete(self) -> None:
-        """Forget the autosave (restored or discarded)."""
-        self.autosave.delete()
 
 
 def recoverable_texts(store: AutosaveStore) -> list[Recovered]:

@@ -58,7 +58,7 @@ class TextPane(StudioPane):
         self.counter = WordCounter(self.editor, self.panel, self)
         self.autosave = AutosaveStore(KIND)
         self.autosaver = Autosaver(self.autosave, self._autosave_snapshot, AUTOSAVE_MS, self)
-        self.banner = RecoveryBanner()
+        self.banner = RecoveryBanner(lambda: recoverable_texts(self.autosave))
         self._blend_handle = None
         self._train_dialog = None
         self._discarded = False  # set when the user quits with Discard
@@ -74,9 +74,8 @@ class TextPane(StudioPane):
         self.blend.insert_requested.connect(self.insert_generated)
         self.blend.take_selection.connect(lambda edit: edit.setText(self.sentence_at_cursor()))
         self.banner.restore.connect(self.restore)
-        self.banner.discard.connect(self._discard_recovery)
         self.autosaver.failed.connect(self.status_message)
-        self._offer_recovery()
+        self.banner.refresh()
         self._on_busy(False)
 
     # --- layout and actions ---
@@ -347,10 +346,6 @@ class TextPane(StudioPane):
         path = str(self.path) if self.path else None
         return text_record(self.editor.toPlainText(), path, self.editor.generated_text_ranges()), None
 
-    def _offer_recovery(self) -> None:
-        orphans = recoverable_texts(self.autosave)
-        self.banner.offer(orphans[0] if orphans else None)
-
     def restore(self, recovered: Recovered) -> None:
         """Put recovered text into the editor (marked unsaved) and forget the old autosave."""
         if self.generation.busy or not self._confirm_discard():  # the text typed since the start counts too
@@ -362,11 +357,7 @@ class TextPane(StudioPane):
         self.flush_autosave()  # ours is on disk before the crashed session's file goes
         recovered.delete()
         self.status_message.emit(f"Recovered {recovered.words:,} unsaved words.")
-        self._offer_recovery()
-
-    def _discard_recovery(self, recovered: Recovered) -> None:
-        recovered.delete()
-        self._offer_recovery()
+        self.banner.refresh()
 
     # --- sentence VAE ---
     def _vae_path(self) -> Path | None:
