@@ -20,6 +20,17 @@ def studio_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest on one thread; more threads only fight over a shared CI machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def engine(qtbot):
     """The real model engine on the CPU, booted (torch imported on its thread)."""
     from aigc_studio.engine.thread import Engine

@@ -19,6 +19,8 @@ from tests.badinput import corpus as c
 from tests.badinput.cases import ENTRIES, MARKER, prepare
 from tests.badinput.corpus import bundled_model
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 GPT, MUSIC = str(bundled_model("shakespeare-gpt")), str(bundled_model("music-chorales-transformer"))
 
 
@@ -85,16 +87,6 @@ CASES = [
     for loader in sorted(entry.loaders)
     for label in COMMANDS.get(loader, {})
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _error_lines(stderr: str) -> list[str]:

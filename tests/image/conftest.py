@@ -8,14 +8,8 @@ from PIL import Image
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest on one thread; more threads only fight over a shared CI machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Every image test runs on one torch thread (see tests/conftest.py)."""
 
 
 def make_gan_file(path, resolution: int = 32, seed: int = 0):

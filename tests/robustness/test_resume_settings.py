@@ -17,8 +17,7 @@ def settings(data, out, steps: int, **kw) -> ImageTrainSettings:
     return ImageTrainSettings(**{**base, **kw})
 
 
-def test_resume_with_default_settings_keeps_the_checkpoints_augmentation(tmp_path):
-    torch.set_num_threads(1)
+def test_resume_with_default_settings_keeps_the_checkpoints_augmentation(tmp_path, one_torch_thread):
     data = write_training_data("image-gan", tmp_path / "data")
     recipe = dict(augment="translation", flip=False, ema_decay=0.9)
     straight, split = tmp_path / "straight.safetensors", tmp_path / "split.safetensors"

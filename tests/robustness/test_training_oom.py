@@ -17,6 +17,8 @@ from aigc_studio.text.vae import SentenceVAE
 
 from .harness import write_training_data
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 OOM = RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total capacity)")
 TRAINERS = {  # kind -> (the forward pass that runs out of memory, tiny settings)
     "text-gpt": (TransformerLM, dict(tokenizer="char", layers=1, heads=2, width=16, context=16, eval_every=1000,
@@ -25,14 +27,6 @@ TRAINERS = {  # kind -> (the forward pass that runs out of memory, tiny settings
     "music-transformer": (TransformerLM, dict(layers=1, heads=2, width=32, context=64, eval_every=1000)),
     "music-vae": (MusicVAE, dict(hidden=32, latent=8, eval_every=1000)),
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def job(kind: str, data, out, steps: int, **extra):
