@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import time
 import traceback
 
 from aigc_studio import __version__
@@ -99,17 +98,10 @@ def _one_line(text: str) -> str:
 
 def _log_internal_error(exc: Exception) -> str | None:
     """Append the traceback to the same log the GUI uses; returns its path (None if it cannot be written)."""
-    from aigc_studio.core.paths import user_data_dir
+    from aigc_studio.core.error_log import log_error
 
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    try:
-        path = user_data_dir() / "logs" / "errors.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as log:
-            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} (command line)\n{text}\n")
-    except OSError:
-        return None
-    return str(path)
+    path = log_error("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), "command line")
+    return str(path) if path else None
 
 
 def _exit_now(status: int) -> None:

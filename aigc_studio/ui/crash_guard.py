@@ -7,22 +7,14 @@ traceback goes to ``<data dir>/logs/errors.log``; the user sees one dialog.
 from __future__ import annotations
 
 import sys
-import time
 import traceback
 from types import TracebackType
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from aigc_studio.core.paths import user_data_dir
+from aigc_studio.core.error_log import error_log_path, log_error
 
 _showing = False
-
-
-def error_log_path():
-    """Where unexpected errors are written."""
-    folder = user_data_dir() / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "errors.log"
 
 
 def install_crash_guard() -> None:
@@ -32,11 +24,7 @@ def install_crash_guard() -> None:
         global _showing
         text = "".join(traceback.format_exception(kind, value, tb))
         sys.stderr.write(text)
-        try:
-            with open(error_log_path(), "a", encoding="utf-8") as log:
-                log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{text}\n")
-        except OSError:
-            pass
+        log_error(text)
         if _showing or QApplication.instance() is None:
             return
         _showing = True
