@@ -137,6 +137,7 @@ DTYPE_BYTES = {
     "I32": 4, "U32": 4, "F32": 4,
     "I64": 8, "U64": 8, "F64": 8,
 }  # fmt: skip
+MAX_TENSOR_DIMS = 16
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -180,15 +181,15 @@ def validate_tensor_table(header: dict[str, Any], data_bytes: int, file_name: st
         if not isinstance(entry, dict):
             raise ModelFileError(f"{where} has a malformed entry; the file is damaged.")
         dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-        if dtype not in DTYPE_BYTES:
+        if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:  # a list or object cannot be looked up
             raise ModelFileError(f"{where} has an unknown element type {dtype!r}; the file is damaged.")
-        if not isinstance(shape, list) or not all(_natural(n) for n in shape):
+        if not isinstance(shape, list) or len(shape) > MAX_TENSOR_DIMS or not all(_natural(n) for n in shape):
             raise ModelFileError(f"{where} has a malformed shape; the file is damaged.")
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(_natural(n) for n in offsets)):
             raise ModelFileError(f"{where} has malformed byte offsets; the file is damaged.")
         count = 1
         for n in shape:
-            count *= n
+            count = min(count * n, data_bytes + 1)  # bounded: a product of huge numbers would take a while
         begin, end = offsets
         if end - begin != count * DTYPE_BYTES[dtype]:
             raise ModelFileError(f"{where}: its shape {shape} does not match its stored size; the file is damaged.")
