@@ -116,6 +116,7 @@ def autosave_seeds(folder: Path) -> list[tuple[bytes, bytes | None]]:
         arrays_bytes = store._arrays_file.read_bytes() if store._arrays_file else None
         out.append((store.file.read_bytes(), arrays_bytes))
     store.clear()
+    store._writer.shutdown()  # its thread would keep the worker process alive at exit
     return out
 
 
@@ -311,19 +312,33 @@ def _png_with_recipe(png: bytes, recipe_text: str) -> bytes:
         if kind == b"iTXt" and chunk[8:8 + 11] == b"aigc-studio":
             continue
         if kind == b"IEND":
-            out += _png_chunk(b"iTXt", b"aigc-studio\x00\x00\x00\x00" + recipe_text.encode("utf-8", "surrogatepass"))
+            out += _png_chunk(b"iTXt", b"aigc-studio\x00\x00\x00\x00\x00" + recipe_text.encode("utf-8", "surrogatepass"))
         out += chunk
     return bytes(out)
 
 
-def _recipe_of(png: bytes) -> dict:
-    pos = 8
-    while pos + 8 <= len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        if png[pos + 4:pos + 8] == b"iTXt" and png[pos + 8:pos + 19] == b"aigc-studio":
-            return json.loads(png[pos + 8 + 15:pos + 8 + length].decode())
+def fix_png_crcs(data: bytes) -> bytes:
+    """Recompute every chunk's CRC, so that a mutant gets past the CRC check into the decoder."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return data
+    out, pos = bytearray(data[:8]), 8
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        if pos + 12 + length > len(data):
+            break
+        body = data[pos + 4:pos + 8 + length]
+        out += data[pos:pos + 8 + length] + struct.pack(">I", zlib.crc32(body))
         pos += 12 + length
-    raise ValueError("no recipe")
+    return bytes(out + data[pos:])
+
+
+def _recipe_of(png: bytes) -> dict:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        return json.loads(im.text["aigc-studio"])
 
 
 # MIDI from event streams: hostile timing, running status floods, lengths that lie.
@@ -478,7 +493,8 @@ class Corpus:
             if structured:
                 recipe, raws = mutate_json(_recipe_of(png), rng)
                 return "recipe.png", _png_with_recipe(png, dump_json(recipe, raws))
-            return "recipe.png", mutate_bytes(png, rng, seeds, [b"iTXt", b"IHDR", b"IEND", b"[", b"9" * 50])
+            mutant = mutate_bytes(png, rng, seeds, [b"iTXt", b"IHDR", b"IEND", b"[", b"9" * 50])
+            return "recipe.png", fix_png_crcs(mutant) if rng.random() < 0.7 else mutant
         if reader == "sidecar":
             data = rng.choice(seeds)
             if structured:
@@ -497,7 +513,8 @@ class Corpus:
             return "record", record, arrays
         if reader == "picture":
             data = rng.choice(seeds)
-            return "picture", mutate_bytes(data, rng, seeds, [b"IHDR", b"\xff\xd8", b"\xff\xc0", b"RIFF", b"GIF89a"])
+            mutant = mutate_bytes(data, rng, seeds, [b"IHDR", b"\xff\xd8", b"\xff\xc0", b"RIFF", b"GIF89a"])
+            return "picture", fix_png_crcs(mutant) if rng.random() < 0.7 else mutant
         if reader == "midi":
             if structured:
                 return "song.mid", hostile_midi(rng)
@@ -681,6 +698,8 @@ def run(readers: list[str], inputs: int, jobs: int, seed: int, max_seconds: floa
     for w in workers:
         w[1].send(None)
         w[0].join(5)
+        if w[0].is_alive():
+            w[0].kill()
     return stats
 
 

@@ -128,6 +128,17 @@ CONFIG_SCHEMAS: dict[str, dict[str, Any]] = {
         "latent": Int(1, 4096),
     },
 }
+# The tokenizer a card stores decides the vocabulary that is built before any weight is read.
+_MUSIC_TOKENIZER = {
+    "steps_per_beat": Int(1, 48),
+    "max_bar_beats": Int(1, 64),
+    "max_duration_steps": Int(1, 1024),
+    "velocity_bins": Int(1, 128),
+    "tempo_min": Int(1, 1000),
+    "tempo_max": Int(1, 1000),
+    "tempo_step": Int(1, 1000),
+}
+MAX_VOCABULARY = 1_000_000
 REQUIRED_CONFIG_FIELDS = {"text-gpt": ("vocab_size",), "music-transformer": ("vocab_size",), "text-vae": ("vocab_size",)}
 
 # safetensors dtypes and their sizes in bytes.
@@ -169,6 +180,32 @@ def validate_config(config: dict[str, Any], kind: str, file_name: str) -> None:
     for key, rule in CONFIG_SCHEMAS.get(kind, {}).items():
         if key in config and (problem := rule.check(config[key])):
             raise ModelFileError(f"{file_name} has an unusable architecture config ({key} {problem}).")
+
+
+def validate_tokenizer(tokenizer: Any, kind: str, file_name: str) -> None:
+    """Refuse a stored tokenizer whose fields have the wrong type or would build an absurd vocabulary."""
+
+    def damaged(problem: str) -> ModelFileError:
+        return ModelFileError(f"{file_name} has a damaged tokenizer in its card ({problem}).")
+
+    if tokenizer is None:
+        return
+    if kind == "music-transformer":
+        if not isinstance(tokenizer, dict):
+            raise damaged(f"it is {_json_type(tokenizer)}, expected an object")
+        for key, rule in _MUSIC_TOKENIZER.items():
+            if key in tokenizer and (problem := rule.check(tokenizer[key])):
+                raise damaged(f"{key} {problem}")
+    elif kind in ("text-gpt", "text-vae") and isinstance(tokenizer, dict):
+        for key in ("chars", "itos"):
+            words = tokenizer.get(key)
+            if words is not None and not (
+                isinstance(words, (str, list)) and len(words) <= MAX_VOCABULARY
+                and all(isinstance(w, str) for w in words)
+            ):
+                raise damaged(f"{key!r} must be text or a list of at most {MAX_VOCABULARY:,} texts")
+        if "json" in tokenizer and not isinstance(tokenizer["json"], str):
+            raise damaged("'json' must be text")
 
 
 def validate_tensor_table(header: dict[str, Any], data_bytes: int, file_name: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aigc_studio.core.atomic import atomic_path
-from aigc_studio.core.card_schema import validate_card, validate_config, validate_tensor_table
+from aigc_studio.core.card_schema import validate_card, validate_config, validate_tensor_table, validate_tokenizer
 from aigc_studio.core.untrusted_json import NotJson, UnsafeJson, parse_untrusted_json
 from aigc_studio.errors import ModelFileError
 
@@ -145,6 +145,7 @@ def read_card(path: str | Path, expected_kind: str | tuple[str, ...] | None = No
     card = ModelCard.from_data(data)
     _check_kind(path, card, expected_kind)  # "wrong kind" says more than a config detail would
     validate_config(card.config, card.kind, path.name)
+    validate_tokenizer(card.tokenizer, card.kind, path.name)
     validate_tensor_table(header, data_bytes, path.name)
     return card
 

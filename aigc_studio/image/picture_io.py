@@ -21,9 +21,9 @@ from aigc_studio.errors import InputError
 # models use. PIL warns at the same count and refuses twice as many on its own.
 MAX_PICTURE_PIXELS = 89_478_485
 READABLE_FORMATS = "PNG, JPEG, WebP, BMP, GIF or TIFF"
-# Pillow's decoders for exactly those (MPO is the multi-picture JPEG that phone cameras write). Every other
-# Pillow plugin stays closed: they see little use and their parsers are where fuzzing finds crashes.
-PILLOW_FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF")
+# Pillow's decoders for exactly those (its JPEG opener also reads the multi-picture JPEGs phones write). Every
+# other Pillow plugin stays closed: they see little use, and their parsers are where fuzzing finds crashes.
+PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 # Pictures in other formats, recognised by their first bytes so that the refusal can name them.
 _OTHER_FORMATS = (
     (b"DDS ", "a DDS texture"), (b"8BPS", "a Photoshop (PSD) file"), (b"%PDF", "a PDF document"),
