@@ -79,6 +79,10 @@ def _generate(args: argparse.Namespace) -> int:
         prompt = _unescape(args.prompt) if args.prompt else ""
     if args.max_tokens < 1:
         raise InputError("--max-tokens must be at least 1.")
+    if str(args.model).endswith(".safetensors") and Path(args.model).is_file():
+        from aigc_studio.core.modelfile import read_card
+
+        read_card(args.model)  # a damaged or hostile file is refused here, before torch is even imported
     job = GenerateTextJob(
         model=args.model,
         prompt=prompt,

@@ -196,7 +196,11 @@ def validate_tokenizer(tokenizer: Any, kind: str, file_name: str) -> None:
         for key, rule in _MUSIC_TOKENIZER.items():
             if key in tokenizer and (problem := rule.check(tokenizer[key])):
                 raise damaged(f"{key} {problem}")
-    elif kind in ("text-gpt", "text-vae") and isinstance(tokenizer, dict):
+    elif kind in ("text-gpt", "text-vae"):
+        if not isinstance(tokenizer, dict):
+            raise damaged(f"it is {_json_type(tokenizer)}, expected an object")
+        if kind == "text-gpt" and tokenizer.get("type") not in ("char", "bpe"):
+            raise damaged("its type is not 'char' or 'bpe'")
         for key in ("chars", "itos"):
             words = tokenizer.get(key)
             if words is not None and not (
