@@ -9,10 +9,10 @@ caller passes ``allow_pickle=True`` after asking the user.
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.core.untrusted_json import UnsafeJson, parse_untrusted_json
 from aigc_studio.errors import InputError, ModelFileError, StudioError
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -38,9 +38,9 @@ def inspect_hf_folder(path: str | Path) -> dict[str, Any]:
     if not config_file.is_file():
         raise InputError(f"{path.name} has no config.json; expected a Hugging Face model folder.")
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path.name}/config.json cannot be read ({exc}).") from exc
+        config = parse_untrusted_json(config_file.read_bytes())
+    except (OSError, UnsafeJson) as exc:
+        raise InputError(f"{path.name}/config.json cannot be read ({exc}).") from None
     safetensors = sorted(path.glob("*.safetensors"))
     pickles = sorted(p for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
     if not safetensors and not pickles:
@@ -76,8 +76,8 @@ def _remote_code_references(path: Path, config: dict[str, Any]) -> list[str]:
     tokenizer_config = path / "tokenizer_config.json"
     if tokenizer_config.is_file():
         # An unreadable tokenizer config is reported by transformers itself, when it loads.
-        with contextlib.suppress(OSError, UnicodeDecodeError, json.JSONDecodeError):
-            configs.append(json.loads(tokenizer_config.read_text(encoding="utf-8")))
+        with contextlib.suppress(OSError, UnsafeJson):
+            configs.append(parse_untrusted_json(tokenizer_config.read_bytes()))
     for data in configs:
         auto_map = data.get("auto_map") if isinstance(data, dict) else None
         if isinstance(auto_map, dict):
