@@ -44,8 +44,11 @@ def _tiny_tensors(kind: str):
     import torch
 
     g = torch.Generator().manual_seed(len(kind))
-    return {"a.weight": torch.randn(3, 4, generator=g), "b.bias": torch.zeros(5, dtype=torch.float16),
-            "c.idx": torch.arange(6, dtype=torch.int64)}
+    return {
+        "a.weight": torch.randn(3, 4, generator=g),
+        "b.bias": torch.zeros(5, dtype=torch.float16),
+        "c.idx": torch.arange(6, dtype=torch.int64),
+    }
 
 
 def model_seeds(folder: Path) -> list[bytes]:
@@ -56,8 +59,15 @@ def model_seeds(folder: Path) -> list[bytes]:
     seeds = []
     for i, starter in enumerate(sorted(root.glob("*.safetensors"))):
         card = read_card(starter)
-        card = ModelCard(kind=card.kind, config=card.config, name=card.name, tokenizer=card.tokenizer,
-                         training=card.training, license=card.license, extra=card.extra)
+        card = ModelCard(
+            kind=card.kind,
+            config=card.config,
+            name=card.name,
+            tokenizer=card.tokenizer,
+            training=card.training,
+            license=card.license,
+            extra=card.extra,
+        )
         path = folder / f"seed-{i}.safetensors"
         save_model(path, _tiny_tensors(card.kind), card)
         seeds.append(path.read_bytes())
@@ -73,9 +83,20 @@ def recipe_seeds(folder: Path) -> list[bytes]:
     seeds = []
     rng = np.random.default_rng(0)
     for i, scale in enumerate((1, 2)):
-        recipe = {"version": 1, "op": "generate", "model": "Emoji GAN", "model_hash": "ab" * 32, "model_kind": "image-gan",
-                  "seed": 1234 + i, "index": i, "psi": 0.7, "latent": [float(v) for v in rng.standard_normal(64)],
-                  "resolution": 16, "torch": "2.13.0", "device": "cpu"}
+        recipe = {
+            "version": 1,
+            "op": "generate",
+            "model": "Emoji GAN",
+            "model_hash": "ab" * 32,
+            "model_kind": "image-gan",
+            "seed": 1234 + i,
+            "index": i,
+            "psi": 0.7,
+            "latent": [float(v) for v in rng.standard_normal(64)],
+            "resolution": 16,
+            "torch": "2.13.0",
+            "device": "cpu",
+        }
         path = folder / f"recipe-{i}.png"
         save_png(path, rng.integers(0, 255, (16, 16, 3), dtype=np.uint8), recipe, scale=scale)
         seeds.append(path.read_bytes())
@@ -107,11 +128,22 @@ def autosave_seeds(folder: Path) -> list[tuple[bytes, bytes | None]]:
     out = []
     records = [
         ({"text": SIDECAR_TEXT, "path": "/home/me/story.md", "spans": [[0, 4]]}, None),
-        ({"song": {"ticks_per_beat": 480, "time_signature": [4, 4], "tempos": [[0, 500000]],
-                   "tracks": [{"name": "Piano", "program": 0, "channel": 0, "notes": [[60, 0, 480, 90, 1]]}]},
-          "path": None}, None),
-        ({"recipes": [{"seed": 1, "latent": [0.5, -0.5]}], "selected": [0], "strip": False},
-         {"pixels": np.zeros((1, 8, 8, 3), dtype=np.uint8)}),
+        (
+            {
+                "song": {
+                    "ticks_per_beat": 480,
+                    "time_signature": [4, 4],
+                    "tempos": [[0, 500000]],
+                    "tracks": [{"name": "Piano", "program": 0, "channel": 0, "notes": [[60, 0, 480, 90, 1]]}],
+                },
+                "path": None,
+            },
+            None,
+        ),
+        (
+            {"recipes": [{"seed": 1, "latent": [0.5, -0.5]}], "selected": [0], "strip": False},
+            {"pixels": np.zeros((1, 8, 8, 3), dtype=np.uint8)},
+        ),
     ]
     for data, arrays in records:
         store.write(data, arrays)
@@ -132,13 +164,29 @@ def picture_seeds(folder: Path) -> list[bytes]:
     rng = np.random.default_rng(1)
     rgb = Image.fromarray(rng.integers(0, 255, (12, 10, 3), dtype=np.uint8))
     seeds = []
-    for suffix, image in ((".png", rgb), (".jpg", rgb), (".webp", rgb), (".gif", rgb.convert("P")), (".bmp", rgb),
-                          (".png", rgb.convert("RGBA")), (".png", rgb.convert("I;16")), (".png", rgb.convert("LA"))):
+    for suffix, image in (
+        (".png", rgb),
+        (".jpg", rgb),
+        (".webp", rgb),
+        (".gif", rgb.convert("P")),
+        (".bmp", rgb),
+        (".png", rgb.convert("RGBA")),
+        (".png", rgb.convert("I;16")),
+        (".png", rgb.convert("LA")),
+    ):
         path = folder / f"pic{len(seeds)}{suffix}"
         save_image(image, path)
         seeds.append(path.read_bytes())
-    for fmt, image in (("TIFF", rgb), ("DDS", rgb.convert("RGBA")), ("ICO", rgb), ("TGA", rgb), ("PPM", rgb),
-                       ("SGI", rgb), ("PCX", rgb), ("IM", rgb)):
+    for fmt, image in (
+        ("TIFF", rgb),
+        ("DDS", rgb.convert("RGBA")),
+        ("ICO", rgb),
+        ("TGA", rgb),
+        ("PPM", rgb),
+        ("SGI", rgb),
+        ("PCX", rgb),
+        ("IM", rgb),
+    ):
         path = folder / f"other{len(seeds)}"
         image.save(path, format=fmt)
         seeds.append(path.read_bytes())
@@ -153,11 +201,20 @@ def midi_seeds(folder: Path) -> list[bytes]:
     rng = random.Random(2)
     seeds = []
     for midi_type in (0, 1):
-        song = Song(480, [Track("Piano", 0, 0, []), Track("Bass", 33, 1, []), Track("Drums", 0, 9, [])],
-                    [TempoChange(0, 500_000), TempoChange(1920, 400_000)], (3, 4))
+        song = Song(
+            480,
+            [Track("Piano", 0, 0, []), Track("Bass", 33, 1, []), Track("Drums", 0, 9, [])],
+            [TempoChange(0, 500_000), TempoChange(1920, 400_000)],
+            (3, 4),
+        )
         for track in song.tracks:
-            track.notes = sorted((Note(rng.randint(30, 90), rng.randint(0, 8000), rng.randint(1, 900), rng.randint(1, 127))
-                                  for _ in range(40)), key=lambda n: n.start)
+            track.notes = sorted(
+                (
+                    Note(rng.randint(30, 90), rng.randint(0, 8000), rng.randint(1, 900), rng.randint(1, 127))
+                    for _ in range(40)
+                ),
+                key=lambda n: n.start,
+            )
         seeds.append(midi_bytes(song, midi_type))
     return seeds
 
@@ -165,14 +222,35 @@ def midi_seeds(folder: Path) -> list[bytes]:
 def text_seeds(folder: Path) -> list[bytes]:
     """Documents in the encodings the editor reads."""
     text = "Café, naïve — 東京 and emoji 😀.\nSecond line.\n" * 20
-    return [text.encode("utf-8"), text.encode("utf-16"), text.encode("utf-8-sig"),
-            text.replace("東京", "").replace("😀", "").replace("—", "-").encode("cp1252"), b""]
+    return [
+        text.encode("utf-8"),
+        text.encode("utf-16"),
+        text.encode("utf-8-sig"),
+        text.replace("東京", "").replace("😀", "").replace("—", "-").encode("cp1252"),
+        b"",
+    ]
 
 
 # ----------------------------------------------------------------------------- mutations
 INTERESTING_BYTES = (0x00, 0x01, 0x7F, 0x80, 0xFF, 0x22, 0x5B, 0x7B, 0x5C, 0x2C)
-INTERESTING_INTS = (0, 1, 2, 7, 8, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,
-                    2**63 - 1, 2**64 - 1)
+INTERESTING_INTS = (
+    0,
+    1,
+    2,
+    7,
+    8,
+    0x7F,
+    0x80,
+    0xFF,
+    0x7FFF,
+    0x8000,
+    0xFFFF,
+    0x7FFFFFFF,
+    0x80000000,
+    0xFFFFFFFF,
+    2**63 - 1,
+    2**64 - 1,
+)
 MAX_MUTANT_BYTES = 20 * 1024 * 1024
 
 
@@ -193,7 +271,7 @@ def mutate_bytes(data: bytes, rng: random.Random, others: list[bytes], tokens: l
             width = rng.choice((1, 2, 4, 8))
             value = rng.choice(INTERESTING_INTS) % (1 << (8 * width))
             raw = value.to_bytes(width, rng.choice(("big", "little")))
-            buf[pos:pos + width] = raw
+            buf[pos : pos + width] = raw
         elif op == 3 and n:
             end = min(n, pos + rng.choice((1, 4, 16, 256, n)))
             del buf[pos:end]
@@ -201,7 +279,7 @@ def mutate_bytes(data: bytes, rng: random.Random, others: list[bytes], tokens: l
             buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.choice((1, 2, 4, 16))))
         elif op == 5 and n:  # repeat a slice, sometimes very many times
             length = rng.choice((1, 3, 4, 8, 32))
-            piece = bytes(buf[pos:pos + length]) or b"\x00"
+            piece = bytes(buf[pos : pos + length]) or b"\x00"
             times = rng.choice((2, 3, 10, 100, 1000, 10_000, 100_000, 1_000_000))
             times = min(times, MAX_MUTANT_BYTES // max(1, len(piece)) // 2)
             buf[pos:pos] = piece * times
@@ -216,7 +294,7 @@ def mutate_bytes(data: bytes, rng: random.Random, others: list[bytes], tokens: l
         elif op == 9 and n > 1:  # swap two slices
             a, b = sorted(rng.sample(range(n), 2))
             length = min(rng.choice((1, 4, 16)), b - a)
-            buf[a:a + length], buf[b:b + length] = buf[b:b + length], buf[a:a + length]
+            buf[a : a + length], buf[b : b + length] = buf[b : b + length], buf[a : a + length]
     return bytes(buf[:MAX_MUTANT_BYTES])
 
 
@@ -226,8 +304,21 @@ _RAW = "\u0000RAW{}\u0000"
 @functools.cache
 def _hostile_raw_texts() -> tuple[str, ...]:
     texts = ["9" * n for n in (41, 4_301, 5_000, 100_000)]
-    texts += ["-" + "9" * 5_000, "1e999", "-1e999", "1e308", "NaN", "Infinity", "-Infinity", "1." + "5" * 5_000,
-              "0.0e-99999", '"\\ud800"', '"\\u0000"', '"' + "x" * 5_000_000 + '"', "[" + "[]," * 1_100_000 + "[]]"]
+    texts += [
+        "-" + "9" * 5_000,
+        "1e999",
+        "-1e999",
+        "1e308",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1." + "5" * 5_000,
+        "0.0e-99999",
+        '"\\ud800"',
+        '"\\u0000"',
+        '"' + "x" * 5_000_000 + '"',
+        "[" + "[]," * 1_100_000 + "[]]",
+    ]
     texts += ["[" + "0," * n + "0]" for n in (10_000, 2_000_000)]
     for depth in (65, 500, 1_000, 100_000):
         texts += ["[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth, "[" * depth]
@@ -244,12 +335,43 @@ def hostile_value(rng: random.Random, raws: list[str]):
     if rng.random() < 0.25:
         raws.append(hostile_raw_json(rng))
         return _RAW.format(len(raws) - 1)
-    return rng.choice((
-        None, True, False, 0, -1, 1, 2**31, 2**63, 2**64, 10**39, -(10**39), 1.5, -0.0, 1e300, "", "x" * 300,
-        "../../../etc/passwd", "F32", ["F32"], {"F32": 1}, [], {}, [1, 2], [-1, 5], [[0, 4]], list(range(1000)),
-        {"a": {"b": {"c": []}}}, "\ud800", "canvas-1.1.safetensors", "canvas-" + "9" * 300 + ".1.safetensors",
-        [0, 2**40], [2**70, 0], "1e999",
-    ))
+    return rng.choice(
+        (
+            None,
+            True,
+            False,
+            0,
+            -1,
+            1,
+            2**31,
+            2**63,
+            2**64,
+            10**39,
+            -(10**39),
+            1.5,
+            -0.0,
+            1e300,
+            "",
+            "x" * 300,
+            "../../../etc/passwd",
+            "F32",
+            ["F32"],
+            {"F32": 1},
+            [],
+            {},
+            [1, 2],
+            [-1, 5],
+            [[0, 4]],
+            list(range(1000)),
+            {"a": {"b": {"c": []}}},
+            "\ud800",
+            "canvas-1.1.safetensors",
+            "canvas-" + "9" * 300 + ".1.safetensors",
+            [0, 2**40],
+            [2**70, 0],
+            "1e999",
+        )
+    )
 
 
 def mutate_json(obj, rng: random.Random):
@@ -300,7 +422,7 @@ def _safetensors(header: dict | str, body: bytes) -> bytes:
 
 def _split_safetensors(data: bytes) -> tuple[dict, bytes]:
     (n,) = struct.unpack("<Q", data[:8])
-    return json.loads(data[8:8 + n]), data[8 + n:]
+    return json.loads(data[8 : 8 + n]), data[8 + n :]
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
@@ -311,14 +433,16 @@ def _png_with_recipe(png: bytes, recipe_text: str) -> bytes:
     """``png`` with its aigc-studio iTXt chunk replaced by ``recipe_text`` (a well-formed chunk)."""
     out, pos = bytearray(png[:8]), 8
     while pos + 8 <= len(png):
-        (length,) = struct.unpack(">I", png[pos:pos + 4])
-        kind = png[pos + 4:pos + 8]
-        chunk = png[pos:pos + 12 + length]
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind = png[pos + 4 : pos + 8]
+        chunk = png[pos : pos + 12 + length]
         pos += 12 + length
-        if kind == b"iTXt" and chunk[8:8 + 11] == b"aigc-studio":
+        if kind == b"iTXt" and chunk[8 : 8 + 11] == b"aigc-studio":
             continue
         if kind == b"IEND":
-            out += _png_chunk(b"iTXt", b"aigc-studio\x00\x00\x00\x00\x00" + recipe_text.encode("utf-8", "surrogatepass"))
+            out += _png_chunk(
+                b"iTXt", b"aigc-studio\x00\x00\x00\x00\x00" + recipe_text.encode("utf-8", "surrogatepass")
+            )
         out += chunk
     return bytes(out)
 
@@ -329,11 +453,11 @@ def fix_png_crcs(data: bytes) -> bytes:
         return data
     out, pos = bytearray(data[:8]), 8
     while pos + 12 <= len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
         if pos + 12 + length > len(data):
             break
-        body = data[pos + 4:pos + 8 + length]
-        out += data[pos:pos + 8 + length] + struct.pack(">I", zlib.crc32(body))
+        body = data[pos + 4 : pos + 8 + length]
+        out += data[pos : pos + 8 + length] + struct.pack(">I", zlib.crc32(body))
         pos += 12 + length
     return bytes(out + data[pos:])
 
@@ -374,9 +498,16 @@ def hostile_midi(rng: random.Random) -> bytes:
         count = rng.choice((2_000_000, 1_100_000, 500_000, 250_000)) if flood else rng.randint(0, 200)
         kind = rng.randrange(8)
         if flood:
-            unit = {0: b"\x00\x3c\x40", 1: b"\x00\x90\x3c\x40", 2: b"\x00\xff\x01\x00", 3: b"\x00\xb0\x07\x64",
-                    4: b"\x81\x80\x80\x00\x90\x3c\x40", 5: b"\x00\xf0\x01\xf7", 6: b"\x00\x3c\x40\x00\x3c\x00",
-                    7: b"\x00\xff\x51\x03\x00\x00\x01"}[kind]
+            unit = {
+                0: b"\x00\x3c\x40",
+                1: b"\x00\x90\x3c\x40",
+                2: b"\x00\xff\x01\x00",
+                3: b"\x00\xb0\x07\x64",
+                4: b"\x81\x80\x80\x00\x90\x3c\x40",
+                5: b"\x00\xf0\x01\xf7",
+                6: b"\x00\x3c\x40\x00\x3c\x00",
+                7: b"\x00\xff\x51\x03\x00\x00\x01",
+            }[kind]
             events += b"\x00\x90\x3c\x40" + unit * min(count, MAX_MUTANT_BYTES // len(unit) - 1)
         else:
             for _ in range(count):
@@ -387,21 +518,31 @@ def hostile_midi(rng: random.Random) -> bytes:
                     status = rng.choice((0x80, 0x90)) | rng.randrange(16)
                     if rng.random() > 0.3:
                         events.append(status)
-                    events += bytes((rng.randrange(256) if rng.random() < 0.05 else rng.randrange(128), rng.randrange(128)))
+                    events += bytes(
+                        (rng.randrange(256) if rng.random() < 0.05 else rng.randrange(128), rng.randrange(128))
+                    )
                 elif choice == 4:
                     meta = rng.choice((0x00, 0x01, 0x03, 0x2F, 0x51, 0x58, 0x59, 0x7F, 0x21, 0x54, 0x60))
                     length = rng.choice((0, 1, 2, 3, 4, 5, 0x7F, 0x0FFFFFFF))
                     payload = bytes(rng.randrange(256) for _ in range(min(length, 8)))
                     events += b"\xff" + bytes((meta,)) + _vlq(length) + payload
                 elif choice == 5:
-                    events += bytes((rng.choice((0xF0, 0xF7)),)) + _vlq(rng.choice((0, 3, 0x0FFFFFFF))) + b"\x01\x02\x03"
+                    events += (
+                        bytes((rng.choice((0xF0, 0xF7)),)) + _vlq(rng.choice((0, 3, 0x0FFFFFFF))) + b"\x01\x02\x03"
+                    )
                 elif choice == 6:
                     events.append(rng.choice((0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF8, 0xF9, 0xFD, 0xFE)))
                     events += bytes(rng.randrange(128) for _ in range(rng.randrange(3)))
                 elif choice == 7:
                     events += bytes((0xC0 | rng.randrange(16), rng.randrange(256)))
                 else:
-                    events += bytes((rng.choice((0xA0, 0xB0, 0xD0, 0xE0)) | rng.randrange(16), rng.randrange(128), rng.randrange(128)))
+                    events += bytes(
+                        (
+                            rng.choice((0xA0, 0xB0, 0xD0, 0xE0)) | rng.randrange(16),
+                            rng.randrange(128),
+                            rng.randrange(128),
+                        )
+                    )
             if rng.random() < 0.8:
                 events += b"\x00\xff\x2f\x00"
         declared = None if rng.random() < 0.9 else rng.choice((0, len(events) + 1, 0xFFFFFFFF, len(events) // 2))
@@ -423,9 +564,19 @@ def issue_inputs(reader: str, seeds) -> list:
         card = json.loads(header["__metadata__"]["aigc_studio"])
         out = []
         meta = dict(header["__metadata__"])
-        out.append(_safetensors(dict(header, __metadata__=dict(meta, aigc_studio=json.dumps(card)[:-1] + ', "x": ' + deep() + "}")), body))
+        out.append(
+            _safetensors(
+                dict(header, __metadata__=dict(meta, aigc_studio=json.dumps(card)[:-1] + ', "x": ' + deep() + "}")),
+                body,
+            )
+        )
         out.append(_safetensors(json.dumps(header)[:-1] + ', "x": ' + deep() + "}", body))
-        out.append(_safetensors(dict(header, __metadata__=dict(meta, aigc_studio=json.dumps(card)[:-1] + ', "x": ' + "9" * 5000 + "}")), body))
+        out.append(
+            _safetensors(
+                dict(header, __metadata__=dict(meta, aigc_studio=json.dumps(card)[:-1] + ', "x": ' + "9" * 5000 + "}")),
+                body,
+            )
+        )
         table = {k: v for k, v in header.items() if k != "__metadata__"}
         name = next(iter(table))
         out.append(_safetensors(dict(header, **{name: dict(table[name], dtype=["F32"])}), body))
@@ -433,29 +584,43 @@ def issue_inputs(reader: str, seeds) -> list:
     if reader == "recipe":
         recipe = _recipe_of(seeds[0])
         text = json.dumps(recipe)
-        return [("recipe.png", _png_with_recipe(seeds[0], text.replace('"latent": [', '"latent": [' + deep(1000) + ", "))),
-                ("recipe.png", _png_with_recipe(seeds[0], text.replace('"latent": [', '"latent": [' + "9" * 5000 + ", ")))]
+        return [
+            ("recipe.png", _png_with_recipe(seeds[0], text.replace('"latent": [', '"latent": [' + deep(1000) + ", "))),
+            ("recipe.png", _png_with_recipe(seeds[0], text.replace('"latent": [', '"latent": [' + "9" * 5000 + ", "))),
+        ]
     if reader == "sidecar":
         data = json.loads(seeds[0])
         text = json.dumps(data)
-        return [("story.md.aigc.json", text.replace('"generated_spans": [', '"generated_spans": [' + deep() + ", ").encode()),
-                ("story.md.aigc.json", text.replace('"generated_spans": [', '"generated_spans": [' + "9" * 5000 + ", ").encode())]
+        return [
+            (
+                "story.md.aigc.json",
+                text.replace('"generated_spans": [', '"generated_spans": [' + deep() + ", ").encode(),
+            ),
+            (
+                "story.md.aigc.json",
+                text.replace('"generated_spans": [', '"generated_spans": [' + "9" * 5000 + ", ").encode(),
+            ),
+        ]
     if reader == "autosave":
         record, arrays = seeds[2]
         data = json.loads(record)
         text = json.dumps(data)
-        return [("record", (text[:-1] + ', "x": ' + deep() + "}").encode(), arrays),
-                ("record", text.replace('"pid": 424242', '"pid": 1e999').encode(), arrays),
-                ("record", json.dumps(dict(data, arrays="canvas-424242." + "1" * 300 + ".safetensors")).encode(), arrays)]
+        return [
+            ("record", (text[:-1] + ', "x": ' + deep() + "}").encode(), arrays),
+            ("record", text.replace('"pid": 424242', '"pid": 1e999').encode(), arrays),
+            ("record", json.dumps(dict(data, arrays="canvas-424242." + "1" * 300 + ".safetensors")).encode(), arrays),
+        ]
     if reader == "picture":
         dds = seeds[9]
         return [("texture.dds", dds), ("texture.dds", dds[:64] + bytes(b ^ 0x5A for b in dds[64:200]) + dds[200:])]
     if reader == "midi":
         head = b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480)
-        return [("running.mid", head + _midi_track(b"\x00\x90\x3c\x40" + b"\x00\x3c\x00" * 500_000)),
-                ("noteons.mid", head + _midi_track(b"\x00\x90" + b"\x3c\x40\x00" * 1_000_000)),
-                ("deltas.mid", head + _midi_track(b"\xff\xff\xff\x7f\x90\x3c\x40" * 1000)),
-                ("big.mid", head + _midi_track(b"\x00\xb0\x07\x64" * (50 * 2**20 // 4)))]
+        return [
+            ("running.mid", head + _midi_track(b"\x00\x90\x3c\x40" + b"\x00\x3c\x00" * 500_000)),
+            ("noteons.mid", head + _midi_track(b"\x00\x90" + b"\x3c\x40\x00" * 1_000_000)),
+            ("deltas.mid", head + _midi_track(b"\xff\xff\xff\x7f\x90\x3c\x40" * 1000)),
+            ("big.mid", head + _midi_track(b"\x00\xb0\x07\x64" * (50 * 2**20 // 4))),
+        ]
     return []
 
 
@@ -466,8 +631,12 @@ class Corpus:
     def __init__(self, folder: Path, seed: int) -> None:
         self.folder, self.seed = folder, seed
         self.seeds = {
-            "model": model_seeds(folder), "recipe": recipe_seeds(folder), "sidecar": sidecar_seeds(folder),
-            "autosave": autosave_seeds(folder), "picture": picture_seeds(folder), "midi": midi_seeds(folder),
+            "model": model_seeds(folder),
+            "recipe": recipe_seeds(folder),
+            "sidecar": sidecar_seeds(folder),
+            "autosave": autosave_seeds(folder),
+            "picture": picture_seeds(folder),
+            "midi": midi_seeds(folder),
             "text": text_seeds(folder),
         }
         self.fixed = {r: issue_inputs(r, self.seeds[r]) for r in READERS}
@@ -646,9 +815,23 @@ def run(readers: list[str], inputs: int, jobs: int, seed: int, max_seconds: floa
     ctx = mp.get_context("spawn")
     todo = [(r, i) for i in range(inputs) for r in readers]
     todo.reverse()
-    stats = {r: {"inputs": 0, "accepted": 0, "refused": 0, "crashed": 0, "over_time": 0, "over_memory": 0,
-                 "slowest_cpu": 0.0, "slowest_wall": 0.0, "max_mb": 0.0, "total_cpu": 0.0, "total_wall": 0.0,
-                 "examples": []} for r in readers}
+    stats = {
+        r: {
+            "inputs": 0,
+            "accepted": 0,
+            "refused": 0,
+            "crashed": 0,
+            "over_time": 0,
+            "over_memory": 0,
+            "slowest_cpu": 0.0,
+            "slowest_wall": 0.0,
+            "max_mb": 0.0,
+            "total_cpu": 0.0,
+            "total_wall": 0.0,
+            "examples": [],
+        }
+        for r in readers
+    }
 
     def start():
         parent, child = ctx.Pipe()
@@ -677,7 +860,14 @@ def run(readers: list[str], inputs: int, jobs: int, seed: int, max_seconds: floa
                 w[2] = None
             elif time.monotonic() - since > HARD_LIMIT_S or not process.is_alive():
                 reader, index = current
-                outcome, detail, cpu, wall, memory, size = "crashed", "hang or worker died", math.nan, HARD_LIMIT_S, math.nan, -1
+                outcome, detail, cpu, wall, memory, size = (
+                    "crashed",
+                    "hang or worker died",
+                    math.nan,
+                    HARD_LIMIT_S,
+                    math.nan,
+                    -1,
+                )
                 process.kill()
                 process.join()
                 workers[workers.index(w)] = start()
@@ -715,12 +905,17 @@ def run(readers: list[str], inputs: int, jobs: int, seed: int, max_seconds: floa
 
 def table(stats: dict, max_seconds: float, max_mb: float) -> str:
     """The markdown table of outcomes per reader."""
-    rows = [f"| reader | inputs | accepted | refused | crashed | CPU > {max_seconds:g} s | memory > {max_mb:g} MB "
-            "| slowest (CPU s / wall s) | max memory (MB) |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        f"| reader | inputs | accepted | refused | crashed | CPU > {max_seconds:g} s | memory > {max_mb:g} MB "
+        "| slowest (CPU s / wall s) | max memory (MB) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for reader, s in stats.items():
-        rows.append(f"| {reader} | {s['inputs']:,} | {s['accepted']:,} | {s['refused']:,} | {s['crashed']:,} | "
-                    f"{s['over_time']} | {s['over_memory']} | {s['slowest_cpu']:.2f} / {s['slowest_wall']:.2f} | "
-                    f"{s['max_mb']:.0f} |")
+        rows.append(
+            f"| {reader} | {s['inputs']:,} | {s['accepted']:,} | {s['refused']:,} | {s['crashed']:,} | "
+            f"{s['over_time']} | {s['over_memory']} | {s['slowest_cpu']:.2f} / {s['slowest_wall']:.2f} | "
+            f"{s['max_mb']:.0f} |"
+        )
     return "\n".join(rows)
 
 
@@ -746,8 +941,10 @@ def main() -> int:
     started = time.monotonic()
     stats = run(readers, args.inputs, args.jobs, args.seed, args.max_seconds, args.max_mb, log)
     print(table(stats, args.max_seconds, args.max_mb))
-    print(f"\n{sum(s['inputs'] for s in stats.values()):,} inputs in {time.monotonic() - started:.0f} s "
-          f"({args.jobs} worker(s), seed {args.seed}); CPU time and peak RSS are measured per input in the worker.")
+    print(
+        f"\n{sum(s['inputs'] for s in stats.values()):,} inputs in {time.monotonic() - started:.0f} s "
+        f"({args.jobs} worker(s), seed {args.seed}); CPU time and peak RSS are measured per input in the worker."
+    )
     for reader, s in stats.items():
         for example in s["examples"][:5]:
             print(f"  {reader}: {example}")

@@ -288,7 +288,9 @@ def read_autosave(kind: str, file: Path) -> Autosave:
         "saved_at": Float(0.0, 1e11),
         "arrays": Optional(Text(100, rf"{re.escape(kind)}-\d{{1,10}}\.\d{{1,10}}\.safetensors")),
     }
-    check_fields(data, rules, lambda key, problem: f"{file.name}: not an autosave record ({problem})", error=CorruptAutosave)
+    check_fields(
+        data, rules, lambda key, problem: f"{file.name}: not an autosave record ({problem})", error=CorruptAutosave
+    )
     try:
         pid = data["pid"] if "pid" in data else (_pid_in_name(kind, file.name) or 0)
         saved_at = float(data["saved_at"] if "saved_at" in data else file.stat().st_mtime)

@@ -28,7 +28,6 @@ MAX_INT_DIGITS = 40  # far above any count, size or seed we store (a 64-bit seed
 MAX_VALUES = 1_000_000  # counted by commas
 
 
-
 class UnsafeJson(ValueError):
     """Bytes that are not JSON we can safely use; ``str()`` says why, for a message that names the file."""
 

@@ -116,7 +116,9 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its latent vector is not a list of numbers).")
     if not _is_number(recipe.get("psi", 1.0)) or not (recipe.get("seed") is None or _is_number(recipe["seed"], int)):
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its psi or seed is not a number).")
-    return check_fields(recipe, RECIPE_FIELDS, lambda key, problem: f"{path.name} has a damaged AIGC Studio recipe ({problem}).")
+    return check_fields(
+        recipe, RECIPE_FIELDS, lambda key, problem: f"{path.name} has a damaged AIGC Studio recipe ({problem})."
+    )
 
 
 def _is_number(value: Any, kind: type = float) -> bool:

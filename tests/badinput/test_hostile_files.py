@@ -182,9 +182,16 @@ def test_a_running_status_flood_reads_in_one_pass():
 
 def test_the_json_reader_bounds_what_it_builds():
     assert parse_untrusted_json(b'{"a": [1, 2.5, "[[[\\"x"], "b": {}}') == {"a": [1, 2.5, '[[["x'], "b": {}}
-    for raw, reason in ((DEEP, "nested"), (HUGE_INT, "digits"), ("[1e999]", "too large"), ("[NaN]", "NaN"),
-                        ("[-Infinity]", "Infinity"), ("[" + "0," * 1_000_001 + "0]", "values"),
-                        (b"\xff\xfe[]", "UTF-8"), ('{"a": ', "not valid JSON")):
+    for raw, reason in (
+        (DEEP, "nested"),
+        (HUGE_INT, "digits"),
+        ("[1e999]", "too large"),
+        ("[NaN]", "NaN"),
+        ("[-Infinity]", "Infinity"),
+        ("[" + "0," * 1_000_001 + "0]", "values"),
+        (b"\xff\xfe[]", "UTF-8"),
+        ('{"a": ', "not valid JSON"),
+    ):
         with pytest.raises(UnsafeJson, match=reason):
             parse_untrusted_json(raw)
 
@@ -208,8 +215,11 @@ def test_the_cli_refuses_each_hostile_file_with_exit_1_and_one_line(tmp_path, ca
         _cli_one_line(capsys, ["generate", "image", "--model", str(path), "--out", str(tmp_path / "out")], name)
     prime = tmp_path / "deltas.mid"
     prime.write_bytes(_header(0, 1, 480) + _track(b"\xff\xff\xff\x7f\x90\x3c\x40" * 1000))
-    _cli_one_line(capsys, ["generate", "music", "--model", MUSIC, "--prime", str(prime), "--out",
-                           str(tmp_path / "o.mid")], "deltas.mid")
+    _cli_one_line(
+        capsys,
+        ["generate", "music", "--model", MUSIC, "--prime", str(prime), "--out", str(tmp_path / "o.mid")],
+        "deltas.mid",
+    )
 
     # A DDS texture named like a picture, in training data: `train image-vae` reads folders with this loader.
     from aigc_studio.image.dataset import load_image_folder

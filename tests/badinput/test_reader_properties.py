@@ -30,18 +30,30 @@ from aigc_studio.text.document_io import decode_text
 from aigc_studio.ui.text.sidecar import read_sidecar, sidecar_path, text_hash
 from tests.badinput.corpus import _header, _png_with_recipe, _safetensors_bytes, _track, bundled_model
 
-_COMMON = {"deadline": None, "database": None, "derandomize": True,
-           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                     HealthCheck.data_too_large]}
+_COMMON = {
+    "deadline": None,
+    "database": None,
+    "derandomize": True,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+}
 SMALL = settings(max_examples=10, **_COMMON)
 LARGE = settings(max_examples=2_000, **_COMMON)
 
 # JSON values, hostile raw fragments among them (deep nesting, huge numbers, NaN).
 _RAW_FRAGMENTS = ["[" * 200 + "]" * 200, "9" * 5_000, "1e999", "NaN", "-Infinity", '{"a":' * 100 + "1" + "}" * 100]
-json_leaves = (st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**70), max_value=2**70)
-               | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40))
-json_values = st.recursive(json_leaves, lambda kids: st.lists(kids, max_size=5)
-                           | st.dictionaries(st.text(max_size=10), kids, max_size=5), max_leaves=25)
+json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+)
+json_values = st.recursive(
+    json_leaves,
+    lambda kids: st.lists(kids, max_size=5) | st.dictionaries(st.text(max_size=10), kids, max_size=5),
+    max_leaves=25,
+)
 
 
 @st.composite
@@ -61,7 +73,7 @@ def _splice(seed: bytes, data) -> bytes:
     piece = data.draw(st.binary(max_size=64))
     how = data.draw(st.sampled_from(("overwrite", "insert", "cut")))
     if how == "overwrite":
-        return seed[:at] + piece + seed[at + len(piece):]
+        return seed[:at] + piece + seed[at + len(piece) :]
     if how == "insert":
         return seed[:at] + piece + seed[at:]
     return seed[:at]
@@ -125,8 +137,15 @@ def check_model(folder, data) -> None:
 
 
 def check_recipe(folder, data) -> None:
-    base = {"version": 1, "op": "generate", "model": "m", "model_hash": "ab" * 32, "seed": 3, "psi": 0.7,
-            "latent": [0.5, -1.0, 2.0]}
+    base = {
+        "version": 1,
+        "op": "generate",
+        "model": "m",
+        "model_hash": "ab" * 32,
+        "seed": 3,
+        "psi": 0.7,
+        "latent": [0.5, -1.0, 2.0],
+    }
     path = folder / "recipe.png"
     path.write_bytes(_png_with_recipe(data.draw(json_texts(base) | json_texts())))
     try:
@@ -141,8 +160,12 @@ SIDECAR_TEXT = "Once upon a time there were words."
 
 
 def check_sidecar(folder, data) -> None:
-    base = {"format": "aigc-studio-text-spans", "version": 1, "text_sha256": text_hash(SIDECAR_TEXT),
-            "generated_spans": [[0, 4], [5, 9]]}
+    base = {
+        "format": "aigc-studio-text-spans",
+        "version": 1,
+        "text_sha256": text_hash(SIDECAR_TEXT),
+        "generated_spans": [[0, 4], [5, 9]],
+    }
     raw = data.draw(json_texts(base).map(str.encode) | st.binary(max_size=200))
     sidecar_path(folder / "story.md").write_bytes(raw)
     spans = read_sidecar(folder / "story.md", SIDECAR_TEXT)
@@ -165,8 +188,16 @@ def check_autosave(folder, data) -> None:
 def _picture_seeds() -> list[bytes]:
     seeds = []
     image = Image.new("RGB", (6, 5), (10, 200, 30))
-    for fmt, im in (("PNG", image), ("JPEG", image), ("GIF", image.convert("P")), ("BMP", image),
-                    ("WEBP", image), ("TIFF", image), ("PNG", image.convert("I;16")), ("DDS", image.convert("RGBA"))):
+    for fmt, im in (
+        ("PNG", image),
+        ("JPEG", image),
+        ("GIF", image.convert("P")),
+        ("BMP", image),
+        ("WEBP", image),
+        ("TIFF", image),
+        ("PNG", image.convert("I;16")),
+        ("DDS", image.convert("RGBA")),
+    ):
         buffer = io.BytesIO()
         im.save(buffer, format=fmt)
         seeds.append(buffer.getvalue())
@@ -187,15 +218,21 @@ def check_picture(folder, data) -> None:
 
 
 # MIDI event streams: any statuses, lengths and deltas, with or without running status.
-midi_events = st.lists(st.one_of(
-    st.tuples(st.integers(0, 0x0FFFFFFF), st.integers(0x80, 0xEF), st.integers(0, 255), st.integers(0, 255)).map(
-        lambda e: _vlq(e[0]) + bytes(e[1:])),
-    st.tuples(st.integers(0, 500), st.integers(0, 127), st.integers(1, 127)).map(
-        lambda e: _vlq(e[0]) + bytes(e[1:])),  # running status
-    st.tuples(st.integers(0, 100), st.integers(0, 127), st.binary(max_size=8)).map(
-        lambda e: _vlq(e[0]) + b"\xff" + bytes([e[1], len(e[2])]) + e[2]),
-    st.binary(min_size=1, max_size=6),
-), max_size=40).map(b"".join)
+midi_events = st.lists(
+    st.one_of(
+        st.tuples(st.integers(0, 0x0FFFFFFF), st.integers(0x80, 0xEF), st.integers(0, 255), st.integers(0, 255)).map(
+            lambda e: _vlq(e[0]) + bytes(e[1:])
+        ),
+        st.tuples(st.integers(0, 500), st.integers(0, 127), st.integers(1, 127)).map(
+            lambda e: _vlq(e[0]) + bytes(e[1:])
+        ),  # running status
+        st.tuples(st.integers(0, 100), st.integers(0, 127), st.binary(max_size=8)).map(
+            lambda e: _vlq(e[0]) + b"\xff" + bytes([e[1], len(e[2])]) + e[2]
+        ),
+        st.binary(min_size=1, max_size=6),
+    ),
+    max_size=40,
+).map(b"".join)
 
 
 def _vlq(value: int) -> bytes:

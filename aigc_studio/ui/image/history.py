@@ -45,8 +45,15 @@ class HistoryStore:
             return []  # a damaged index only loses the gallery, never the app
         if not isinstance(data, list):
             return []
-        return [e for e in data if isinstance(e, dict) and isinstance(e.get("file"), str)
-                and "/" not in e["file"] and "\\" not in e["file"] and (self.folder / e["file"]).is_file()]
+        return [
+            e
+            for e in data
+            if isinstance(e, dict)
+            and isinstance(e.get("file"), str)
+            and "/" not in e["file"]
+            and "\\" not in e["file"]
+            and (self.folder / e["file"]).is_file()
+        ]
 
     def add(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Store pictures (with recipes); returns the new entries."""
