@@ -29,6 +29,7 @@ MAX_MIDI_BYTES = 16 * 1024 * 1024
 MAX_MIDI_TRACKS = 1024
 MAX_MIDI_EVENTS = 1_000_000
 MAX_MIDI_NOTES = 200_000
+MAX_MIDI_TEMPOS = 20_000  # one per beat of the longest song
 MAX_MIDI_BEATS = 20_000  # 2 h 47 min at 120 BPM
 
 _GM_NAMES = ("Piano", "Chromatic perc.", "Organ", "Guitar", "Bass", "Strings", "Ensemble", "Brass",
@@ -136,7 +137,7 @@ class _TrackReader:
         self.events = 0
         self.notes = 0  # note-ons seen, counted against MAX_MIDI_NOTES
         self.tracks: list[Track] = []
-        self.tempos: list[TempoChange] = []
+        self.tempos: dict[int, int] = {}  # tick -> µs per beat
         self.time_signatures: list[tuple[int, tuple[int, int]]] = []
         self.dropped: Counter[str] = Counter()
         self.warnings: list[str] = []
@@ -303,7 +304,10 @@ class _TrackReader:
         elif len(body) < 3 or not (tempo := int.from_bytes(body[:3], "big")):
             self.dropped["invalid tempo events (0 µs per beat)"] += 1
         else:
-            self.tempos.append(TempoChange(tick, tempo))
+            # Several tracks may repeat the same tempo event: one per tick, the last one read wins.
+            self.tempos[tick] = tempo
+            if len(self.tempos) > MAX_MIDI_TEMPOS:
+                raise InputError(f"{self.name} holds more than {MAX_MIDI_TEMPOS:,} tempo changes; it is not opened.")
 
     def _time_signature(self, tick: int, body: bytes) -> None:
         if len(body) >= 2 and body[0] > 0 and body[1] <= 6:  # denominators 1, 2, 4 ... 64
@@ -335,10 +339,8 @@ class _TrackReader:
         """The song read so far and the warnings about what it could not hold."""
         song = Song(ticks_per_beat=self.ticks_per_beat, tracks=self.tracks, tempos=[])
         warnings = list(self.warnings)
-        tempos = sorted(self.tempos, key=lambda c: c.tick)
-        # Several tracks may repeat the same tempo event; keep one per tick (the last one wins).
-        unique: dict[int, TempoChange] = {c.tick: c for c in tempos}
-        song.tempos = list(unique.values()) or [TempoChange(0, self.tempo_override or 500_000)]
+        song.tempos = [TempoChange(tick, tempo) for tick, tempo in sorted(self.tempos.items())]
+        song.tempos = song.tempos or [TempoChange(0, self.tempo_override or 500_000)]
         if song.tempos[0].tick != 0:
             song.tempos.insert(0, TempoChange(0, 500_000))
         if self.time_signatures:

@@ -158,6 +158,10 @@ def test_midi_limits_are_checked_while_the_file_is_read(tmp_path, monkeypatch):
     note_ons = _header(0, 1, 480) + _track(b"\x00\x90" + b"\x3c\x40\x00" * 5000)
     with pytest.raises(InputError, match="ons.mid holds more than 1,000 notes"):
         read_midi_bytes(note_ons, "ons.mid")
+    monkeypatch.setattr(midi_io, "MAX_MIDI_TEMPOS", 100)
+    tempos = _header(0, 1, 480) + _track(b"\x01\xff\x51\x03\x07\xa1\x20" * 500)
+    with pytest.raises(InputError, match="tempos.mid holds more than 100 tempo changes"):
+        read_midi_bytes(tempos, "tempos.mid")
     monkeypatch.setattr(midi_io, "MAX_MIDI_EVENTS", 1000)
     running = _header(0, 1, 480) + _track(b"\x00\x90\x3c\x40" + b"\x00\x3c\x00" * 5000)
     with pytest.raises(InputError, match="running.mid holds more than 1,000 MIDI events"):
