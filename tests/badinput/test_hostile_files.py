@@ -233,3 +233,30 @@ def test_the_cli_refuses_each_hostile_file_with_exit_1_and_one_line(tmp_path, ca
     Image.new("RGBA", (8, 8)).save(folder / "texture.png", format="DDS")
     with pytest.raises(InputError, match="none readable; first: texture.png is a DDS texture"):
         load_image_folder(folder, 32)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_prime_longer_than_the_context_is_cut_to_the_bars_the_model_sees():
+    from aigc_studio.music.event_model import load_music_transformer
+    from aigc_studio.music.jobs import _note_cut_prime
+    from aigc_studio.music.song import Note, Song, Track
+
+    model = load_music_transformer(MUSIC)
+    limit = int(model.context * 0.6)
+    # One note per bar for 2,000 bars, and a stray note ten million bars later (a hand-edited song).
+    notes = [Note(60 + bar % 12, bar * 1920, 480, 80) for bar in range(2000)]
+    song = Song(480, [Track("Piano", 0, 0, notes)])
+    prefix = model._prefix(song, 2000, limit)
+    used, before = model.prefix_bars
+    assert before == 2000 and 0 < used < limit and len(prefix) <= limit
+    whole = model.tok.encode_bars(song)  # what the prompt held before the cut: the same tokens
+    assert prefix[3:] == [t for bar in whole[2000 - used :] for t in bar]
+    song.tracks[0].notes.append(Note(60, 10_000_000 * 1920, 480, 80))
+    assert model._prefix(song, 2000, limit) == prefix  # bars after the new ones are never encoded
+
+    logged = []
+    _note_cut_prime(type("Ctx", (), {"log": staticmethod(logged.append)})(), model, song)
+    assert logged == [
+        f"note: 2000 bars come before the new ones; the model's context holds the last {used}, "
+        "so the music before them was not used."
+    ]
