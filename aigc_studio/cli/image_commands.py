@@ -32,12 +32,13 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         t.add_argument("--resolution", type=int, choices=(32, 64, 128, 256), default=64)
         t.add_argument("--size", choices=("tiny", "small", "medium"), default="small", help="model size preset")
         t.add_argument("--steps", type=int, default=2000, help="total steps (also when resuming)")
-        t.add_argument("--batch", type=int, default=32)
+        t.add_argument("--batch-size", "--batch", dest="batch_size", type=int, default=32)
         t.add_argument("--lr", type=float, default=None)
         t.add_argument("--fit", choices=("crop", "pad"), default="crop", help="centre-crop or pad non-square images")
         t.add_argument("--no-flip", action="store_true", help="do not mirror images at random")
         add_run_options(t, seed=1234, checkpoint_every=250)
-        t.add_argument("--preview-every", type=int, default=100)
+        t.add_argument("--sample-every", "--preview-every", dest="sample_every", type=int, default=100,
+                       help="a preview grid every N steps")
         t.add_argument("--preview-dir", default=None, help="also save each preview grid as a PNG here")
         add_card_options(t)
         if kind == "image-gan":
@@ -72,6 +73,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
     from aigc_studio.cli.train_options import apply_training_options
+    from aigc_studio.core.events import Preview
     from aigc_studio.image.jobs import train_job
     from aigc_studio.image.training import ImageTrainSettings
 
@@ -83,7 +85,7 @@ def _train(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         size=args.size,
         steps=args.steps,
-        batch=args.batch,
+        batch_size=args.batch_size,
         lr=args.lr,
         fit=args.fit,
         flip=not args.no_flip,
@@ -91,7 +93,7 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         log_every=args.log_every,
-        preview_every=args.preview_every,
+        sample_every=args.sample_every,
         name=args.name,
         description=args.description,
         license=args.license,
@@ -101,15 +103,14 @@ def _train(args: argparse.Namespace) -> int:
         settings.augment = args.augment
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
 
-    def on_partial(payload):
-        if preview_dir is not None and payload.get("type") == "preview":
+    def on_partial(event):
+        if preview_dir is not None and isinstance(event, Preview):
             from PIL import Image
 
             from aigc_studio.image.export import save_image
 
-            save_image(Image.fromarray(payload["image"]), preview_dir / f"step{payload['step']:06d}.png")
+            save_image(Image.fromarray(event.image), preview_dir / f"step{event.step:06d}.png")
 
     result = run_in_terminal(train_job(settings), device=args.device or "auto", seed=args.seed, on_partial=on_partial)
-    losses = " ".join(f"{k} {v:.4f}" for k, v in result["losses"].items())
-    print(f"trained {result['steps']} steps in {result['seconds']:.0f}s ({losses}) → {result['path']}")
+    print(result.summary())
     return 0

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from aigc_studio.errors import InputError
 from aigc_studio.image.dataset import ImageDataset, load_image_folder
 from aigc_studio.image.settings import ImageTrainSettings
 
@@ -101,12 +99,3 @@ def check_resume_data(state: dict[str, Any], dataset: ImageDataset, ctx: Any) ->
             "Warning: the images differ from the ones this checkpoint was trained on "
             f"({state.get('dataset_size', '?')} then, {len(dataset)} now); continuing on the new images."
         )
-
-
-def out_path(settings: ImageTrainSettings) -> Path:
-    """The output file, with its folder created; refuses a folder as output."""
-    path = Path(settings.out).expanduser()
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; the output must be a .safetensors file.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
