@@ -157,8 +157,7 @@ def _train_gpt(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         sample_every=args.sample_every,
     )
-    result = run_in_terminal(TrainGPTJob(settings), device=args.device or "auto", seed=args.seed)
-    _print_summary(result)
+    print(run_in_terminal(TrainGPTJob(settings), device=args.device or "auto", seed=args.seed).summary())
     return 0
 
 
@@ -168,11 +167,6 @@ def _train_vae(args: argparse.Namespace) -> int:
 
     settings = _common_settings(args)
     settings.update(latent=args.latent, hidden=args.hidden, embed=args.embed, vocab_size=args.vocab_size)
-    result = run_in_terminal(TrainVAEJob(settings), device=args.device or "auto", seed=args.seed)
-    _print_summary(result)
+    print(run_in_terminal(TrainVAEJob(settings), device=args.device or "auto", seed=args.seed).summary())
     return 0
 
-
-def _print_summary(result: dict) -> None:
-    parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()]
-    print("done: " + ", ".join(parts))

@@ -130,8 +130,8 @@ class TrainGPTJob:
     title: str = "Train text GPT"
     trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
 
-    def run(self, ctx: Any) -> dict[str, Any]:
-        """Run the training loop (see ``train_gpt.py``)."""
+    def run(self, ctx: Any) -> Any:
+        """Run the training loop (see ``train_gpt.py``); returns a TrainingResult."""
         from aigc_studio.text.train_gpt import GPTTrainer, GPTTrainSettings
 
         return GPTTrainer(GPTTrainSettings(**self.settings)).run(ctx)
@@ -145,8 +145,8 @@ class TrainVAEJob:
     title: str = "Train sentence VAE"
     trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
 
-    def run(self, ctx: Any) -> dict[str, Any]:
-        """Run the VAE training loop (see ``train_vae.py``)."""
+    def run(self, ctx: Any) -> Any:
+        """Run the VAE training loop (see ``train_vae.py``); returns a TrainingResult."""
         from aigc_studio.text.train_vae import VAETrainer, VAETrainSettings
 
         return VAETrainer(VAETrainSettings(**self.settings)).run(ctx)
