@@ -37,8 +37,14 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         t.add_argument("--fit", choices=("crop", "pad"), default="crop", help="centre-crop or pad non-square images")
         t.add_argument("--no-flip", action="store_true", help="do not mirror images at random")
         add_run_options(t, seed=1234, checkpoint_every=250)
-        t.add_argument("--sample-every", "--preview-every", dest="sample_every", type=int, default=100,
-                       help="a preview grid every N steps")
+        t.add_argument(
+            "--sample-every",
+            "--preview-every",
+            dest="sample_every",
+            type=int,
+            default=100,
+            help="a preview grid every N steps",
+        )
         t.add_argument("--preview-dir", default=None, help="also save each preview grid as a PNG here")
         add_card_options(t)
         if kind == "image-gan":

@@ -94,6 +94,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
     from aigc_studio.cli.train_options import apply_training_options
+    from aigc_studio.core.events import LossPoint
     from aigc_studio.music.training import TrainMusicJob, train_settings_for
 
     apply_training_options(args)
@@ -108,10 +109,10 @@ def _train(args: argparse.Namespace) -> int:
         overrides[key] = getattr(args, key, None)
     job = TrainMusicJob(train_settings_for(args.kind, **overrides))
 
-    def on_partial(point):
-        if point.get("val_loss") is not None:
-            print(f"step {point['step']}: loss {point['loss']:.4f} val_loss {point['val_loss']:.4f}", flush=True)
+    def on_partial(event):
+        if isinstance(event, LossPoint) and "val_loss" in event.values:
+            print(f"step {event.step}: loss {event.values['loss']:.4f} val_loss {event.values['val_loss']:.4f}", flush=True)
 
-    out = run_in_terminal(job, device=args.device or "auto", seed=args.seed, on_partial=on_partial)
-    print(f"saved {out}")
+    result = run_in_terminal(job, device=args.device or "auto", seed=args.seed, on_partial=on_partial)
+    print(f"saved {result.path}")
     return 0

@@ -169,4 +169,3 @@ def _train_vae(args: argparse.Namespace) -> int:
     settings.update(latent=args.latent, hidden=args.hidden, embed=args.embed, vocab_size=args.vocab_size)
     print(run_in_terminal(TrainVAEJob(settings), device=args.device or "auto", seed=args.seed).summary())
     return 0
-

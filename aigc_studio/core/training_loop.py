@@ -187,7 +187,10 @@ def _upgrade_common(state: dict[str, Any]) -> dict[str, Any]:
         state["elapsed"] = state["seconds"]
     if "global_rng" not in state:
         if "torch_rng" in state:  # text GPT
-            state["global_rng"] = {"cpu": state["torch_rng"], **({"cuda": state["cuda_rng"]} if "cuda_rng" in state else {})}
+            state["global_rng"] = {
+                "cpu": state["torch_rng"],
+                **({"cuda": state["cuda_rng"]} if "cuda_rng" in state else {}),
+            }
         elif isinstance(state.get("rng"), dict) and "torch_global" in state["rng"]:  # image trainers
             state["global_rng"] = {"cpu": state["rng"]["torch_global"]}
     return state

@@ -29,6 +29,7 @@ PREVIEW_SEED = 20240
 FULL_FIT_IMAGES = 4096  # training images encoded for the sampling Gaussian in a VAE model file
 QUICK_FIT_IMAGES = 256  # the same after Cancel
 
+
 class VAETrainer:
     """Holds the VAE, its optimiser and RNGs; ``step()`` runs one update."""
 

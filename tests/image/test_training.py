@@ -22,7 +22,9 @@ def folder(tmp_path):
 
 
 def settings(folder, out, kind="image-gan", **kw):
-    base = dict(data=str(folder), out=str(out), kind=kind, resolution=32, size="tiny", steps=1, batch_size=4, loss_every=1)
+    base = dict(
+        data=str(folder), out=str(out), kind=kind, resolution=32, size="tiny", steps=1, batch_size=4, loss_every=1
+    )
     base.update(kw)
     return ImageTrainSettings(**base)
 

@@ -185,12 +185,13 @@ class MusicGeneration(QObject):
         dialog = MusicTrainDialog(self.pane)
         if dialog.exec() != MusicTrainDialog.Accepted:
             return
+        from aigc_studio.core.events import LossPoint
         from aigc_studio.music.training import TrainMusicJob
 
         handle = self.pane.engine.submit(TrainMusicJob(dialog.settings()))
         self._train_handle = handle
         handle.partial.connect(lambda p: self.status_message.emit(
-            f"training step {p.get('step')}: loss {p.get('loss', 0):.3f}") if isinstance(p, dict) else None)
-        handle.finished.connect(lambda out: (self.pane.model_picker.refresh(Path(out)),
-                                             self.status_message.emit(f"Training finished: {out}")))
+            f"training step {p.step}: loss {p.values['loss']:.3f}") if isinstance(p, LossPoint) else None)
+        handle.finished.connect(lambda result: (self.pane.model_picker.refresh(Path(result.path)),
+                                                self.status_message.emit(f"Training finished: {result.path}")))
         handle.failed.connect(lambda m: QMessageBox.warning(self.pane, "Training failed", m))
