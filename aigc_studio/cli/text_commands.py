@@ -18,7 +18,7 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
     src.add_argument("--prompt", default=None, help="text to continue")
     src.add_argument("--prompt-file", default=None, help="file whose text is continued")
     g.add_argument("--max-tokens", type=int, default=200)
-    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--seed", type=int, default=None, help="random if omitted; the seed used is printed")
     g.add_argument("--temperature", type=float, default=0.8)
     g.add_argument("--top-k", type=int, default=0)
     g.add_argument("--top-p", type=float, default=0.95)
@@ -68,6 +68,7 @@ def _unescape(text: str) -> str:
 
 def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.core.seeds import random_seed
     from aigc_studio.text.document_io import encoding_note, read_text_file
     from aigc_studio.text.jobs import GenerateTextJob
 
@@ -79,6 +80,7 @@ def _generate(args: argparse.Namespace) -> int:
         prompt = _unescape(args.prompt) if args.prompt else ""
     if args.max_tokens < 1:
         raise InputError("--max-tokens must be at least 1.")
+    seed = args.seed if args.seed is not None else random_seed()  # drawn once, printed, so the text can be remade
     job = GenerateTextJob(
         model=args.model,
         prompt=prompt,
@@ -88,7 +90,7 @@ def _generate(args: argparse.Namespace) -> int:
         repetition_penalty=args.repetition_penalty,
         max_new_tokens=args.max_tokens,
         stop=[_unescape(s) for s in args.stop],
-        seed=args.seed,
+        seed=seed,
         allow_pickle=args.allow_pickle,
         use_cache=not args.no_cache,
     )
@@ -106,9 +108,10 @@ def _generate(args: argparse.Namespace) -> int:
             sys.stdout.flush()
 
     device = args.device or "auto"
-    result = run_in_terminal(job, device=device, seed=args.seed, on_partial=on_partial, show_progress=False)
+    result = run_in_terminal(job, device=device, seed=seed, on_partial=on_partial, show_progress=False)
     echo_prompt()
     sys.stdout.write("\n")
+    print(f"seed {result['seed']}", file=sys.stderr)  # on stderr: the text on stdout stays clean for pipes
     if args.out:
         from aigc_studio.core.atomic import atomic_write_text
 

@@ -6,18 +6,13 @@ A recipe holds everything needed to redraw the picture: model hash, latent, psi,
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.core.seeds import random_seed  # noqa: F401 - the image studio's "random" seed, re-exported
 from aigc_studio.errors import InputError
 
 RECIPE_VERSION = 1
-
-
-def random_seed() -> int:
-    """A fresh seed for "random" (shown to the user, so it can be reused)."""
-    return secrets.randbelow(2**31)
 
 
 def train_job(settings: Any) -> Any:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.core.seeds import job_seed
 from aigc_studio.errors import InputError
 
 
@@ -74,6 +75,7 @@ class GenerateTextJob:
             repetition_penalty=self.repetition_penalty,
             max_new_tokens=self.max_new_tokens,
         )
+        self.seed = job_seed(self.seed, ctx)
         generator = ctx.generator(self.seed)
         pieces: list[str] = []
         started = time.monotonic()
@@ -87,7 +89,12 @@ class GenerateTextJob:
                 ctx.partial({"type": "token", "text": piece})
                 if count % 16 == 0:
                     ctx.progress(count / self.max_new_tokens, f"{count} tokens")
-        return {"text": "".join(pieces), "seconds": time.monotonic() - started, "model": getattr(lm, "name", "")}
+        return {
+            "text": "".join(pieces),
+            "seconds": time.monotonic() - started,
+            "model": getattr(lm, "name", ""),
+            "seed": self.seed,
+        }
 
 
 class _OutOfMemoryRecovery:
@@ -198,6 +205,7 @@ class NeighboursJob:
 
         vae = ctx.models.get(resolve_model(self.model, "text-vae"), ctx.device, load_vae)
         ctx.check_cancelled()
+        self.seed = job_seed(self.seed, ctx)
         generator = ctx.generator(self.seed)
         mu = vae.encode(self.sentence)
         out = []
