@@ -25,8 +25,10 @@ def test_generate_music_without_seed_prints_the_seed_that_remakes_the_same_file(
     assert f"(seed {seed})" in capsys.readouterr().out
     assert again.read_bytes() == first.read_bytes()
     # A different seed gives different music (so the check above is not trivially true).
-    assert main(["generate", "music", "--model", path, "--bars", "2", "--seed", str(int(seed) + 1),
-                 "--out", str(other)]) == 0
+    assert (
+        main(["generate", "music", "--model", path, "--bars", "2", "--seed", str(int(seed) + 1), "--out", str(other)])
+        == 0
+    )
     assert other.read_bytes() != first.read_bytes()
 
 

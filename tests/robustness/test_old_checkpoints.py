@@ -25,14 +25,39 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def image_job(data, out, steps: int, resume=None):
-    return train_job(ImageTrainSettings(data=str(data), out=str(out), kind="image-gan", resolution=32, size="tiny",
-                                        steps=steps, batch_size=4, sample_every=0, resume=resume))
+    return train_job(
+        ImageTrainSettings(
+            data=str(data),
+            out=str(out),
+            kind="image-gan",
+            resolution=32,
+            size="tiny",
+            steps=steps,
+            batch_size=4,
+            sample_every=0,
+            resume=resume,
+        )
+    )
 
 
 def gpt_job(data, out, steps: int, resume=None):
-    return TrainGPTJob(dict(data=[str(data)], out=str(out), steps=steps, layers=1, heads=2, width=16, context=16,
-                            batch_size=4, eval_every=1000, sample_every=0, tokenizer="char", dropout=0.1,
-                            resume=resume))
+    return TrainGPTJob(
+        dict(
+            data=[str(data)],
+            out=str(out),
+            steps=steps,
+            layers=1,
+            heads=2,
+            width=16,
+            context=16,
+            batch_size=4,
+            eval_every=1000,
+            sample_every=0,
+            tokenizer="char",
+            dropout=0.1,
+            resume=resume,
+        )
+    )
 
 
 def old_image_state(state: dict) -> dict:
