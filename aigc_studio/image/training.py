@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
@@ -73,23 +72,6 @@ def image_grid(images: np.ndarray, columns: int | None = None, pad: int = 2, bac
         y, x = pad + r * (h + pad), pad + col * (w + pad)
         grid[y : y + h, x : x + w] = images[i]
     return grid
-
-
-class Throughput:
-    """Images per second over the recent steps (for progress messages and benchmarks)."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.images = 0
-
-    def add(self, images: int) -> None:
-        """Count a finished step."""
-        self.images += images
-
-    @property
-    def rate(self) -> float:
-        """Images per second so far."""
-        return self.images / max(1e-6, time.monotonic() - self.started)
 
 
 def check_resume_data(state: dict[str, Any], dataset: ImageDataset, ctx: Any) -> None:

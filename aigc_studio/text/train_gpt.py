@@ -15,7 +15,7 @@ import torch
 
 from aigc_studio.core.events import HeldOutLoss, LossPoint, Sample
 from aigc_studio.core.modelfile import ModelCard
-from aigc_studio.core.train_settings import TrainSettings, get_lr
+from aigc_studio.core.train_settings import TrainSettings
 from aigc_studio.core.training_loop import Resume, TrainingFamily
 from aigc_studio.errors import InputError
 from aigc_studio.nn.sampling import SamplingSettings
@@ -55,11 +55,6 @@ class GPTTrainSettings(TrainSettings):
     sample_prompt: str = "\n"
     checkpoint_every: int = 500  # 0 = only at the end
     loss_every: int = 0  # about 400 loss points over the run
-
-
-def lr_at(step: int, s: GPTTrainSettings) -> float:
-    """The learning rate at ``step`` (the loop's warm-up + cosine schedule)."""
-    return get_lr(step, s)
 
 
 def _batch(data: torch.Tensor, context: int, size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
