@@ -239,7 +239,7 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
     losses: dict[str, float] = {}
 
     def save(quick: bool = False) -> None:
-        if not ranks.is_main:
+        if not ranks.is_main:  # one process writes the file; the others hold the same weights
             return
         seconds = elapsed_before + time.monotonic() - started
         state = {
@@ -294,7 +294,7 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
                         ctx.partial(preview)
                         if isinstance(preview, Sample):
                             ctx.log(f"sample at step {step}: {preview.text[:300]!r}")
-            if s.checkpoint_every and step % s.checkpoint_every == 0 and step < s.steps:
+            if s.checkpoint_every and step % s.checkpoint_every == 0 and step < s.steps and ranks.is_main:
                 save()
                 ctx.log(f"Checkpoint at step {step} → {out}")
             now = time.monotonic()
