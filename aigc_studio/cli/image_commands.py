@@ -67,12 +67,13 @@ def _generate(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; --out must be a folder.")
     out.mkdir(parents=True, exist_ok=True)
-    for item in result["items"]:
+    for item in result.items:
         recipe = item["recipe"]
         save_png(out / f"{recipe['seed']:010d}-{recipe['index']:03d}.png", item["image"], recipe, scale=args.scale)
     if args.sheet:
-        save_image(contact_sheet([i["image"] for i in result["items"]]), out / "contact-sheet.png")
-    print(f"wrote {len(result['items'])} PNGs to {out} (seed {seed})")
+        save_image(contact_sheet([i["image"] for i in result.items]), out / "contact-sheet.png")
+    result.path = str(out)
+    print(f"wrote {len(result.items)} PNGs to {out} (seed {result.seed})")
     return 0
 
 

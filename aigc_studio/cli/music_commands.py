@@ -84,12 +84,13 @@ def _generate(args: argparse.Namespace) -> int:
         if prime is not None and args.at_bar is not None:
             clear = (args.at_bar * prime.bar_ticks, (args.at_bar + args.bars) * prime.bar_ticks)
     result = run_in_terminal(job, device=args.device or "auto", seed=seed)
-    song = prime.copy() if prime is not None else result["fragment"]
+    song = prime.copy() if prime is not None else result.fragment
     if prime is not None:
-        merge_command(song, result["fragment"], clear).do(song)
+        merge_command(song, result.fragment, clear).do(song)
     write_midi(song, args.out)
-    new = result["fragment"].note_count
-    print(f"wrote {args.out}: {new} new notes, {song.bars} bars (seed {result['seed']})")
+    result.path = str(args.out)
+    new = result.fragment.note_count
+    print(f"wrote {args.out}: {new} new notes, {song.bars} bars (seed {result.seed})")
     return 0
 
 

@@ -68,6 +68,7 @@ def _unescape(text: str) -> str:
 
 def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.core.events import TextPiece
     from aigc_studio.core.seeds import random_seed
     from aigc_studio.text.document_io import encoding_note, read_text_file
     from aigc_studio.text.jobs import GenerateTextJob
@@ -101,21 +102,21 @@ def _generate(args: argparse.Namespace) -> int:
             echoed.append(True)
             sys.stdout.write(prompt)
 
-    def on_partial(payload):
-        if payload.get("type") == "token":
+    def on_partial(event):
+        if isinstance(event, TextPiece):
             echo_prompt()
-            sys.stdout.write(payload["text"])
+            sys.stdout.write(event.text)
             sys.stdout.flush()
 
     device = args.device or "auto"
     result = run_in_terminal(job, device=device, seed=seed, on_partial=on_partial, show_progress=False)
     echo_prompt()
     sys.stdout.write("\n")
-    print(f"seed {result['seed']}", file=sys.stderr)  # on stderr: the text on stdout stays clean for pipes
+    print(f"seed {result.seed}", file=sys.stderr)  # on stderr: the text on stdout stays clean for pipes
     if args.out:
         from aigc_studio.core.atomic import atomic_write_text
 
-        atomic_write_text(args.out, prompt + result["text"])
+        atomic_write_text(args.out, prompt + result.text)
     return 0
 
 

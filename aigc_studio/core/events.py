@@ -73,6 +73,14 @@ class Sample(Event):
 
 
 @dataclass
+class TextPiece(Event):
+    """A piece of text streamed while it is being generated."""
+
+    type: ClassVar[str] = "token"
+    text: str
+
+
+@dataclass
 class TrainingResult(Event):
     """What a finished training run hands back; ``path`` is where the model was saved."""
 
@@ -107,14 +115,52 @@ class TrainingResult(Event):
 
 @dataclass
 class Generated(Event):
-    """What a generation job hands back: its items, the seed it used, and where they were saved (if anywhere)."""
+    """What a generation job hands back: what it made, the seed it used, and where it was saved (if it was).
+
+    ``details`` holds what a medium adds (a fragment's first bar, the model's hash, …);
+    ``record["name"]`` reads them too, with the made thing under ``item_name``.
+    """
 
     type: ClassVar[str] = "generated"
+    item_name: ClassVar[str] = "items"
     items: Any
     seed: int | None = None
-    path: str | None = None
-    seconds: float = 0.0
     model: str = ""
+    seconds: float = 0.0
+    path: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def _extra(self) -> dict[str, Any]:
+        return {**self.details, self.item_name: self.items}
+
+
+@dataclass
+class GeneratedImages(Generated):
+    """Pictures: ``items`` is a list of ``{"image": uint8 HxWx3, "recipe": dict}``."""
+
+
+@dataclass
+class GeneratedMusic(Generated):
+    """New notes: ``items`` is a Song fragment holding only them (also ``record["fragment"]``)."""
+
+    item_name: ClassVar[str] = "fragment"
+
+    @property
+    def fragment(self) -> Any:
+        """The generated notes as a Song fragment aligned with the document's tracks."""
+        return self.items
+
+
+@dataclass
+class GeneratedText(Generated):
+    """Text: ``items`` is the generated continuation (also ``record["text"]``)."""
+
+    item_name: ClassVar[str] = "text"
+
+    @property
+    def text(self) -> str:
+        """The generated continuation (without the prompt)."""
+        return self.items
 
 
 @dataclass

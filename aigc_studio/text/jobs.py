@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.core.events import GeneratedText, TextPiece
 from aigc_studio.core.seeds import job_seed
 from aigc_studio.errors import InputError
 
@@ -43,7 +44,7 @@ def _hf_loader_pickle(path: Path, device: Any) -> Any:
 
 @dataclass
 class GenerateTextJob:
-    """Continue ``prompt``; streams ``{"type": "token", "text": piece}`` partials; returns the full text."""
+    """Continue ``prompt``; streams TextPiece partials; returns a GeneratedText (the text and the seed used)."""
 
     model: str
     prompt: str
@@ -58,7 +59,7 @@ class GenerateTextJob:
     use_cache: bool = True
     title: str = "Continue text"
 
-    def run(self, ctx: Any) -> dict[str, Any]:
+    def run(self, ctx: Any) -> GeneratedText:
         """Load the model (cached), then sample token by token."""
         from aigc_studio.core.device import one_cpu_thread
         from aigc_studio.nn.sampling import SamplingSettings
@@ -86,15 +87,10 @@ class GenerateTextJob:
                                  on_token=ctx.check_cancelled, on_oom=recover)
             for count, piece in enumerate(stream, 1):
                 pieces.append(piece)
-                ctx.partial({"type": "token", "text": piece})
+                ctx.partial(TextPiece(piece))
                 if count % 16 == 0:
                     ctx.progress(count / self.max_new_tokens, f"{count} tokens")
-        return {
-            "text": "".join(pieces),
-            "seconds": time.monotonic() - started,
-            "model": getattr(lm, "name", ""),
-            "seed": self.seed,
-        }
+        return GeneratedText("".join(pieces), self.seed, getattr(lm, "name", ""), time.monotonic() - started)
 
 
 class _OutOfMemoryRecovery:

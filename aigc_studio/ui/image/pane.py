@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from aigc_studio.core.autosave import AutosaveStore
+from aigc_studio.core.events import GeneratedImages
 from aigc_studio.core.registry import list_models
 from aigc_studio.errors import InputError, StudioError
 from aigc_studio.image import jobs
@@ -59,7 +60,7 @@ class ImagePane(StudioPane):
         self._undo = QUndoStack(self)
         self._handle = None
         self._shown_once = False
-        self.last_result: dict[str, Any] | None = None
+        self.last_result: GeneratedImages | None = None
         self.last_exported: list[Path] = []
 
         self.model_picker = ModelPicker(self.model_kinds)
@@ -214,13 +215,14 @@ class ImagePane(StudioPane):
         handle.failed.connect(self._error)
         handle.cancelled.connect(lambda: self._info(f"{label}: cancelled."))
 
-    def _apply(self, result: dict[str, Any], label: str, strip: bool) -> None:
+    def _apply(self, result: GeneratedImages, label: str, strip: bool) -> None:
         self.last_result = result
         before = CanvasState(self.canvas.items_data, self.canvas.strip, self.canvas.order)
-        after = CanvasState(result["items"], strip, [0] if len(result["items"]) == 1 else [])
+        after = CanvasState(result.items, strip, [0] if len(result.items) == 1 else [])
         self._undo.push(ReplaceCanvas(self.canvas, before, after, label))
-        self.history.add(result["items"])
-        self._info(f"{label}: {len(result['items'])} picture(s) from {result['model']}.")
+        self.history.add(result.items)
+        seed = f", seed {result.seed}" if result.seed is not None else ""
+        self._info(f"{label}: {len(result.items)} picture(s) from {result.model}{seed}.")
 
     # --- canvas operations ---
     def generate(self) -> None:

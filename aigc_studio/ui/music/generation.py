@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from aigc_studio.core.events import GeneratedMusic
 from aigc_studio.core.seeds import random_seed
 from aigc_studio.music.song import Song, merge_command
 
@@ -78,14 +79,14 @@ class MusicGeneration(QObject):
         if message:
             self.status_message.emit(message)
 
-    def _on_result(self, result, clear, text: str) -> None:
-        fragment: Song = result["fragment"]
+    def _on_result(self, result: GeneratedMusic, clear, text: str) -> None:
+        fragment: Song = result.fragment
         if self.pane.song.note_count == 0 and not clear and fragment.note_count:
             # A fresh song takes the generated tempo and metre.
             self.pane.song.time_signature = fragment.time_signature
             self.pane.song.tempos = list(fragment.tempos)
         self.pane.push(merge_command(self.pane.song, fragment, clear, text))
-        seed = f" (seed {result['seed']})" if result.get("seed") is not None else ""
+        seed = f" (seed {result.seed})" if result.seed is not None else ""
         self._job_done(f"{text}: {fragment.note_count} new notes{seed} (highlighted until edited).")
 
     def _on_failed(self, message: str) -> None:
