@@ -15,6 +15,7 @@ Read top to bottom like nanoGPT's ``train.py``: :func:`run_training` is the loop
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ class Ranks:
         return values
 
 
-class TrainingFamily:
+class TrainingFamily(ABC):
     """What one model family supplies to the loop. Subclasses set the class fields and the methods below.
 
     The loop calls, in order: :meth:`setup` (data, model, optimisers, and the restored state
@@ -83,16 +84,16 @@ class TrainingFamily:
         self.optimizers: list[torch.optim.Optimizer] = []
 
     # --- what a family supplies ---
+    @abstractmethod
     def setup(self, ctx: Any, resume: Resume | None) -> None:
         """Read the data, build the model and ``self.optimizers``; on resume restore them from ``resume``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def train_step(self, step: int) -> dict[str, float]:
         """One update at ``settings.batch_size`` (forward, backward, :meth:`clip_and_step`); returns the losses.
 
         An out-of-memory error may escape: the loop clears the gradients, halves the batch and calls again.
         """
-        raise NotImplementedError
 
     def items_per_step(self) -> int:
         """How many ``unit`` the last step trained on (for the speed shown in the progress message)."""
@@ -106,6 +107,7 @@ class TrainingFamily:
         """A preview picture or sample text for the progress view, or None."""
         return None
 
+    @abstractmethod
     def record(self, step: int, losses: dict[str, float], held_out: dict[str, float] | None) -> None:
         """Keep a loss point in the family's history (saved in the checkpoint for the curves after a resume)."""
 
@@ -113,17 +115,17 @@ class TrainingFamily:
         """The loss points of the history restored from a checkpoint, to redraw the curves after a resume."""
         return []
 
+    @abstractmethod
     def state(self) -> dict[str, Any]:
         """The family's part of the checkpoint state (optimisers, generators, history)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def model_tensors(self, quick: bool) -> dict[str, torch.Tensor]:
         """The tensors saved as the model; ``quick`` (the save after Cancel) may skip work the loader redoes."""
-        raise NotImplementedError
 
+    @abstractmethod
     def card(self, step: int, seconds: float, quick: bool) -> ModelCard:
         """The model card for a save at ``step``, ``seconds`` into the run."""
-        raise NotImplementedError
 
     def describe(self) -> str:
         """One log line about the model and the data."""
@@ -142,7 +144,8 @@ class TrainingFamily:
         return state
 
     def shard_data(self, rank: int, world_size: int) -> None:
-        """Draw only this rank's part of the data (nothing to do with one process)."""
+        """Draw only this rank's part of the data (e.g. seed the batch generator with ``seed + rank``)."""
+        return None  # one process draws from all of it
 
     # --- helpers for families ---
     def clip_and_step(self, parameters: Any) -> None:

@@ -7,6 +7,7 @@ The loop itself is core/training_loop.py.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import asdict
 from typing import Any
 
@@ -45,9 +46,9 @@ class ImageTrainJob(TrainingFamily):
         config.check()
         return config
 
+    @abstractmethod
     def make_trainer(self, config: Any, settings: ImageTrainSettings, data: BatchSource, device: torch.device) -> Any:
         """An object with ``step(check)``, ``preview()``, ``state()``, ``load_state()``, ``step_count``, ``history``."""
-        raise NotImplementedError
 
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
         """Facts about the method for the card's training summary (loss, augmentation)."""
@@ -101,9 +102,9 @@ class ImageTrainJob(TrainingFamily):
     def model_tensors(self, quick: bool) -> dict[str, torch.Tensor]:
         return self.trainer_tensors(quick)
 
+    @abstractmethod
     def trainer_tensors(self, quick: bool) -> dict[str, torch.Tensor]:
         """The tensors saved as the model (the rest of the training state goes beside them)."""
-        raise NotImplementedError
 
     def card(self, step: int, seconds: float, quick: bool) -> ModelCard:
         s, config = self.settings, self.config
