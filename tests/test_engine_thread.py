@@ -60,7 +60,7 @@ def test_a_damaged_model_file_fails_as_a_structured_error_that_names_the_file(qt
     bad.write_bytes(b"not a model at all")
     handle = engine.submit(FunctionJob("open", lambda ctx: read_card(bad)))
     errors = []
-    handle.error.connect(errors.append)
+    handle.errored.connect(errors.append)
     with qtbot.waitSignal(handle.failed, timeout=5000) as blocker:
         pass
     (error,) = errors

@@ -44,8 +44,8 @@ class JobHandle(QObject):
     partial = Signal(object)
     log = Signal(str)
     finished = Signal(object)
-    failed = Signal(str)  # the user's message (the same as error's JobError.message)
-    error = Signal(object)  # a JobError: kind, message, file — emitted just before ``failed``
+    failed = Signal(str)  # the user's message (the same as JobError.message)
+    errored = Signal(object)  # a JobError: kind, message, file — emitted just before ``failed``
     cancelled = Signal()
 
     def __init__(self, engine: Engine, job_id: int, title: str) -> None:
@@ -58,6 +58,7 @@ class JobHandle(QObject):
         self.stopped_at: float | None = None  # when the engine thread reported that the job's run() returned
         self.abandoned = False  # cancelled by the grace timer because the job did not stop in time
         self.failure: JobError | None = None  # why it failed (kind, message, file), once it has
+        self.error = ""  # its message
 
     @property
     def done(self) -> bool:
@@ -346,9 +347,9 @@ class Engine(QObject):
     def _on_failed(self, job_id: int, failure: JobError) -> None:
         self._stopped(job_id)
         if handle := self._live(job_id):
-            handle.failure = failure
+            handle.failure, handle.error = failure, failure.message
             self._finish(job_id, "failed")
-            handle.error.emit(failure)
+            handle.errored.emit(failure)
             handle.failed.emit(failure.message)
         self._forget(job_id)
 
