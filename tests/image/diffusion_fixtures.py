@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 WORDS = ["a", "cat", "dog", "red", "blue", "house", "tree", "photo", "of", "painting", "sky", "sea"]
 SIZE = 32  # pixels: the tiny VAE halves, so latents are 16 x 16
 
@@ -215,3 +217,21 @@ def save_tiny_single_file(path: Path, family: str = "sd1") -> Path:
         tensors["conditioner.embedders.1.model.positional_embedding"] = parts["unet"].conv_in.bias[:4].clone()[None]
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def sd_models(tmp_path_factory):
+    """The tiny models, built once per session: a diffusers folder, an inpainting folder, single files."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("sd")
+    models = {
+        "folder": save_tiny_folder(root / "tiny-sd"),
+        "inpaint": save_tiny_folder(root / "tiny-sd-inpainting", inpainting=True),
+        "file": save_tiny_single_file(root / "tiny-sd1.safetensors"),
+        "sdxl": save_tiny_single_file(root / "tiny-sdxl.safetensors", family="sdxl"),
+    }
+    torch.set_num_threads(before)
+    return models

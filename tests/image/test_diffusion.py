@@ -20,25 +20,7 @@ from aigc_studio.image.diffusion.jobs import DiffusionJob, DiffusionSettings  # 
 from aigc_studio.image.diffusion.source import inspect_source  # noqa: E402
 from aigc_studio.image.recipe import read_recipe, save_png  # noqa: E402
 
-from .diffusion_fixtures import SIZE, save_tiny_folder, save_tiny_single_file  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def sd_models(tmp_path_factory):
-    """The tiny models, built once per session: a diffusers folder, an inpainting folder, single files."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("sd")
-    models = {
-        "folder": save_tiny_folder(root / "tiny-sd"),
-        "inpaint": save_tiny_folder(root / "tiny-sd-inpainting", inpainting=True),
-        "file": save_tiny_single_file(root / "tiny-sd1.safetensors"),
-        "sdxl": save_tiny_single_file(root / "tiny-sdxl.safetensors", family="sdxl"),
-    }
-    torch.set_num_threads(before)
-    return models
+from .diffusion_fixtures import SIZE, sd_models  # noqa: E402, F401 - sd_models is a fixture
 
 
 def settings(**kw) -> DiffusionSettings:
@@ -60,7 +42,7 @@ def draw(model, **kw):
     return result, logs
 
 
-def test_same_seed_same_picture_and_the_recipe_says_how(sd_models):
+def test_same_seed_same_picture_and_the_recipe_says_how(sd_models):  # noqa: F811 - the fixture
     a, _ = draw(sd_models["folder"], count=2)
     b, _ = draw(sd_models["folder"], seed=8)
     assert [i["image"].shape for i in a["items"]] == [(SIZE, SIZE, 3)] * 2
@@ -71,7 +53,7 @@ def test_same_seed_same_picture_and_the_recipe_says_how(sd_models):
     assert recipe["model_kind"] == "image-diffusion" and len(recipe["model_hash"]) == 64
 
 
-def test_single_file_checkpoint_loads_offline_with_the_same_weights(sd_models):
+def test_single_file_checkpoint_loads_offline_with_the_same_weights(sd_models):  # noqa: F811 - the fixture
     from aigc_studio.image.diffusion.loading import load_diffusion_model
 
     source = inspect_source(sd_models["file"])
@@ -87,7 +69,7 @@ def test_single_file_checkpoint_loads_offline_with_the_same_weights(sd_models):
     assert result["items"][0]["image"].shape == (SIZE, SIZE, 3)
 
 
-def test_img2img_and_inpainting_from_a_picture(sd_models, tmp_path):
+def test_img2img_and_inpainting_from_a_picture(sd_models, tmp_path):  # noqa: F811 - the fixture
     start = np.zeros((SIZE, SIZE, 3), np.uint8)
     start[:, : SIZE // 2] = (200, 40, 40)
     mask = np.zeros((SIZE, SIZE), np.uint8)
@@ -106,7 +88,7 @@ def test_img2img_and_inpainting_from_a_picture(sd_models, tmp_path):
     assert not np.array_equal(img2img["items"][0]["image"], masked["items"][0]["image"])
 
 
-def test_progress_every_step_with_previews_and_cancel_at_the_next_step(sd_models):
+def test_progress_every_step_with_previews_and_cancel_at_the_next_step(sd_models):  # noqa: F811 - the fixture
     reports, token = [], CancelToken()
 
     def on_progress(report):
@@ -122,7 +104,7 @@ def test_progress_every_step_with_previews_and_cancel_at_the_next_step(sd_models
     assert preview.dtype == np.uint8 and preview.shape == (SIZE // 2, SIZE // 2, 3)
 
 
-def test_out_of_memory_steps_down_with_a_log_line_never_a_crash(sd_models, monkeypatch):
+def test_out_of_memory_steps_down_with_a_log_line_never_a_crash(sd_models, monkeypatch):  # noqa: F811 - the fixture
     import torch
     from diffusers import StableDiffusionPipeline
 
@@ -144,7 +126,7 @@ def test_out_of_memory_steps_down_with_a_log_line_never_a_crash(sd_models, monke
         draw(sd_models["folder"], seed=12)
 
 
-def test_a1111_parameters_and_our_json_round_trip_and_regenerate(sd_models, tmp_path):
+def test_a1111_parameters_and_our_json_round_trip_and_regenerate(sd_models, tmp_path):  # noqa: F811 - the fixture
     result, _ = draw(sd_models["folder"], negative_prompt="blurry, dark", cfg=6.5, scheduler="dpmpp_2m")
     item = result["items"][0]
     path = save_png(tmp_path / "pic.png", item["image"], item["recipe"])
@@ -193,7 +175,7 @@ def _copy(src, dst):
     return dst
 
 
-def test_every_refusal_names_the_file_and_the_reason(sd_models, tmp_path):
+def test_every_refusal_names_the_file_and_the_reason(sd_models, tmp_path):  # noqa: F811 - the fixture
     no_index = _copy(sd_models["folder"], tmp_path / "no-index")
     (no_index / "model_index.json").unlink()
     no_weights = _copy(sd_models["folder"], tmp_path / "no-weights")
@@ -225,7 +207,7 @@ def test_every_refusal_names_the_file_and_the_reason(sd_models, tmp_path):
 
 
 @pytest.mark.slow  # two fresh processes import torch and diffusers
-def test_cli_writes_pngs_with_a1111_text_and_refuses_in_one_line(sd_models, tmp_path):
+def test_cli_writes_pngs_with_a1111_text_and_refuses_in_one_line(sd_models, tmp_path):  # noqa: F811 - the fixture
     cmd = [sys.executable, "-m", "aigc_studio", "--device", "cpu", "generate", "image", "--model"]
     args = ["--prompt", "a blue tree", "--steps", "2", "--width", "32", "--height", "32", "--seed", "3", "--n", "2"]
     done = subprocess.run(
@@ -246,7 +228,7 @@ def test_cli_writes_pngs_with_a1111_text_and_refuses_in_one_line(sd_models, tmp_
     assert done.returncode == 1 and done.stderr.strip().count("\n") == 0 and "bad.safetensors" in done.stderr
 
 
-def test_without_diffusers_opening_says_which_extra_to_install(sd_models, monkeypatch):
+def test_without_diffusers_opening_says_which_extra_to_install(sd_models, monkeypatch):  # noqa: F811 - the fixture
     from aigc_studio.image.diffusion.loading import load_diffusion_model
 
     monkeypatch.setitem(sys.modules, "diffusers", None)
