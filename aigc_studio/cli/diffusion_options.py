@@ -30,10 +30,16 @@ def add_diffusion_options(g: argparse.ArgumentParser) -> None:
 
 
 def wants_diffusion(args: argparse.Namespace) -> bool:
-    """True when the model is a diffusion model (or a prompt was given)."""
+    """True when --model is a diffusion model; a prompt for any other model is refused here."""
     from aigc_studio.image.diffusion.source import looks_like_diffusion
 
-    return args.prompt is not None or looks_like_diffusion(Path(args.model).expanduser())
+    if looks_like_diffusion(Path(args.model).expanduser()):
+        return True
+    if args.prompt is not None:
+        raise InputError(
+            f"--prompt needs a Stable Diffusion model (a diffusers folder or an SD/SDXL checkpoint); {args.model} is not one."
+        )
+    return False
 
 
 def generate_diffusion(args: argparse.Namespace) -> int:

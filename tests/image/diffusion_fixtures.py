@@ -221,17 +221,34 @@ def save_tiny_single_file(path: Path, family: str = "sd1") -> Path:
 
 @pytest.fixture(scope="session")
 def sd_models(tmp_path_factory):
-    """The tiny models, built once per session: a diffusers folder, an inpainting folder, single files."""
+    """The tiny models, built once per session: a diffusers folder and SD 1.x / SDXL-named single files.
+
+    The inpainting folder is built on first use of ``sd_models["inpaint"]`` (only slow tests need it).
+    """
     import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("sd")
-    models = {
-        "folder": save_tiny_folder(root / "tiny-sd"),
-        "inpaint": save_tiny_folder(root / "tiny-sd-inpainting", inpainting=True),
-        "file": save_tiny_single_file(root / "tiny-sd1.safetensors"),
-        "sdxl": save_tiny_single_file(root / "tiny-sdxl.safetensors", family="sdxl"),
-    }
+    models = LazyModels(
+        {
+            "folder": save_tiny_folder(root / "tiny-sd"),
+            "file": save_tiny_single_file(root / "tiny-sd1.safetensors"),
+            "sdxl": save_tiny_single_file(root / "tiny-sdxl.safetensors", family="sdxl"),
+        }
+    )
+    models.builders["inpaint"] = lambda: save_tiny_folder(root / "tiny-sd-inpainting", inpainting=True)
     torch.set_num_threads(before)
     return models
+
+
+class LazyModels(dict):
+    """A dict of model paths whose rarely used entries are built when first asked for."""
+
+    def __init__(self, built: dict) -> None:
+        super().__init__(built)
+        self.builders: dict = {}
+
+    def __missing__(self, key: str) -> Path:
+        self[key] = self.builders[key]()
+        return self[key]

@@ -69,6 +69,7 @@ def test_single_file_checkpoint_loads_offline_with_the_same_weights(sd_models): 
     assert result["items"][0]["image"].shape == (SIZE, SIZE, 3)
 
 
+@pytest.mark.slow  # builds the inpainting model and draws five pictures
 def test_img2img_and_inpainting_from_a_picture(sd_models, tmp_path):  # noqa: F811 - the fixture
     start = np.zeros((SIZE, SIZE, 3), np.uint8)
     start[:, : SIZE // 2] = (200, 40, 40)
@@ -203,6 +204,21 @@ def test_every_refusal_names_the_file_and_the_reason(sd_models, tmp_path):  # no
             inspect_source(path, **kw)
         assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
     assert inspect_source(pickled, allow_pickle=True).needs_pickle  # allowed for that folder, it opens
+
+
+@pytest.mark.slow  # unpickles and loads a whole checkpoint again
+def test_a_pickle_checkpoint_opens_only_when_allowed(sd_models, tmp_path):  # noqa: F811 - the fixture
+    import torch
+    from safetensors.torch import load_file
+
+    from aigc_studio.image.diffusion.loading import load_diffusion_model
+
+    ckpt = tmp_path / "old-model.ckpt"
+    torch.save({"state_dict": load_file(str(sd_models["file"]))}, ckpt)
+    with pytest.raises(ModelFileError, match=r"^old-model.ckpt was not opened: its weights are Python pickle files"):
+        load_diffusion_model(ckpt)
+    model = load_diffusion_model(ckpt, allow_pickle=True)
+    assert (model.family, model.source.pipeline) == ("sd1", "StableDiffusionPipeline")
     assert inspect_source(sd_models["sdxl"]).family == "sdxl"
 
 

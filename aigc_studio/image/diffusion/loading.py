@@ -35,21 +35,36 @@ def dtype_for(device: Any) -> Any:
     return torch.float16 if getattr(device, "type", str(device)) in ("cuda", "mps") else torch.float32
 
 
-def config_folder_for(source: DiffusionSource) -> Path:
-    """The generated config folder of a single file (written once per distinct layout, reused after)."""
+def config_folder_for(info: Any) -> Path:
+    """The generated config folder of a single file's layout (written once, then reused by files of the same shapes)."""
     import hashlib
     import json
 
     from aigc_studio.core.paths import user_data_dir
-    from aigc_studio.image.diffusion.single_file import detect_family, read_header, write_config_folder
+    from aigc_studio.image.diffusion.single_file import write_config_folder
 
-    info = detect_family(source.path, read_header(source.path))
     # The shapes decide every config value, so files with the same layout share one folder.
-    key = hashlib.sha256(json.dumps(sorted(info.shapes.items())).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([info.family, sorted(info.shapes.items())]).encode()).hexdigest()[:16]
     folder = user_data_dir() / "diffusion-configs" / f"{info.family}-{key}"
     if not (folder / "model_index.json").is_file():
         write_config_folder(info, folder)
     return folder
+
+
+def _single_file_info(source: DiffusionSource) -> Any:
+    """Family and shapes of a single file: from the header, or (an allowed .ckpt) from its unpickled tensors."""
+    from aigc_studio.image.diffusion.single_file import detect_family, pipeline_class_name, read_header
+
+    if not source.needs_pickle:
+        return detect_family(source.path, read_header(source.path))
+    from diffusers.loaders.single_file_utils import load_single_file_checkpoint
+
+    # The user allowed this pickle; diffusers unpickles with torch.load(weights_only=True).
+    checkpoint = load_single_file_checkpoint(str(source.path), local_files_only=True)
+    shapes = {k: tuple(v.shape) for k, v in checkpoint.items() if hasattr(v, "shape")}
+    info = detect_family(source.path, shapes)
+    source.family, source.inpainting, source.pipeline = info.family, info.inpainting, pipeline_class_name(info)
+    return info
 
 
 class DiffusionModel:
@@ -142,21 +157,18 @@ def load_diffusion_model(
                 **extra,
             )
         else:
-            if source.needs_pickle:
-                raise ModelFileError(
-                    f"{source.path.name}: .ckpt checkpoints are pickles and are not converted here; "
-                    "open a .safetensors copy of it (A1111 and ComfyUI users usually have one)."
-                )
+            info = _single_file_info(source)
+            cls = getattr(d, source.pipeline)
             pipe = cls.from_single_file(
                 str(source.path),
-                config=str(config_folder_for(source)),
+                config=str(config_folder_for(info)),
                 local_files_only=True,
                 dtype=dtype,
                 **extra,
             )
     except StudioError:
         raise
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError, AttributeError, ImportError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError, AttributeError, ImportError, EOFError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{source.path.name} could not be loaded as {source.label} ({first[:300]}).") from None
     if hasattr(pipe, "safety_checker"):

@@ -129,7 +129,7 @@ def _inspect_file(path: Path) -> DiffusionSource:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         if path.suffix.lower() != ".ckpt":
             raise ModelFileError(f"{path.name} is not a Stable Diffusion checkpoint (.safetensors or .ckpt).")
-        # The family of a pickle cannot be read without unpickling it: SD 1.x is what .ckpt files almost always are.
+        # The family of a pickle cannot be read without unpickling it: once allowed, loading reads it from the tensors.
         return DiffusionSource(path, "file", "sd1", False, "StableDiffusionPipeline", pickles=[path.name])
     if path.suffix.lower() != ".safetensors":
         raise ModelFileError(
