@@ -34,7 +34,7 @@ def wait_idle(qtbot, pane, count):
     qtbot.waitUntil(lambda: not pane.is_busy() and len(pane.canvas.tiles) == count, timeout=60000)
 
 
-def test_prompt_tab_draws_on_the_canvas_and_inpaints_a_painted_mask(qtbot, pane, sd_models):  # noqa: F811 - the fixture
+def test_prompt_tab_draws_on_the_canvas_and_inpaints_a_painted_mask(qtbot, pane, sd_models, tmp_path, monkeypatch):  # noqa: F811 - the fixture
     prompt = pane.diffusion.panel
     pane.diffusion.open_model(sd_models["folder"])
     assert "tiny-sd" in prompt.model_label.text() and "diffusers folder" in prompt.model_label.text()
@@ -77,6 +77,19 @@ def test_prompt_tab_draws_on_the_canvas_and_inpaints_a_painted_mask(qtbot, pane,
     qtbot.mouseClick(prompt.button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, pane, 2)
     assert all(i["recipe"]["op"] == "inpaint" for i in pane.canvas.items_data)
+
+    Image.fromarray(np.full((48, 40, 3), 90, np.uint8)).save(tmp_path / "start.jpg")
+    monkeypatch.setattr("aigc_studio.ui.image.diffusion_actions.open_file", lambda *a: tmp_path / "start.jpg")
+    prompt.count.setValue(1)
+    prompt.mode.setCurrentIndex(prompt.mode.findData("file"))  # asks for the picture at once
+    qtbot.mouseClick(prompt.button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, pane, 1)
+    recipe = pane.canvas.items_data[0]["recipe"]
+    assert (recipe["op"], recipe["source"], pane.canvas.items_data[0]["image"].shape) == (
+        "img2img",
+        "start.jpg",
+        (SIZE, SIZE, 3),
+    )
 
 
 def test_opening_an_a1111_png_fills_in_the_prompt_tab(qtbot, pane, tmp_path):

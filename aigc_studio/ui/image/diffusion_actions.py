@@ -40,6 +40,8 @@ class DiffusionActions:
         p.open_file.connect(self.open_file_dialog)
         p.generate_requested.connect(lambda: pane._guard(self.generate))
         p.paint_mask.connect(lambda: pane._guard(self.paint_mask))
+        p.choose_picture.connect(self.choose_picture_dialog)
+        self.init_file: Path | None = None  # the picture file img2img starts from ("From a picture file…")
         saved = read_setting(pane.settings, SETTING, "")
         if saved and Path(saved).exists():
             with contextlib.suppress(StudioError):  # it changed since: opening it again says why
@@ -117,7 +119,11 @@ class DiffusionActions:
         values = p.values()
         if not values["prompt"]:
             raise InputError("Write a prompt first: what should the picture show?")
-        if values["mode"] != "txt2img":
+        if values["mode"] == "file":
+            if self.init_file is None:
+                raise InputError("Choose the picture to start from (Start from → From a picture file…).")
+            values.update(mode="img2img", init_image=self.init_file, source_name=self.init_file.name)
+        elif values["mode"] != "txt2img":
             (item,) = self.pane._selected(1, "img2img and inpainting")
             values["init_image"] = item["image"]
             values["source_name"] = f"seed {item['recipe'].get('seed')}"
@@ -161,6 +167,17 @@ class DiffusionActions:
             variation_strength=round(strength, 3),
         )
         self._submit(DiffusionJob(source.path, settings), f"Variations of seed {r['seed']} (strength {strength:.2f})")
+
+    def choose_picture_dialog(self) -> None:
+        """Pick the picture file img2img starts from (checked now, so a bad file is refused before drawing)."""
+        from aigc_studio.image.picture_io import read_picture
+
+        path = open_file(
+            self.pane, "image", "Start from a picture", "Images (*.png *.jpg *.jpeg *.webp *.bmp);;All files (*)"
+        )
+        if path is not None and self.pane._guard(lambda: read_picture(path).close() or True):
+            self.init_file = Path(path)
+            self.panel.mask_status.setText(f"start: {self.init_file.name}")
 
     def paint_mask(self) -> None:
         """Open the brush on the selected picture; the mask is kept for the next inpaint of that picture."""

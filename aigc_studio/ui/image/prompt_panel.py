@@ -29,6 +29,7 @@ PREVIEW_PX = 160
 MODES = (
     ("txt2img", "Text to image"),
     ("img2img", "From the selected picture (img2img)"),
+    ("file", "From a picture file… (img2img)"),
     ("inpaint", "Inpaint the selected picture"),
 )
 
@@ -48,6 +49,7 @@ class PromptPanel(QGroupBox):
     open_folder = Signal()
     open_file = Signal()
     paint_mask = Signal()
+    choose_picture = Signal()
 
     def __init__(self, parent=None) -> None:
         super().__init__("Prompt (Stable Diffusion)", parent)
@@ -148,6 +150,8 @@ class PromptPanel(QGroupBox):
 
     def _mode_changed(self) -> None:
         mode = self.mode.currentData()
+        if mode == "file":
+            self.choose_picture.emit()
         self.strength.setEnabled(mode != "txt2img")
         self.mask_button.setEnabled(mode == "inpaint")
 
