@@ -158,7 +158,8 @@ def load_diffusion_model(
             )
         else:
             info = _single_file_info(source)
-            cls = getattr(d, source.pipeline)
+            cls = getattr(d, source.pipeline)  # an allowed .ckpt only now knows its family
+            extra = {} if source.family == "sdxl" else {"safety_checker": None, "requires_safety_checker": False}
             pipe = cls.from_single_file(
                 str(source.path),
                 config=str(config_folder_for(info)),
