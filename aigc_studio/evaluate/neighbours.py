@@ -21,8 +21,11 @@ def distances(a: np.ndarray, b: np.ndarray, chunk: int = 512) -> np.ndarray:
     out = np.empty((len(a), len(b)))
     for start in range(0, len(a), chunk):
         part = a[start : start + chunk]
-        sq = (part * part).sum(1)[:, None] + b2[None, :] - 2.0 * part @ b.T
-        out[start : start + chunk] = np.sqrt(np.maximum(sq, 0.0))
+        a2 = (part * part).sum(1)[:, None]
+        sq = a2 + b2[None, :] - 2.0 * part @ b.T
+        # The expansion leaves rounding noise (~1e-16 of the norms) where points coincide: a copy is at 0.
+        sq[sq < 1e-12 * (a2 + b2[None, :])] = 0.0
+        out[start : start + chunk] = np.sqrt(sq)
     return out
 
 
