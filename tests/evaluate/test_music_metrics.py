@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from aigc_studio.evaluate.base import Reference
 from aigc_studio.evaluate.copying import longest_copy
 from aigc_studio.evaluate.music import (
     MusicStudio,
@@ -13,7 +14,6 @@ from aigc_studio.evaluate.music import (
     rhythm_entropy,
     valid_midi,
 )
-from aigc_studio.evaluate.base import Reference
 from aigc_studio.music.song import Note, Song, Track
 
 
