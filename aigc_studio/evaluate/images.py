@@ -37,6 +37,7 @@ class ImageStudio:
 
     kinds = KINDS
     unit = "images"
+    quick = False  # the short evaluation after training (images are cheap; same figures)
 
     def __init__(self, psi: float = 1.0) -> None:
         self.psi = psi

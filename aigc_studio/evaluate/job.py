@@ -74,6 +74,8 @@ class EvaluateJob:
     samples: int = 64
     seed: int = 0
     psi: float = 1.0
+    reference: Any = None  # a Reference already in memory (a trainer's held-out split) instead of ``data``
+    quick: bool = False  # fewer held-out tokens and shorter text samples: the short evaluation after training
     title: str = "Evaluate model"
 
     def run(self, ctx: Any) -> Evaluation:
@@ -84,12 +86,14 @@ class EvaluateJob:
         studio = studio_for(kind)
         if kind.startswith("image"):
             studio.psi = self.psi
+        if self.quick:
+            studio.quick = True
         ctx.progress(0.0, "Loading the model")
         loaded = studio.load(self.model, ctx)
         whole = ctx
-        reference = baseline = None
+        reference, baseline = self.reference, None
         family = kind.split("-")[0]
-        if self.data:
+        if reference is None and self.data:
             _check_data_path(self.data)
             ctx = Phase(whole, 0.02, 0.15)
             reference = studio.read_reference(self.data, loaded, ctx, REFERENCE_LIMIT[family], self.seed)
@@ -124,7 +128,7 @@ class EvaluateJob:
                     "quality": baseline.quality,
                     "diversity": baseline.diversity,
                     "novelty": {k: v for k, v in baseline.novelty.items() if k != "nearest"},
-                    "how": "the reference measured against itself: reference items posing as samples "
+                    "how": "Reference column: the reference measured against itself, reference items posing as samples "
                     f"({min(len(samples), len(reference) // 2) if reference.what != 'characters of text' else len(samples)}"
                     " of them) compared with the rest of the reference",
                 }

@@ -84,6 +84,7 @@ class MusicStudio:
 
     kinds = ("music-transformer", "music-vae")
     unit = "pieces"
+    quick = False  # the short evaluation after training (pieces are short already; same figures)
 
     def load(self, ref: str, ctx: Any) -> Loaded:
         """A music transformer or MusicVAE file (or registry name)."""

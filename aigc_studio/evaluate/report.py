@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aigc_studio.evaluate.job import SECTIONS, Evaluation
@@ -17,8 +18,8 @@ table { border-collapse: collapse; } td, th { padding: 3px 10px; border-bottom: 
 td.num { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f6f6f6; }
 .unit { color: #777; font-size: 12px; } .warn { background: #fff3cd; border: 1px solid #e0b400; padding: 10px; }
 .ok { background: #eef7ee; border: 1px solid #9c9; padding: 10px; }
-.pair { display: flex; gap: 16px; align-items: flex-start; margin: 10px 0; padding: 8px; border: 1px solid #eee; }
-.pair.copied { border-color: #e0b400; background: #fffbea; } .pair div { flex: 1; }
+table.pair { margin: 10px 0; border: 1px solid #ddd; } table.pair td { border: none; vertical-align: top; }
+table.pair.copied { border-color: #e0b400; background: #fffbea; }
 .pair img { image-rendering: pixelated; border: 1px solid #ccc; } mark { background: #ffd36b; }
 pre { white-space: pre-wrap; font: 13px/1.4 ui-monospace, monospace; margin: 4px 0; }
 .cap { color: #555; font-size: 12px; }
@@ -27,11 +28,19 @@ pre { white-space: pre-wrap; font: 13px/1.4 ui-monospace, monospace; margin: 4px
 
 def html_report(result: Evaluation) -> str:
     """A self-contained HTML page (no external files) for one evaluation."""
+    name = result.figures["model"]["name"]
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Evaluation of {_e(name)}</title>"
+        f"<style>{STYLE}</style></head><body>{html_body(result, data_uri)}"
+        f"<h2>JSON</h2><pre>{_e(json.dumps(result.figures, indent=1, ensure_ascii=False))}</pre></body></html>"
+    )
+
+
+def html_body(result: Evaluation, image_src: Callable[[bytes], str]) -> str:
+    """Title, warning, the four sections and the nearest pairs; ``image_src`` turns PNG bytes into an <img> src."""
     f = result.figures
     m, ref = f["model"], f["reference"]
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Evaluation of {_e(m['name'])}</title><style>{STYLE}</style></head><body>",
         f"<h1>Evaluation of {_e(m['name'])} <span class='unit'>{_e(m['kind'])} · {_e((m.get('hash') or '')[:12])}</span></h1>",
         f"<p>Reference: {_e(ref.get('path') or 'none')} ({ref.get('items', 0)} {_e(ref.get('what', ''))}). "
         f"{f['settings']['samples']} samples, seed {f['settings']['seed']}. "
@@ -50,8 +59,7 @@ def html_report(result: Evaluation) -> str:
         parts.append("</ul>")
     if result.pairs:
         parts.append("<h2>Samples nearest to the reference</h2>")
-        parts += [_pair(p, result.kind) for p in result.pairs]
-    parts.append(f"<h2>JSON</h2><pre>{_e(json.dumps(f, indent=1, ensure_ascii=False))}</pre></body></html>")
+        parts += [_pair(p, result.kind, image_src) for p in result.pairs]
     return "\n".join(parts)
 
 
@@ -71,22 +79,23 @@ def _table(f: dict[str, Any], section: str) -> str:
     return "".join(rows)
 
 
-def _pair(p: Any, kind: str) -> str:
-    cls = "pair copied" if p.memorised else "pair"
-    head = f"<p class='cap'>{_e(p.sample_label)} → nearest: {_e(p.reference_label)} (distance {p.distance:.4f})"
-    head += " — <b>looks copied</b></p>" if p.memorised else "</p>"
+def _pair(p: Any, kind: str, image_src: Callable[[bytes], str]) -> str:
+    head = f"{_e(p.sample_label)} → nearest: {_e(p.reference_label)} (distance {p.distance:.4f})"
+    head += " — <b>looks copied</b>" if p.memorised else ""
     if kind.startswith("image"):
-        left = f"<img src='{data_uri(png_bytes(p.sample))}' alt='sample'>"
-        right = f"<img src='{data_uri(png_bytes(p.reference))}' alt='reference'>"
+        left = f"<img src='{image_src(png_bytes(p.sample))}' alt='sample'>"
+        right = f"<img src='{image_src(png_bytes(p.reference))}' alt='reference'>"
     elif kind.startswith("text"):
         left = f"<pre>{_marked(p.sample, p.sample_span)}</pre>"
         right = f"<pre>{_marked(p.reference, p.reference_span)}</pre>"
     else:
-        left = f"<img src='{data_uri(png_bytes(piano_roll(p.sample, highlight=p.sample_span), 1))}' alt='sample'>"
-        right = f"<img src='{data_uri(png_bytes(piano_roll(p.reference), 1))}' alt='reference'>"
+        left = f"<img src='{image_src(png_bytes(piano_roll(p.sample, highlight=p.sample_span), 1))}' alt='sample'>"
+        right = f"<img src='{image_src(png_bytes(piano_roll(p.reference), 1))}' alt='reference'>"
+    cls = "pair copied" if p.memorised else "pair"
     return (
-        f"<div class='{cls}'><div>{head}<p class='cap'>sample</p>{left}</div>"
-        f"<div><p class='cap'>&nbsp;</p><p class='cap'>reference</p>{right}</div></div>"
+        f"<table class='{cls}' width='100%'><tr><td colspan='2' class='cap'>{head}</td></tr>"
+        f"<tr><td class='cap' width='50%'>sample</td><td class='cap'>reference</td></tr>"
+        f"<tr><td valign='top'>{left}</td><td valign='top'>{right}</td></tr></table>"
     )
 
 

@@ -50,6 +50,7 @@ class TextStudio:
 
     kinds = ("text-gpt", "text-vae")
     unit = "tokens"
+    quick = False  # the short evaluation after training: a quarter of the held-out tokens, shorter samples
 
     def load(self, ref: str, ctx: Any) -> Loaded:
         """An own GPT or sentence VAE file (or registry name), or a Hugging Face folder."""
@@ -120,7 +121,7 @@ class TextStudio:
                 ids.append(token)
                 if len(ids) % 32 == 0:
                     ctx.progress((i + len(ids) / SAMPLE_TOKENS) / count, f"Sample {i + 1}/{count}")
-                if len(ids) >= SAMPLE_TOKENS:
+                if len(ids) >= SAMPLE_TOKENS // (2 if self.quick else 1):
                     break
             out.append(lm.decode(ids).strip())
             made += len(ids)
@@ -243,18 +244,18 @@ class TextStudio:
     def _held_out_loss(self, loaded: Loaded, reference: Reference, ctx: Any) -> dict[str, float]:
         if loaded.kind == "text-vae":
             return _vae_loss(loaded.model, reference.items, ctx)
-        return _lm_loss(loaded.model, reference.text, ctx)
+        return _lm_loss(loaded.model, reference.text, ctx, LOSS_TOKENS // (4 if self.quick else 1))
 
 
 @torch.no_grad()
-def _lm_loss(lm: Any, text: str, ctx: Any) -> dict[str, float]:
-    """Cross-entropy over evenly spread non-overlapping windows of the reference (up to LOSS_TOKENS tokens)."""
-    ids = lm.encode(text[: LOSS_TOKENS * 40])  # enough characters for any tokenizer's LOSS_TOKENS
+def _lm_loss(lm: Any, text: str, ctx: Any, budget: int = LOSS_TOKENS) -> dict[str, float]:
+    """Cross-entropy over evenly spread non-overlapping windows of the reference (up to ``budget`` tokens)."""
+    ids = lm.encode(text[: budget * 40])  # enough characters for any tokenizer's ``budget`` tokens
     window = min(lm.context, 512)
     starts = list(range(0, max(1, len(ids) - window - 1), window + 1))
     if not starts or len(ids) < 2:
         return {}
-    keep = max(1, LOSS_TOKENS // window)
+    keep = max(1, budget // window)
     starts = [starts[int(i)] for i in np.linspace(0, len(starts) - 1, min(keep, len(starts)))]
     total = tokens = chars = 0.0
     for n, s in enumerate(starts):
