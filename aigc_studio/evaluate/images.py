@@ -51,8 +51,11 @@ class ImageStudio:
 
     def load(self, ref: str, ctx: Any) -> Loaded:
         """Load a GAN or VAE file."""
-        m = load_image_model(ref, ctx.device)
-        return Loaded(m.name, m.kind, m.card.content_hash, Path(ref), m, count_parameters(m.net))
+        from aigc_studio.core.registry import resolve_model
+
+        path = resolve_model(str(ref), KINDS)
+        m = load_image_model(path, ctx.device)
+        return Loaded(m.name, m.kind, m.card.content_hash, Path(path), m, count_parameters(m.net))
 
     def read_reference(self, path: str, loaded: Loaded | None, ctx: Any, limit: int, seed: int) -> Reference:
         """Images of a folder at the model's resolution (a random ``limit`` of them if there are more)."""

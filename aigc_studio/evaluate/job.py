@@ -16,7 +16,7 @@ from aigc_studio.errors import InputError
 FORMAT = "aigc-studio-evaluation"
 VERSION = 1
 SECTIONS = ("quality", "diversity", "novelty", "efficiency")
-REFERENCE_LIMIT = {"images": 2000, "text": 1, "music": 400}
+REFERENCE_LIMIT = {"image": 2000, "text": 1, "music": 400}
 
 
 @dataclass
@@ -88,13 +88,14 @@ class EvaluateJob:
             studio.psi = self.psi
         if self.quick:
             studio.quick = True
+        if self.data and self.reference is None:
+            _check_data_path(self.data)
         ctx.progress(0.0, "Loading the model")
         loaded = studio.load(self.model, ctx)
         whole = ctx
         reference, baseline = self.reference, None
         family = kind.split("-")[0]
         if reference is None and self.data:
-            _check_data_path(self.data)
             ctx = Phase(whole, 0.02, 0.15)
             reference = studio.read_reference(self.data, loaded, ctx, REFERENCE_LIMIT[family], self.seed)
             if len(reference) < 2 and reference.what != "characters of text":

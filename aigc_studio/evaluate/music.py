@@ -22,6 +22,7 @@ BARS = 4  # per sample, and per reference excerpt posing as a sample
 LOSS_TOKENS = 16384
 NEAREST_SHOWN = 6
 DUPLICATE_SHARE = 0.8  # two pieces whose melodies share 80 % of their notes in a row are near duplicates
+COPY_FLOOR_NOTES = 12  # three bars of quarter notes: shorter shared runs are stock figures, not copies
 SEPARATOR = "\x00"  # between reference melodies, so no copy runs across two pieces
 
 
@@ -182,7 +183,7 @@ class MusicStudio:
             "reference piece, any sample",
             longest_copied_melody_notes_median="the same, median over samples",
             memorised_share="share of samples copying a longer melody than any reference excerpt copies from "
-            "the rest of the reference",
+            "the rest of the reference (and longer than 12 notes)",
         )
         n = max(1, len(samples))
         out.quality["valid_midi_share"] = _r(sum(map(valid_midi, samples)) / n)
@@ -217,12 +218,14 @@ class MusicStudio:
             longest_copied_melody_notes_median=float(np.median(notes)) if len(notes) else 0.0,
         )
         ceiling = baseline.novelty.get("longest_copied_melody_notes_max") if baseline else None
+        if ceiling is not None:  # a few dozen excerpts make a noisy maximum; short scale runs are no copies
+            ceiling = max(ceiling, COPY_FLOOR_NOTES)
         memorised = [ceiling is not None and k > ceiling for k in notes]
         if ceiling is not None:
             out.memorised = int(sum(memorised))
             out.memorised_rule = (
-                f"a melody of more than {ceiling} notes copied from one reference piece, the longest any "
-                "reference excerpt shares with the rest of the reference"
+                f"a melody of more than {ceiling} notes copied from one reference piece (the longest any "
+                f"reference excerpt shares with the rest of the reference, and at least {COPY_FLOOR_NOTES})"
             )
             out.novelty["memorised_share"] = _r(out.memorised / n)
         out.novelty["nearest"] = []
@@ -232,7 +235,7 @@ class MusicStudio:
             label = reference.labels[piece]
             first = c.reference_start - starts[piece] if c.length else 0
             ref_onsets = melody(reference.items[piece])
-            window = _excerpt(reference.items[piece], ref_onsets, first, int(notes[i]))
+            window, skipped = _excerpt(reference.items[piece], ref_onsets, first)
             out.novelty["nearest"].append(
                 {
                     "sample": int(i),
@@ -249,7 +252,7 @@ class MusicStudio:
                     samples[i],
                     window,
                     (c.sample_start, c.sample_start + int(notes[i])),
-                    None,
+                    (first - skipped, first - skipped + int(notes[i])),
                     bool(memorised[i]),
                 )
             )
@@ -263,20 +266,31 @@ class MusicStudio:
 
 @torch.no_grad()
 def _transformer_loss(mt: Any, songs: list[Song], ctx: Any) -> dict[str, float]:
-    """Next-event cross-entropy over non-overlapping windows of the reference pieces (up to LOSS_TOKENS)."""
-    window = mt.context
+    """Next-event cross-entropy over the reference pieces (up to LOSS_TOKENS tokens).
+
+    As in training, each window starts at a bar with its header (tempo, metre) and runs for as many
+    whole bars as fit; the next window starts at the first bar that did not fit.
+    """
+    tok = mt.tok
+    limit = mt.context + 1
     device = next(mt.model.parameters()).device
     total = count = 0.0
     for k, song in enumerate(songs):
-        ids = mt.tok.encode(song)
-        for s in range(0, max(1, len(ids) - 1), window):
-            chunk = ids[s : s + window + 1]
-            if len(chunk) < 2:
-                continue
-            x = torch.tensor([chunk[:-1]], device=device)
-            y = torch.tensor([chunk[1:]], device=device)
-            total += float(mt.model.loss(x, y)) * (len(chunk) - 1)
-            count += len(chunk) - 1
+        bars = tok.encode_bars(song)
+        start = 0
+        while start < len(bars):
+            seq, end = list(tok.header(song, start * song.bar_ticks)), start
+            while end < len(bars) and (end == start or len(seq) + len(bars[end]) <= limit):
+                seq += bars[end]
+                end += 1
+            if end == len(bars):
+                seq.append(tok.eos)
+            seq = seq[:limit]
+            x = torch.tensor([seq[:-1]], device=device)
+            y = torch.tensor([seq[1:]], device=device)
+            total += float(mt.model.loss(x, y)) * (len(seq) - 1)
+            count += len(seq) - 1
+            start = end
         ctx.progress(None, f"Held-out loss {k + 1}/{len(songs)} pieces")
         if count >= LOSS_TOKENS:
             break
@@ -329,11 +343,13 @@ def _near_duplicate_share(strings: list[str], ctx: Any) -> float:
     return sum(dup) / max(1, len(strings))
 
 
-def _excerpt(song: Song, onsets: list[tuple[int, int]], first: int, notes: int) -> Song:
-    """BARS bars of a reference piece around the copied melody (the whole piece's start when nothing was copied)."""
+def _excerpt(song: Song, onsets: list[tuple[int, int]], first: int) -> tuple[Song, int]:
+    """BARS bars of a reference piece from the bar where the copied melody starts, and how many top-line
+    onsets lie before that bar (to mark the copy in the excerpt)."""
     tick = onsets[min(first, len(onsets) - 1)][0] if onsets else 0
     bar = tick // max(1, song.bar_ticks)
-    return song.slice_bars(bar, bar + BARS)
+    before = sum(1 for t, _ in onsets if t < bar * song.bar_ticks)
+    return song.slice_bars(bar, bar + BARS), before
 
 
 def _r(x: float) -> float:

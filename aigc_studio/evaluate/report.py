@@ -90,7 +90,7 @@ def _pair(p: Any, kind: str, image_src: Callable[[bytes], str]) -> str:
         right = f"<pre>{_marked(p.reference, p.reference_span)}</pre>"
     else:
         left = f"<img src='{image_src(png_bytes(piano_roll(p.sample, highlight=p.sample_span), 1))}' alt='sample'>"
-        right = f"<img src='{image_src(png_bytes(piano_roll(p.reference), 1))}' alt='reference'>"
+        right = f"<img src='{image_src(png_bytes(piano_roll(p.reference, highlight=p.reference_span), 1))}' alt='reference'>"
     cls = "pair copied" if p.memorised else "pair"
     return (
         f"<table class='{cls}' width='100%'><tr><td colspan='2' class='cap'>{head}</td></tr>"

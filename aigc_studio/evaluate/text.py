@@ -25,6 +25,7 @@ LOSS_TOKENS = 32768  # held-out tokens scored (evenly spread windows), enough fo
 LOOP_NGRAM, LOOP_REPEATS = 4, 3  # a sample loops when some 4-word run comes back 3 times
 NEAREST_SHOWN = 6
 CONTEXT_CHARS = 80  # reference text shown around a copied span
+COPY_FLOOR_CHARS = 50  # about ten words: shorter shared stretches are common phrases, not memorised text
 
 
 def words(text: str) -> list[str]:
@@ -173,7 +174,7 @@ class TextStudio:
             longest_copy_chars_median="median over samples of their longest verbatim copy, characters",
             copied_share_median="median over samples of longest copy / sample length (0-1)",
             memorised_share="share of samples with a longer verbatim copy than any reference stretch "
-            "has with the rest of the reference",
+            "has with the rest of the reference (and longer than 50 characters)",
         )
         out.diversity.update(
             distinct_2=_r(distinct_n(samples, 2)),
@@ -203,12 +204,14 @@ class TextStudio:
             copied_share_median=_r(float(np.median([c.length / max(1, len(s)) for c, s in zip(copies, samples)]))),
         )
         ceiling = baseline.novelty.get("longest_copy_chars_max") if baseline else None
+        if ceiling is not None:  # a few dozen samples make a noisy maximum; stock phrases are no copies
+            ceiling = max(ceiling, COPY_FLOOR_CHARS)
         memorised = [ceiling is not None and c.length > ceiling for c in copies]
         if ceiling is not None:
             out.memorised = sum(memorised)
             out.memorised_rule = (
-                f"a verbatim copy longer than {ceiling} characters, the longest any stretch of the reference "
-                "shares with the rest of it"
+                f"a verbatim copy longer than {ceiling} characters (the longest any stretch of the reference "
+                f"shares with the rest of it, and at least {COPY_FLOOR_CHARS})"
             )
             out.novelty["memorised_share"] = _r(out.memorised / max(1, len(samples)))
         shown = np.argsort(-lengths, kind="stable")[:NEAREST_SHOWN]

@@ -1,6 +1,6 @@
 """Train the image feature network used by `aigc-studio evaluate` (self-supervised rotation prediction).
 
-Usage: python resources/recipes/evaluate/train_image_features.py IMAGE_DIR OUT.safetensors [--steps 3000]
+Usage: python resources/recipes/evaluate/train_image_features.py IMAGE_DIR OUT.safetensors [--steps 1000] [--init W]
 Each batch: images at 32 px, randomly shifted by up to 3 px and brightness-jittered, each turned by
 0/90/180/270 degrees; the network learns which. No labels, no download. 10 % of the images are kept
 aside to report the rotation accuracy at the end.
@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", default=None, help="start from these weights (continue an earlier run)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
@@ -52,6 +53,10 @@ def main() -> None:
     held = images[order[: len(images) // 10]]
     train = images[order[len(images) // 10 :]]
     net = FeatureNet()
+    if args.init:
+        from safetensors.torch import load_file
+
+        net.load_state_dict(load_file(args.init))
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=args.steps, pct_start=0.05)
     started = time.monotonic()
