@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 CARD_EVALUATION_VERSION = 1
+CARD_SAMPLES = 16  # a glance, not a study: `aigc-studio evaluate` draws more
 # Per family, the figures worth a glance (first found is shown), in the order shown.
 HEADLINE = {
     "image": ("precision_features", "recall_features", "precision_pixel16", "recall_pixel16", "memorised_share"),
@@ -58,6 +59,49 @@ def evaluate_for_card(
     elif heldout is not None:
         job.reference = in_memory_reference(kind, heldout)
     return card_evaluation(job.run(ctx).figures)
+
+
+def evaluate_after_training(model_path: str | Path, kind: str, heldout: Any, ctx: Any, what: str) -> dict | None:
+    """The short evaluation at the end of a training run, or None (logged) when it cannot be made.
+
+    A run's model is already saved when this runs: a failure or a Cancel here only leaves the card
+    without figures, never loses the training.
+    """
+    from aigc_studio.errors import Cancelled, StudioError
+
+    if heldout is None or (hasattr(heldout, "__len__") and len(heldout) < 2):
+        ctx.log("No evaluation in the card: too little held-out data.")
+        return None
+    try:
+        job_ctx = _Relabelled(ctx, "Evaluating on the " + what + ": ")
+        evaluation = evaluate_for_card(model_path, kind, heldout, job_ctx, samples=CARD_SAMPLES)
+    except Cancelled:
+        ctx.log("Evaluation skipped (cancelled); the model is saved without figures in its card.")
+        return None
+    except (StudioError, ValueError) as exc:
+        ctx.log(f"Evaluation skipped: {exc}")
+        return None
+    evaluation["reference"]["what"] = f"{what} ({evaluation['reference'].get('what')})"
+    summary = headline(evaluation, kind)
+    if summary:
+        ctx.log(f"Evaluation on the {what}: {summary}")
+    if warning := evaluation.get("memorisation", {}).get("warning"):
+        ctx.log(f"Warning: {warning}")
+    return evaluation
+
+
+class _Relabelled:
+    """The training job's context for the evaluation: progress stays at the end of the bar, messages say why."""
+
+    def __init__(self, ctx: Any, prefix: str) -> None:
+        self._ctx, self._prefix = ctx, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+    def progress(self, fraction: float | None, message: str = "", preview: Any = None) -> None:
+        """Show the evaluation's message; the bar stays full (training is done)."""
+        self._ctx.progress(1.0, self._prefix + message)
 
 
 def card_evaluation(figures: dict[str, Any]) -> dict[str, Any]:

@@ -122,7 +122,7 @@ class TextStudio:
                 ids.append(token)
                 if len(ids) % 32 == 0:
                     ctx.progress((i + len(ids) / SAMPLE_TOKENS) / count, f"Sample {i + 1}/{count}")
-                if len(ids) >= SAMPLE_TOKENS // (2 if self.quick else 1):
+                if len(ids) >= SAMPLE_TOKENS // (4 if self.quick else 1):
                     break
             out.append(lm.decode(ids).strip())
             made += len(ids)
