@@ -27,11 +27,24 @@ SEPARATOR = "\x00"  # between reference melodies, so no copy runs across two pie
 
 
 def melody(song: Song) -> list[tuple[int, int]]:
-    """The top line: (onset tick, highest pitch starting there) for every onset of the pitched tracks."""
-    top: dict[int, int] = {}
-    for n in pitched_notes(song):
-        top[n.start] = max(top.get(n.start, 0), n.pitch)
-    return sorted(top.items())
+    """The top line (skyline): (onset tick, pitch) wherever the highest sounding note starts.
+
+    An onset where only a lower voice moves under a held top note adds nothing, so a chorale's
+    melody is its soprano, not a mix of soprano and bass.
+    """
+    notes = pitched_notes(song)
+    if not notes:
+        return []
+    start = np.array([n.start for n in notes])
+    end = np.array([max(n.end, n.start + 1) for n in notes])
+    pitch = np.array([n.pitch for n in notes])
+    line = []
+    for t in np.unique(start):
+        sounding = (start <= t) & (end > t)
+        top = pitch[sounding].max()
+        if ((start == t) & (pitch == top)).any():
+            line.append((int(t), int(top)))
+    return line
 
 
 def interval_string(song: Song) -> str:

@@ -35,9 +35,10 @@ def piano_roll(song: Song, width: int = 256, height: int = 96, highlight: tuple[
     hi = max(n.pitch for n in notes) + 1
     end = max(n.end for n in notes) or 1
     row = max(1, height // max(12, hi - lo + 1))
-    onsets = sorted({n.start for n in notes})
-    marked = set(onsets[highlight[0] : highlight[1]]) if highlight else set()
-    top = {t: max(n.pitch for n in notes if n.start == t) for t in marked}
+    from aigc_studio.evaluate.music import melody
+
+    line = melody(song)
+    top = dict(line[highlight[0] : highlight[1]]) if highlight else {}
     for bar in range(0, end, max(1, song.bar_ticks)):  # bar lines
         img[:, int(bar / end * (width - 1))] = (215, 215, 215)
     for n in notes:

@@ -64,3 +64,12 @@ def test_reference_measured_as_its_own_samples_copies_whole_melodies_and_flags_c
     assert measured.quality["degenerate_share"] == 0.5  # the 4-note chords: more than any reference onset
     assert measured.quality["valid_midi_share"] == 1.0
     assert measured.diversity["near_duplicate_share"] == 1.0  # same top line, twice
+
+
+def test_the_melody_is_the_top_voice_not_a_lower_voice_moving_under_a_held_note():
+    from aigc_studio.evaluate.music import melody
+
+    soprano = [Note(72, 0, 960), Note(74, 960, 480)]
+    bass = [Note(48, 0, 480), Note(50, 480, 480), Note(52, 960, 480)]  # moves while the soprano holds
+    song = Song(tracks=[Track("S", 0, 0, soprano), Track("B", 0, 1, bass)])
+    assert melody(song) == [(0, 72), (960, 74)]
