@@ -79,7 +79,10 @@ class TextStudio:
     def read_reference(self, path: str, loaded: Loaded | None, ctx: Any, limit: int, seed: int) -> Reference:
         """The text of a file or folder; for a sentence VAE also its sentences (items)."""
         ctx.progress(0.0, "Reading the reference text")
-        corpus = load_corpus(path, log=ctx.log)
+        try:
+            corpus = load_corpus(path, log=ctx.log)
+        except InputError as exc:  # the corpus reader speaks of training data; here it is the reference
+            raise InputError(str(exc).replace("training data", "reference data")) from exc
         text = corpus.text
         if not words(text):
             raise InputError(f"{path} holds no words to compare with; choose English text (.txt or .md).")
