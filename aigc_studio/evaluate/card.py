@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.evaluate.job import REFERENCE_LIMIT as REFERENCE_CAP
+
 CARD_EVALUATION_VERSION = 1
 CARD_SAMPLES = 16  # a glance, not a study: `aigc-studio evaluate` draws more
 # Per family, the figures worth a glance (first found is shown), in the order shown.
@@ -26,7 +28,7 @@ def in_memory_reference(kind: str, items: Any, what: str = "held-out split") -> 
     from aigc_studio.evaluate.base import Reference
 
     if kind.startswith("image"):
-        images = list(items)
+        images = _spread(list(items), REFERENCE_CAP["image"])
         res = images[0].shape[0] if images else 0
         return Reference(
             what, images, [f"held-out image {i}" for i in range(len(images))], f"images at {res} px", len(images)
@@ -43,25 +45,43 @@ def in_memory_reference(kind: str, items: Any, what: str = "held-out split") -> 
         )
     if kind.startswith("text"):
         return Reference(what, [items], [f"{what}:0"], "characters of text", len(items), items)
-    songs = list(items)
+    songs = _spread(list(items), REFERENCE_CAP["music"])
     return Reference(what, songs, [f"held-out piece {i + 1}" for i in range(len(songs))], "MIDI pieces", len(songs))
+
+
+def _spread(items: list[Any], cap: int) -> list[Any]:
+    """At most ``cap`` items, evenly spread over the list."""
+    if len(items) <= cap:
+        return items
+    return [items[int(i * len(items) / cap)] for i in range(cap)]
 
 
 def evaluate_for_card(
     model_path: str | Path, kind: str, heldout: Any, ctx: Any, samples: int = 32, seed: int = 0
 ) -> dict[str, Any]:
-    """Evaluate a just-saved model on its held-out data (a path or items); returns the card's ``evaluation``."""
+    """Evaluate a just-saved model on its held-out data; returns the card's ``evaluation``.
+
+    ``heldout`` is a ``Path`` (file or folder) or the items: images (N, H, W, 3), the text (a str),
+    sentences (text-vae) or songs.
+    """
     from aigc_studio.evaluate.job import EvaluateJob
 
     job = EvaluateJob(str(model_path), samples=samples, seed=seed, quick=True)
-    if isinstance(heldout, (str, Path)):
+    if isinstance(heldout, Path):  # a file or folder; a str is held-out *text*
         job.data = str(heldout)
     elif heldout is not None:
         job.reference = in_memory_reference(kind, heldout)
     return card_evaluation(job.run(ctx).figures)
 
 
-def evaluate_after_training(model_path: str | Path, kind: str, heldout: Any, ctx: Any, what: str) -> dict | None:
+def card_samples(steps: int) -> int:
+    """Samples for the card's evaluation: a short run (a test, a quick try) gets a shorter look."""
+    return max(4, min(CARD_SAMPLES, steps // 25))
+
+
+def evaluate_after_training(
+    model_path: str | Path, kind: str, heldout: Any, ctx: Any, what: str, samples: int = CARD_SAMPLES
+) -> dict | None:
     """The short evaluation at the end of a training run, or None (logged) when it cannot be made.
 
     A run's model is already saved when this runs: a failure or a Cancel here only leaves the card
@@ -74,7 +94,7 @@ def evaluate_after_training(model_path: str | Path, kind: str, heldout: Any, ctx
         return None
     try:
         job_ctx = _Relabelled(ctx, "Evaluating on the " + what + ": ")
-        evaluation = evaluate_for_card(model_path, kind, heldout, job_ctx, samples=CARD_SAMPLES)
+        evaluation = evaluate_for_card(model_path, kind, heldout, job_ctx, samples=samples)
     except Cancelled:
         ctx.log("Evaluation skipped (cancelled); the model is saved without figures in its card.")
         return None
