@@ -230,15 +230,15 @@ class MusicStudio:
             longest_copied_melody_notes_max=int(notes.max(initial=0)),
             longest_copied_melody_notes_median=float(np.median(notes)) if len(notes) else 0.0,
         )
-        ceiling = baseline.novelty.get("longest_copied_melody_notes_max") if baseline else None
-        if ceiling is not None:  # a few dozen excerpts make a noisy maximum; short scale runs are no copies
-            ceiling = max(ceiling, COPY_FLOOR_NOTES)
+        own = baseline.novelty.get("longest_copied_melody_notes_max") if baseline else None
+        # A few dozen excerpts make a noisy maximum, and short scale runs are no copies: hence the floor.
+        ceiling = None if own is None else max(own, COPY_FLOOR_NOTES)
         memorised = [ceiling is not None and k > ceiling for k in notes]
         if ceiling is not None:
             out.memorised = int(sum(memorised))
             out.memorised_rule = (
-                f"a melody of more than {ceiling} notes copied from one reference piece (the longest any "
-                f"reference excerpt shares with the rest of the reference, and at least {COPY_FLOOR_NOTES})"
+                f"a melody of more than {ceiling} notes copied from one reference piece (the reference's own "
+                f"longest shared melody is {own} notes; up to {COPY_FLOOR_NOTES} are taken for stock figures)"
             )
             out.novelty["memorised_share"] = _r(out.memorised / n)
         out.novelty["nearest"] = []

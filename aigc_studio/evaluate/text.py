@@ -206,15 +206,15 @@ class TextStudio:
             longest_copy_chars_median=float(np.median(lengths)) if len(lengths) else 0.0,
             copied_share_median=_r(float(np.median([c.length / max(1, len(s)) for c, s in zip(copies, samples)]))),
         )
-        ceiling = baseline.novelty.get("longest_copy_chars_max") if baseline else None
-        if ceiling is not None:  # a few dozen samples make a noisy maximum; stock phrases are no copies
-            ceiling = max(ceiling, COPY_FLOOR_CHARS)
+        own = baseline.novelty.get("longest_copy_chars_max") if baseline else None
+        # A few dozen samples make a noisy maximum, and stock phrases are no copies: hence the floor.
+        ceiling = None if own is None else max(own, COPY_FLOOR_CHARS)
         memorised = [ceiling is not None and c.length > ceiling for c in copies]
         if ceiling is not None:
             out.memorised = sum(memorised)
             out.memorised_rule = (
-                f"a verbatim copy longer than {ceiling} characters (the longest any stretch of the reference "
-                f"shares with the rest of it, and at least {COPY_FLOOR_CHARS})"
+                f"a verbatim copy of more than {ceiling} characters (the reference's own longest shared "
+                f"stretch is {own}; copies up to {COPY_FLOOR_CHARS} are taken for common phrases)"
             )
             out.novelty["memorised_share"] = _r(out.memorised / max(1, len(samples)))
         shown = np.argsort(-lengths, kind="stable")[:NEAREST_SHOWN]
