@@ -96,7 +96,7 @@ class TextStudio:
             return Reference(
                 str(path),
                 sentences,
-                [f"sentence {i + 1}" for i in range(len(sentences))],
+                labels,  # file spans of ``text``, to name where a copy comes from
                 "sentences",
                 len(sentences),
                 text,
