@@ -47,6 +47,7 @@ class ModelCard:
     content_hash: str = ""
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)  # see aigc_studio.evaluate.card (versioned)
 
     def to_json(self) -> str:
         """Serialise to the JSON stored in the file."""
