@@ -42,7 +42,12 @@ def _hf_loader_pickle(path: Path, device: Any) -> Any:
 
 @dataclass
 class GenerateTextJob:
-    """Continue ``prompt``; streams ``{"type": "token", "text": piece}`` partials; returns the full text."""
+    """Continue ``prompt``; streams ``{"type": "token", "text": piece}`` partials; returns the full text.
+
+    ``length`` (with ``length_unit`` words, sentences, paragraphs or tokens and ``finish``)
+    sets how much to write; without it, ``max_new_tokens`` tokens. When ``loop_stop``
+    cuts a repetition loop, a ``{"type": "trim", "chars": n}`` partial takes back the repeats.
+    """
 
     model: str
     prompt: str
@@ -55,39 +60,83 @@ class GenerateTextJob:
     seed: int | None = None
     allow_pickle: bool = False
     use_cache: bool = True
+    length: int | None = None
+    length_unit: str = "words"
+    finish: str = "sentence"
+    loop_stop: bool = True
     title: str = "Continue text"
 
     def run(self, ctx: Any) -> dict[str, Any]:
         """Load the model (cached), then sample token by token."""
-        from aigc_studio.core.device import one_cpu_thread
-        from aigc_studio.nn.sampling import SamplingSettings
-        from aigc_studio.text.generate import stream_text
+        from aigc_studio.text.length import LengthGoal, tokens_per_word
 
-        if self.max_new_tokens < 1:
+        goal = LengthGoal(self.length, self.length_unit, self.finish) if self.length is not None else None
+        if goal is None and self.max_new_tokens < 1:
             raise InputError("Max tokens must be at least 1.")
         ctx.progress(None, "Loading the model…")
         lm = load_language_model(self.model, ctx, self.allow_pickle)
-        settings = SamplingSettings(
-            temperature=self.temperature,
-            top_k=self.top_k,
-            top_p=self.top_p,
-            repetition_penalty=self.repetition_penalty,
-            max_new_tokens=self.max_new_tokens,
+        budget = goal.budget(tokens_per_word(lm, self.prompt)) if goal is not None else self.max_new_tokens
+        return stream_into_job(ctx, lm, self, budget, goal, self.prompt)
+
+
+def stream_into_job(
+    ctx: Any, lm: Any, job: Any, budget: int, goal: Any, prompt: str, prompt_ids: list[int] | None = None
+) -> dict[str, Any]:
+    """Run a :class:`TextStream` for ``job`` (sampling fields, seed, stop, loop_stop) and report it through ``ctx``."""
+    from aigc_studio.core.device import one_cpu_thread
+    from aigc_studio.nn.sampling import SamplingSettings
+    from aigc_studio.text.generate import STOP_REASONS, Retract, TextStream
+    from aigc_studio.text.length import count_words
+    from aigc_studio.text.loops import LoopDetector
+
+    settings = SamplingSettings(
+        temperature=job.temperature,
+        top_k=job.top_k,
+        top_p=job.top_p,
+        repetition_penalty=job.repetition_penalty,
+        max_new_tokens=budget,
+    )
+    generator = ctx.generator(job.seed)
+    started = time.monotonic()
+    recover = _OutOfMemoryRecovery(ctx, job.model, job.allow_pickle)
+    stream = TextStream(
+        lm,
+        prompt,
+        settings,
+        generator,
+        getattr(job, "stop", ()),
+        job.use_cache,
+        on_token=ctx.check_cancelled,
+        on_oom=recover,
+        length=goal,
+        loops=LoopDetector() if job.loop_stop else None,
+        prompt_ids=prompt_ids,
+    )
+    # One token at a time is too little work to split across threads (see one_cpu_thread).
+    with one_cpu_thread(ctx.device):
+        for count, piece in enumerate(stream, 1):
+            if isinstance(piece, Retract):
+                ctx.partial({"type": "trim", "chars": piece.chars})
+                continue
+            ctx.partial({"type": "token", "text": piece})
+            if count % 16 == 0:
+                ctx.progress(stream.tokens / budget, f"{stream.tokens} tokens")
+    trimmed = stream.loop.cut if stream.loop is not None else 0
+    if stream.loop is not None:
+        ctx.log(
+            f"Stopped a repetition loop: {stream.loop.span[:60]!r} came {stream.loop.repeats} times in a row; "
+            f"the {trimmed} characters of the repeats were cut."
         )
-        generator = ctx.generator(self.seed)
-        pieces: list[str] = []
-        started = time.monotonic()
-        recover = _OutOfMemoryRecovery(ctx, self.model, self.allow_pickle)
-        # One token at a time is too little work to split across threads (see one_cpu_thread).
-        with one_cpu_thread(ctx.device):
-            stream = stream_text(lm, self.prompt, settings, generator, self.stop, self.use_cache,
-                                 on_token=ctx.check_cancelled, on_oom=recover)
-            for count, piece in enumerate(stream, 1):
-                pieces.append(piece)
-                ctx.partial({"type": "token", "text": piece})
-                if count % 16 == 0:
-                    ctx.progress(count / self.max_new_tokens, f"{count} tokens")
-        return {"text": "".join(pieces), "seconds": time.monotonic() - started, "model": getattr(lm, "name", "")}
+    return {
+        "text": stream.text,
+        "seconds": time.monotonic() - started,
+        "model": getattr(lm, "name", ""),
+        "words": count_words(stream.text),
+        "tokens": stream.tokens,
+        "reason": stream.reason,
+        "reason_text": STOP_REASONS.get(stream.reason, stream.reason),
+        "trimmed": trimmed,
+    }
 
 
 class _OutOfMemoryRecovery:
