@@ -122,7 +122,10 @@ class HFCausalLM:
         import inspect
 
         # transformers 5 renamed ``past_key_values`` to ``cache``; support both.
-        self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        parameters = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in parameters else "past_key_values"
+        # Only the last position's logits are needed (a 50k-token head over a long prompt is costly).
+        self._only_last = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}
         eos = getattr(tokenizer, "eos_token_id", None)
         self.eos_id = eos if isinstance(eos, int) else None
         # Chat models end a turn with their own tokens (<|im_end|>, <|eot_id|>), listed in generation_config.
@@ -165,9 +168,9 @@ class HFCausalLM:
         """Next-token logits after ``ids`` on top of ``cache`` (transformers' own cache)."""
         import torch
 
-        with torch.no_grad():
+        with torch.inference_mode():
             idx = torch.tensor([ids], dtype=torch.long, device=self.device)
-            out = self.model(input_ids=idx, use_cache=True, **{self._cache_arg: cache})
+            out = self.model(input_ids=idx, use_cache=True, **self._only_last, **{self._cache_arg: cache})
         return out.logits[0, -1], getattr(out, self._cache_arg)
 
 

@@ -139,6 +139,15 @@ def stream_into_job(
     }
 
 
+def generation_summary(result: dict[str, Any]) -> str:
+    """The status line after a generation: words added, why it ended, and a loop note."""
+    words = result.get("words", 0)
+    line = f"Added {words} word{'s' if words != 1 else ''} ({result.get('reason_text', 'done')})."
+    if result.get("trimmed"):
+        line += f" The text began to repeat itself: {result['trimmed']} repeated characters were cut."
+    return line
+
+
 class _OutOfMemoryRecovery:
     """What generation does when the device runs out of memory: retry, then the CPU, then a clear error."""
 

@@ -110,6 +110,24 @@ class GenerationWriter:
         """False once the span was removed (undo, or the writer edited it)."""
         return self.span in self.editor.spans.ranges
 
+    def trim(self, chars: int) -> None:
+        """Take back the last ``chars`` characters of the generation (a loop's repeats), in the same undo step."""
+        chars = min(chars, len(self.text))
+        if chars <= 0 or not self.alive():
+            return
+        cursor = self._cursor(self.span[1])
+        cursor.setPosition(self.span[1] - chars, QTextCursor.MoveMode.KeepAnchor)
+        spans = self.editor.spans.ranges
+        spans.remove(self.span)  # an edit inside a span unmarks it; this one is ours, so the span steps aside
+        cursor.joinPreviousEditBlock()
+        cursor.removeSelectedText()
+        cursor.endEditBlock()
+        self.span[1] -= chars
+        spans.append(self.span)
+        spans.sort()
+        self.text = self.text[:-chars]
+        self.editor.refresh_highlights()
+
     def append(self, piece: str) -> None:
         """Insert a piece at the end of the generation."""
         if not piece or not self.alive():
