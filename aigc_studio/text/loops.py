@@ -58,7 +58,8 @@ class LoopDetector:
             if period >= self.min_chars:
                 span = tail[-period:]
                 if all(tail[len(tail) - (i + 1) * period : len(tail) - i * period] == span for i in range(1, need)):
-                    return Loop(n - (need - 1) * period, (need - 1) * period, span, need)
+                    keep = _tidy_cut(text, period)
+                    return Loop(keep, n - keep, text[keep - period : keep], need)
 
     def _same_words(self, text: str) -> Loop | None:
         closed = len(text)
@@ -84,3 +85,20 @@ class LoopDetector:
                 span = text[matches[count - size].start() : matches[count - 1].end()]
                 return Loop(first_end, len(text) - first_end, span, self.repeats)
         return None
+
+
+def _tidy_cut(text: str, period: int) -> int:
+    """Where to cut a loop of ``period`` characters: after one whole copy, at a sentence end or word end if one is near.
+
+    The copy found first may start mid-sentence (". The cat sat on the mat today"), so the
+    cut moves forward within one more period to the nearest sentence end, else word end.
+    """
+    start = len(text) - 3 * period
+    while start > 0 and text[start - 1] == text[start - 1 + period]:
+        start -= 1  # back to where the repetition began
+    first, last = start + period, min(start + 2 * period, len(text) - 1)
+    for ends in (".!?\u2026", None):
+        for k in range(first, last + 1):
+            if text[k].isspace() and not text[k - 1].isspace() and (ends is None or text[k - 1] in ends):
+                return k
+    return first

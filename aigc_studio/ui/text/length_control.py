@@ -69,10 +69,9 @@ class LengthControl(QWidget):
         """GenerateTextJob's length fields: with the sentence switch off, words end on a whole word and
         tokens are cut exactly."""
         unit = self.unit.currentData()
+        finish = "word" if unit != "tokens" else "none"
         if self.finish_sentence.isChecked():
             finish = "sentence"
-        else:
-            finish = "none" if unit == "tokens" else "word"
         return {
             "length": self.amount.value(),
             "length_unit": unit,

@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 
 from aigc_studio.errors import StudioError
 from aigc_studio.ui.file_dialogs import choose_folder
-from aigc_studio.ui.text.length_control import LengthControl
 from aigc_studio.ui.model_picker import ModelPicker
 from aigc_studio.ui.settings import read_setting
+from aigc_studio.ui.text.length_control import LengthControl
 
 
 def confirm_pickle(parent: QWidget, message: str) -> bool:
