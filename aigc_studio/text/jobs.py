@@ -122,6 +122,9 @@ def stream_into_job(
             if count % 16 == 0:
                 ctx.progress(stream.tokens / budget, f"{stream.tokens} tokens")
     trimmed = stream.loop.cut if stream.loop is not None else 0
+    reason_text = STOP_REASONS.get(stream.reason, stream.reason)
+    if goal is not None and stream.reason in ("length", "budget"):
+        reason_text = goal.ending(stream.text, stream.reason)
     if stream.loop is not None:
         ctx.log(
             f"Stopped a repetition loop: {stream.loop.span[:60]!r} came {stream.loop.repeats} times in a row; "
@@ -134,7 +137,7 @@ def stream_into_job(
         "words": count_words(stream.text),
         "tokens": stream.tokens,
         "reason": stream.reason,
-        "reason_text": STOP_REASONS.get(stream.reason, stream.reason),
+        "reason_text": reason_text,
         "trimmed": trimmed,
     }
 

@@ -24,6 +24,7 @@ MIN_OVERSHOOT = 3
 
 # Sentence punctuation (with closing quotes or brackets) that is followed by white space.
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]\u00bb]*(?=\s)")
+_ENDS_SENTENCE = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]\u00bb]*$")
 _PARAGRAPH_END = re.compile(r"\S(?=[ \t]*\n[ \t]*\n)")
 _WORD_END = re.compile(r"\S(?=\s)")
 _SAMPLE = (
@@ -122,6 +123,16 @@ class LengthGoal:
             "paragraphs": self.amount * WORDS_PER_PARAGRAPH,
         }[self.unit]
         return min(MAX_BUDGET, math.ceil(words * tokens_per_word * 1.5) + 8)
+
+    def ending(self, text: str, reason: str) -> str:
+        """How a generation that stopped for ``reason`` ('length' or 'budget') met this goal, for the status line."""
+        goal = f"{self.amount} {self.unit if self.amount != 1 else self.unit[:-1]}"
+        if self.unit == "tokens" and self.finish == "none":
+            return f"reached {goal}"
+        closed = "finished the sentence" if _ENDS_SENTENCE.search(text.rstrip()) else "ended on a whole word"
+        if reason == "budget":
+            return f"the token budget ran out before {goal}; {closed}"
+        return f"goal {goal}; {closed}"
 
     def describe(self) -> str:
         """For status lines and logs: '60 words, finishing the sentence'."""
