@@ -176,7 +176,7 @@ class _OutOfMemoryRecovery:
             return load_language_model(self.model, self.ctx, self.allow_pickle)
         if self.failures > self.RETRIES:
             raise StudioError(
-                "Out of memory while writing. Ask for fewer tokens (Max tokens), shorten the text before the "
+                "Out of memory while writing. Ask for fewer tokens (a shorter Length), shorten the text before the "
                 "cursor, or pick a smaller model."
             ) from exc
         self.ctx.log("Out of memory while writing: freed memory and trying again.")

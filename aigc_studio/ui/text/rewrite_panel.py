@@ -252,6 +252,9 @@ class RewriteController(QObject):
         """Put the answer in place (one undo step, marked as generated) and close the preview."""
         if self.busy or self.result is None or self.selection is None:
             return False
+        if self.editor.isReadOnly():
+            self.panel.status.setText("Wait for the generation to finish (or stop it), then Accept.")
+            return False
         if self.selection.selectedText().replace("\u2029", "\n") != self.passage:
             self.panel.status.setText("The selected text was edited meanwhile; select it again and rewrite.")
             return False
