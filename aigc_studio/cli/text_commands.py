@@ -142,34 +142,52 @@ def _generate(args: argparse.Namespace) -> int:
     return _stream_job(args, job, echo=prompt)
 
 
+LAG = 2000  # characters a file or pipe trails behind, more than a loop's repeats can take back
+
+
 def _stream_job(args: argparse.Namespace, job, echo: str) -> int:
-    """Run a text job: stream to a terminal (or, into a file or pipe, write the final text), notes on stderr."""
+    """Run a text job, streaming to stdout, with notes on stderr.
+
+    A terminal sees every piece at once; a file or pipe trails ``LAG`` characters
+    behind, so that the repeats of a loop that was cut never reach it.
+    """
     from aigc_studio.cli.runner import run_in_terminal
 
-    live = sys.stdout.isatty()  # a terminal cannot take back a loop's repeats; a file gets only the final text
+    live = sys.stdout.isatty()
     echoed: list[bool] = []
+    pending: list[str] = [""]  # generated text not yet written (files and pipes only)
+    written = [0]
 
     def echo_prompt() -> None:  # only once the model is loaded, so errors do not follow a stray prompt
         if not echoed:
             echoed.append(True)
-            if live:
-                sys.stdout.write(echo)
+            sys.stdout.write(echo)
 
     def on_partial(payload):
-        if live and payload.get("type") == "token":
+        kind = payload.get("type")
+        if kind == "token":
             echo_prompt()
-            sys.stdout.write(payload["text"])
+            if live:
+                sys.stdout.write(payload["text"])
+            else:
+                pending[0] += payload["text"]
+                if len(pending[0]) > LAG:
+                    sys.stdout.write(pending[0][:-LAG])
+                    written[0] += len(pending[0]) - LAG
+                    pending[0] = pending[0][-LAG:]
             sys.stdout.flush()
+        elif kind == "trim" and not live:
+            pending[0] = pending[0][: max(0, len(pending[0]) - payload["chars"])]
 
     device = args.device or "auto"
     result = run_in_terminal(job, device=device, seed=args.seed, on_partial=on_partial, show_progress=False)
     echo_prompt()
     if not live:
-        sys.stdout.write(echo + result["text"])
+        sys.stdout.write(result["text"][written[0] :])
     sys.stdout.write("\n")
     sys.stdout.flush()
     if result.get("trimmed"):
-        where = "the result and --out leave them out" if live else "they were left out"
+        where = "--out leaves them out" if live else "they were left out"
         print(
             f"note: stopped a repetition loop; its repeats ({result['trimmed']} characters) were cut: {where}.",
             file=sys.stderr,

@@ -147,3 +147,16 @@ def test_loop_stop_never_fires_on_twenty_ordinary_starter_samples(one_torch_thre
     for seed in range(20):
         result = run_job(GenerateTextJob(model="shakespeare-gpt", prompt="ROMEO:\n", length=80, seed=seed))
         assert result["reason"] != "loop", (seed, result["text"])
+
+
+def test_cli_cuts_a_loop_from_stdout_and_out_and_says_so(monkeypatch, capsys, tmp_path):
+    import aigc_studio.text.jobs as jobs
+
+    looping = ScriptedLM(" and then. The cat sat on the mat today.", loop_from=len(" and then."))
+    monkeypatch.setattr(jobs, "load_language_model", lambda *_args, **_kw: looping)
+    out = tmp_path / "story.txt"
+    assert main(["generate", "text", "--model", "x", "--prompt", "Once", "--max-words", "100", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "Once and then. The cat sat on the mat today.\n"  # a pipe gets only the final text
+    assert out.read_text(encoding="utf-8") == captured.out.rstrip("\n")
+    assert "stopped a repetition loop" in captured.err
