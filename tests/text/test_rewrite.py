@@ -56,11 +56,12 @@ def test_answer_streams_into_the_preview_and_accept_is_one_marked_undo_step(qtbo
     assert answer and len(seen) > 3, "the answer should stream in piece by piece"
     assert pane.editor.toPlainText() == TEXT, "the document is untouched until Accept"
     assert pane.rewrite_panel.accept_button.isEnabled()
+    pane.editor.spans.add(0, len(TEXT))  # all of it was generated before: what is outside the passage stays marked
     pane.rewrite_panel.accept_button.click()
     expected = TEXT.replace(PASSAGE, answer)
     assert pane.editor.toPlainText() == expected
-    start = TEXT.index(PASSAGE)
-    assert pane.editor.generated_text_ranges() == [[start, start + len(answer)]]
+    start, end = TEXT.index(PASSAGE), TEXT.index(PASSAGE) + len(answer)
+    assert pane.editor.generated_text_ranges() == [[0, start], [start, end], [end, len(expected)]]
     assert not pane.rewrite_panel.isVisible()
     pane.undo()
     assert pane.editor.toPlainText() == TEXT

@@ -87,6 +87,7 @@ class GenerationWriter:
         self.start = position
         self._joined = False
         if replace_end is not None and replace_end > position:
+            editor.spans.keep_outside(position, replace_end)
             cursor = self._cursor(position)
             cursor.setPosition(replace_end, QTextCursor.MoveMode.KeepAnchor)
             cursor.beginEditBlock()
