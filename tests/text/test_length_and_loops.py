@@ -108,7 +108,7 @@ def test_job_reports_words_and_a_loop_through_partials(monkeypatch):
     )
 
 
-@pytest.mark.parametrize("finish", ["sentence", "word"])
+@pytest.mark.parametrize("finish", ["sentence", pytest.param("word", marks=pytest.mark.slow)])
 def test_starter_model_writes_sixty_words(finish, capsys, one_torch_thread):
     assert (
         main(
