@@ -120,7 +120,7 @@ def bench_gpt2_small(args: argparse.Namespace) -> None:
     lm = HFCausalLM(model, _CharTokenizer(), Path("gpt2-small-random"), device)
     prompt = list(range(100, 116))
     tokens = args.tokens
-    knobs = {"temperature": 0.8, "top_k": 50, "top_p": 0.95}
+    knobs = {"temperature": 0.8, "top_k": args.top_k, "top_p": 0.95}
     settings = SamplingSettings(max_new_tokens=tokens, **knobs)
 
     def ours() -> None:
@@ -160,7 +160,7 @@ def bench_gpt2_small(args: argparse.Namespace) -> None:
     print(
         f"\nGPT-2 small, random weights: {params / 1e6:.1f} M parameters; {device}; torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread(s); {len(prompt)}-token prompt, {tokens} new tokens; "
-        f"sampling temperature 0.8, top-k 50, top-p 0.95, KV cache; {args.repeats} interleaved repeats"
+        f"sampling temperature 0.8, top-k {args.top_k} (0 = off), top-p 0.95, KV cache; {args.repeats} interleaved repeats"
     )
     print(f"load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} CPUs\n")
     names = {"ours": "our streaming loop (TextStream, loop check)", "reference": "transformers generate()"}
@@ -192,6 +192,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--gpt2-small", action="store_true", help="ours vs generate() on a random 124 M GPT-2")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--top-k", type=int, default=50, help="top-k for --gpt2-small (0 = off: top-p over all)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
