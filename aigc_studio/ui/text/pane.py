@@ -194,7 +194,9 @@ class TextPane(StudioPane):
         """Rewrite needs a chat model: otherwise the menu entry is off and says why."""
         refusal = self.rewriter.refusal()
         self.rewrite_action.setEnabled(refusal is None and not self.generation.busy)
-        self.rewrite_action.setText("Re&write selection…" if refusal is None else "Re&write selection… (needs a chat model)")
+        self.rewrite_action.setText(
+            "Re&write selection…" if refusal is None else "Re&write selection… (needs a chat model)"
+        )
         self.rewrite_action.setToolTip(refusal or REWRITE_TIP)
         self.rewrite_action.setStatusTip(refusal or REWRITE_TIP)
 
