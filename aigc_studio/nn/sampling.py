@@ -67,7 +67,13 @@ def sample_next(
         values = _nucleus(values, settings.top_p)
         pick = torch.multinomial(torch.softmax(values, dim=-1), 1, generator=generator)
         return int(indices[pick])
-    logits = filter_logits(logits, 0, settings.top_p)
+    if settings.top_p < 1.0:
+        # Draw from the nucleus in sorted order: one softmax, and the draw is over the nucleus alone.
+        sorted_logits, order = torch.sort(logits, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        keep = int((torch.cumsum(probs, dim=-1) - probs <= settings.top_p).sum())  # keep the one that crosses
+        pick = torch.multinomial(probs[: max(1, keep)], 1, generator=generator)
+        return int(order[pick])
     probs = torch.softmax(logits, dim=-1)
     return int(torch.multinomial(probs, 1, generator=generator))
 
