@@ -84,10 +84,13 @@ class LengthGoal:
             return shown, budget_spent
         lo, hi = self.amount - self.overshoot, self.amount + self.overshoot
         sentences = [(end, _words_before(ends, end)) for end in sentence_ends(text)]
+        early = [(end, words) for end, words in sentences if lo <= words < self.amount]
         for end, words in sentences:
-            if words >= self.amount:
-                return end, True  # the first sentence end at or past the goal
-        early = [end for end, words in sentences if words >= lo]
+            if words >= self.amount:  # the first sentence end at or past the goal, or the last one before if nearer
+                if early and self.amount - early[-1][1] < words - self.amount:
+                    return early[-1][0], True
+                return end, True
+        early = [end for end, _words in early]
         if len(ends) >= hi or budget_spent:  # no sentence ended in time: the last one near the goal, or a whole word
             if early:
                 return early[-1], True
