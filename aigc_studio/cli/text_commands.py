@@ -36,7 +36,7 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
     ask.add_argument("--instruction", default=None, help="what to do with --input, e.g. 'Make it more formal'")
     ask.add_argument("--preset", choices=sorted(PRESETS), default=None, help="a ready-made instruction for --input")
     g.add_argument("--tone", default="", help="the tone for --preset tone, e.g. warmer")
-    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--seed", type=int, default=None, help="random if omitted; the seed used is printed")
     g.add_argument("--temperature", type=float, default=0.8)
     g.add_argument("--top-k", type=int, default=0)
     g.add_argument("--top-p", type=float, default=0.95)
@@ -101,6 +101,7 @@ def _length_options(args: argparse.Namespace) -> dict:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from aigc_studio.core.seeds import random_seed
     from aigc_studio.text.document_io import encoding_note, read_text_file
     from aigc_studio.text.jobs import GenerateTextJob
 
@@ -119,7 +120,7 @@ def _generate(args: argparse.Namespace) -> int:
         "top_k": args.top_k,
         "top_p": args.top_p,
         "repetition_penalty": args.repetition_penalty,
-        "seed": args.seed,
+        "seed": args.seed if args.seed is not None else random_seed(),  # drawn once, printed, to remake the text
         "allow_pickle": args.allow_pickle,
         "use_cache": not args.no_cache,
         "loop_stop": not args.no_loop_stop,
@@ -152,6 +153,7 @@ def _stream_job(args: argparse.Namespace, job, echo: str) -> int:
     behind, so that the repeats of a loop that was cut never reach it.
     """
     from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.core.events import TextPiece, TextTrim
 
     live = sys.stdout.isatty()
     echoed: list[bool] = []
@@ -163,27 +165,26 @@ def _stream_job(args: argparse.Namespace, job, echo: str) -> int:
             echoed.append(True)
             sys.stdout.write(echo)
 
-    def on_partial(payload):
-        kind = payload.get("type")
-        if kind == "token":
+    def on_partial(event):
+        if isinstance(event, TextPiece):
             echo_prompt()
             if live:
-                sys.stdout.write(payload["text"])
+                sys.stdout.write(event.text)
             else:
-                pending[0] += payload["text"]
+                pending[0] += event.text
                 if len(pending[0]) > LAG:
                     sys.stdout.write(pending[0][:-LAG])
                     written[0] += len(pending[0]) - LAG
                     pending[0] = pending[0][-LAG:]
             sys.stdout.flush()
-        elif kind == "trim" and not live:
-            pending[0] = pending[0][: max(0, len(pending[0]) - payload["chars"])]
+        elif isinstance(event, TextTrim) and not live:
+            pending[0] = pending[0][: max(0, len(pending[0]) - event.chars)]
 
     device = args.device or "auto"
-    result = run_in_terminal(job, device=device, seed=args.seed, on_partial=on_partial, show_progress=False)
+    result = run_in_terminal(job, device=device, seed=job.seed, on_partial=on_partial, show_progress=False)
     echo_prompt()
     if not live:
-        sys.stdout.write(result["text"][written[0] :])
+        sys.stdout.write(result.text[written[0] :])
     sys.stdout.write("\n")
     sys.stdout.flush()
     if result.get("trimmed"):
@@ -192,12 +193,13 @@ def _stream_job(args: argparse.Namespace, job, echo: str) -> int:
             f"note: stopped a repetition loop; its repeats ({result['trimmed']} characters) were cut: {where}.",
             file=sys.stderr,
         )
+    print(f"seed {result.seed}", file=sys.stderr)  # on stderr: the text on stdout stays clean for pipes
     if getattr(job, "length", None) is not None:
         print(f"note: {result['words']} words added ({result['reason_text']}).", file=sys.stderr)
     if args.out:
         from aigc_studio.core.atomic import atomic_write_text
 
-        atomic_write_text(args.out, echo + result["text"] if echo else result.get("replacement", result["text"]))
+        atomic_write_text(args.out, echo + result["text"] if echo else result.get("replacement", result.text))
     return 0
 
 
@@ -242,8 +244,7 @@ def _train_gpt(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         sample_every=args.sample_every,
     )
-    result = run_in_terminal(TrainGPTJob(settings), device=args.device or "auto", seed=args.seed)
-    _print_summary(result)
+    print(run_in_terminal(TrainGPTJob(settings), device=args.device or "auto", seed=args.seed).summary())
     return 0
 
 
@@ -253,11 +254,5 @@ def _train_vae(args: argparse.Namespace) -> int:
 
     settings = _common_settings(args)
     settings.update(latent=args.latent, hidden=args.hidden, embed=args.embed, vocab_size=args.vocab_size)
-    result = run_in_terminal(TrainVAEJob(settings), device=args.device or "auto", seed=args.seed)
-    _print_summary(result)
+    print(run_in_terminal(TrainVAEJob(settings), device=args.device or "auto", seed=args.seed).summary())
     return 0
-
-
-def _print_summary(result: dict) -> None:
-    parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()]
-    print("done: " + ", ".join(parts))

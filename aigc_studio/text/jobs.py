@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.core.events import GeneratedText, TextPiece, TextTrim
+from aigc_studio.core.seeds import job_seed
 from aigc_studio.errors import InputError
 
 
@@ -42,11 +44,12 @@ def _hf_loader_pickle(path: Path, device: Any) -> Any:
 
 @dataclass
 class GenerateTextJob:
-    """Continue ``prompt``; streams ``{"type": "token", "text": piece}`` partials; returns the full text.
+    """Continue ``prompt``; streams ``{"type": "token", "text": piece}`` partials; returns a GeneratedText (the text, the seed used,
+    and ``details``: words, tokens, reason, reason_text, trimmed).
 
     ``length`` (with ``length_unit`` words, sentences, paragraphs or tokens and ``finish``)
     sets how much to write; without it, ``max_new_tokens`` tokens. When ``loop_stop``
-    cuts a repetition loop, a ``{"type": "trim", "chars": n}`` partial takes back the repeats.
+    cuts a repetition loop, a TextTrim partial takes back the repeats.
     """
 
     model: str
@@ -66,7 +69,7 @@ class GenerateTextJob:
     loop_stop: bool = True
     title: str = "Continue text"
 
-    def run(self, ctx: Any) -> dict[str, Any]:
+    def run(self, ctx: Any) -> GeneratedText:
         """Load the model (cached), then sample token by token."""
         from aigc_studio.text.length import LengthGoal, tokens_per_word
 
@@ -81,7 +84,7 @@ class GenerateTextJob:
 
 def stream_into_job(
     ctx: Any, lm: Any, job: Any, budget: int, goal: Any, prompt: str, prompt_ids: list[int] | None = None
-) -> dict[str, Any]:
+) -> GeneratedText:
     """Run a :class:`TextStream` for ``job`` (sampling fields, seed, stop, loop_stop) and report it through ``ctx``."""
     from aigc_studio.core.device import one_cpu_thread
     from aigc_studio.nn.sampling import SamplingSettings
@@ -96,6 +99,7 @@ def stream_into_job(
         repetition_penalty=job.repetition_penalty,
         max_new_tokens=budget,
     )
+    job.seed = job_seed(job.seed, ctx)
     generator = ctx.generator(job.seed)
     started = time.monotonic()
     recover = _OutOfMemoryRecovery(ctx, job.model, job.allow_pickle)
@@ -116,9 +120,9 @@ def stream_into_job(
     with one_cpu_thread(ctx.device):
         for count, piece in enumerate(stream, 1):
             if isinstance(piece, Retract):
-                ctx.partial({"type": "trim", "chars": piece.chars})
+                ctx.partial(TextTrim(piece.chars))
                 continue
-            ctx.partial({"type": "token", "text": piece})
+            ctx.partial(TextPiece(piece))
             if count % 16 == 0:
                 ctx.progress(stream.tokens / budget, f"{stream.tokens} tokens")
     trimmed = stream.loop.cut if stream.loop is not None else 0
@@ -130,22 +134,20 @@ def stream_into_job(
             f"Stopped a repetition loop: {stream.loop.span[:60]!r} came {stream.loop.repeats} times in a row; "
             f"the {trimmed} characters of the repeats were cut."
         )
-    return {
-        "text": stream.text,
-        "seconds": time.monotonic() - started,
-        "model": getattr(lm, "name", ""),
+    details = {
         "words": count_words(stream.text),
         "tokens": stream.tokens,
         "reason": stream.reason,
         "reason_text": reason_text,
         "trimmed": trimmed,
     }
+    return GeneratedText(stream.text, job.seed, getattr(lm, "name", ""), time.monotonic() - started, details=details)
 
 
-def generation_summary(result: dict[str, Any]) -> str:
-    """The status line after a generation: words added, why it ended, and a loop note."""
+def generation_summary(result: GeneratedText) -> str:
+    """The status line after a generation: words added, why it ended, the seed, and a loop note."""
     words = result.get("words", 0)
-    line = f"Added {words} word{'s' if words != 1 else ''} ({result.get('reason_text', 'done')})."
+    line = f"Added {words} word{'s' if words != 1 else ''} ({result.get('reason_text', 'done')}; seed {result.seed})."
     if result.get("trimmed"):
         line += f" The text began to repeat itself: {result['trimmed']} repeated characters were cut."
     return line
@@ -191,8 +193,8 @@ class TrainGPTJob:
     title: str = "Train text GPT"
     trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
 
-    def run(self, ctx: Any) -> dict[str, Any]:
-        """Run the training loop (see ``train_gpt.py``)."""
+    def run(self, ctx: Any) -> Any:
+        """Run the training loop (see ``train_gpt.py``); returns a TrainingResult."""
         from aigc_studio.text.train_gpt import GPTTrainer, GPTTrainSettings
 
         return GPTTrainer(GPTTrainSettings(**self.settings)).run(ctx)
@@ -206,8 +208,8 @@ class TrainVAEJob:
     title: str = "Train sentence VAE"
     trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
 
-    def run(self, ctx: Any) -> dict[str, Any]:
-        """Run the VAE training loop (see ``train_vae.py``)."""
+    def run(self, ctx: Any) -> Any:
+        """Run the VAE training loop (see ``train_vae.py``); returns a TrainingResult."""
         from aigc_studio.text.train_vae import VAETrainer, VAETrainSettings
 
         return VAETrainer(VAETrainSettings(**self.settings)).run(ctx)
@@ -259,6 +261,7 @@ class NeighboursJob:
 
         vae = ctx.models.get(resolve_model(self.model, "text-vae"), ctx.device, load_vae)
         ctx.check_cancelled()
+        self.seed = job_seed(self.seed, ctx)
         generator = ctx.generator(self.seed)
         mu = vae.encode(self.sentence)
         out = []

@@ -152,8 +152,8 @@ def token_budget(lm: Any, passage: str, instruction: Instruction) -> int:
 class RewriteJob:
     """Answer ``instruction`` about ``passage`` with a local chat model, streaming token partials.
 
-    Returns ``{"text": answer, "replacement": answer fitted to the passage, ...}``; a
-    ``{"type": "trim"}`` partial takes back the repeats of a loop that was cut.
+    Returns a GeneratedText whose ``details`` add ``replacement`` (the answer fitted to the
+    passage) and ``placement``; a TextTrim partial takes back the repeats of a loop that was cut.
     """
 
     model: str
@@ -171,7 +171,7 @@ class RewriteJob:
     loop_stop: bool = True
     title: str = "Rewrite selection"
 
-    def run(self, ctx: Any) -> dict[str, Any]:
+    def run(self, ctx: Any) -> Any:
         """Check the model can follow instructions, build the chat prompt, stream the answer."""
         from aigc_studio.text.jobs import load_language_model, stream_into_job
         from aigc_studio.text.length import LengthGoal
@@ -186,7 +186,9 @@ class RewriteJob:
         budget = token_budget(lm, self.passage, wanted)
         goal = LengthGoal(budget, "tokens", "word")  # out of budget: end on a whole word
         result = stream_into_job(ctx, lm, self, budget, goal, "", prompt_ids=prompt_ids)
-        result["replacement"] = fit_into_selection(self.passage, result["text"], wanted.placement)
-        result["placement"] = wanted.placement
-        result["instruction"] = wanted.wording()
+        result.details.update(
+            replacement=fit_into_selection(self.passage, result.text, wanted.placement),
+            placement=wanted.placement,
+            instruction=wanted.wording(),
+        )
         return result

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from aigc_studio.core.events import TextPiece, TextTrim
 from aigc_studio.text.jobs import generation_summary
 from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 
@@ -124,14 +125,14 @@ class GenerationController(QObject):
         self.busy_changed.emit(True)
         self.message.emit("Generating… (Esc stops)")
 
-    def _on_partial(self, handle, payload) -> None:
+    def _on_partial(self, handle, event) -> None:
         if handle is not self.handle:
             return  # a token that arrived after Stop
-        if payload.get("type") == "trim":  # a repetition loop was cut
-            self.writer.trim(payload["chars"])
-        elif payload.get("type") == "token":
+        if isinstance(event, TextTrim):  # a repetition loop was cut
+            self.writer.trim(event.chars)
+        elif isinstance(event, TextPiece):
             self.tokens += 1
-            self.writer.append(payload["text"])
+            self.writer.append(event.text)
 
     def stop(self) -> None:
         """Stop now: the handle is cancelled and any token still on its way is ignored."""

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from aigc_studio.core.events import TextPiece, TextTrim
 from aigc_studio.text.jobs import generation_summary
 from aigc_studio.text.rewrite import PRESETS, rewrite_refusal
 from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
@@ -219,14 +220,14 @@ class RewriteController(QObject):
         if handle is not self.handle:
             return
         preview = self.panel.preview
-        if payload.get("type") == "token":
+        if isinstance(payload, TextPiece):
             preview.moveCursor(QTextCursor.MoveOperation.End)
-            preview.insertPlainText(payload["text"])
-        elif payload.get("type") == "trim":
+            preview.insertPlainText(payload.text)
+        elif isinstance(payload, TextTrim):
             text = preview.toPlainText()
-            preview.setPlainText(text[: max(0, len(text) - payload["chars"])])
+            preview.setPlainText(text[: max(0, len(text) - payload.chars)])
 
-    def _on_finished(self, handle, result: dict) -> None:
+    def _on_finished(self, handle, result) -> None:
         if handle is not self.handle:
             return
         self.result = result
