@@ -56,3 +56,16 @@ def crossover(a: torch.Tensor, b: torch.Tensor, count: int, seed: int, mix: floa
     gen = torch.Generator().manual_seed(int(seed))
     mask = torch.rand(count, a.shape[-1], generator=gen) < mix
     return torch.where(mask, b.reshape(1, -1), a.reshape(1, -1))
+
+
+def class_cycle(count: int, classes: int, first: int = 0) -> torch.Tensor:
+    """One-hot labels (count, classes) for classes ``first, first + 1, ...`` in turn (every class shows up)."""
+    index = (torch.arange(count) + first) % classes
+    return torch.nn.functional.one_hot(index, classes).float()
+
+
+def one_hot(index: int, classes: int, count: int = 1) -> torch.Tensor:
+    """``count`` copies of the one-hot label of class ``index``."""
+    label = torch.zeros(count, classes)
+    label[:, index] = 1.0
+    return label
