@@ -62,10 +62,12 @@ class GANConfig:
 
 # What a fresh run trains: no BatchNorm anywhere (BatchNorm in D let the first starter GAN collapse onto a few
 # modes), a spectral-norm D, a PixelNorm + modulated G. The dataclass defaults stay those of older files.
+# "small" tops out at 128 channels (the first starter had 256): 1.0 M + 0.8 M parameters train faster on a CPU
+# and keep a resumable checkpoint (weights, EMA, Adam moments) under 30 MB.
 RECIPE = dict(d_norm="spectral", g_norm="pixel", modulate=True)
 SIZE_PRESETS = {
     "tiny": dict(g_channels=8, d_channels=8, max_channels=128, z_dim=32, w_dim=64, **RECIPE),
-    "small": dict(g_channels=16, d_channels=16, max_channels=256, z_dim=64, w_dim=128, **RECIPE),
+    "small": dict(g_channels=16, d_channels=16, max_channels=128, z_dim=64, w_dim=128, **RECIPE),
     "medium": dict(g_channels=32, d_channels=32, max_channels=512, z_dim=128, w_dim=256, **RECIPE),
 }
 
