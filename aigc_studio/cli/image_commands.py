@@ -13,13 +13,23 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
     """Add this studio's generate and train sub-commands."""
     g = generate.add_parser("image", help="generate PNGs (with the recipe embedded) from an image GAN or VAE")
     g.add_argument("--model", required=True, help="model name or .safetensors file (image-gan or image-vae)")
+    g.add_argument(
+        "--class",
+        dest="classes",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="class of a class-conditional model (repeat or comma-separate for several, drawn in turn; "
+        "default: every class in turn)",
+    )
+    g.add_argument("--list-classes", action="store_true", help="print the model's classes and exit")
     g.add_argument("--n", type=int, default=16, help="number of images")
     g.add_argument(
         "--seed", type=int, default=None, help="seed of the first image (image i uses seed + i); random if omitted"
     )
     g.add_argument("--psi", type=float, default=1.0, help="truncation: below 1 trades variety for quality (e.g. 0.7)")
     g.add_argument("--scale", type=int, choices=(1, 2, 4), default=1, help="Lanczos upscale factor of the PNGs")
-    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--out", default=None, help="output folder (required unless --list-classes)")
     g.add_argument("--sheet", action="store_true", help="also write contact-sheet.png")
     g.set_defaults(func=_generate)
 
@@ -51,10 +61,15 @@ def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.image.jobs import GenerateImagesJob, random_seed
     from aigc_studio.image.recipe import save_png
 
+    if args.list_classes:
+        return _list_classes(args.model)
+    if not args.out:
+        raise InputError("--out is required: the folder to write the PNGs to.")
     if args.n < 1:
         raise InputError("--n must be at least 1.")
+    classes = [c.strip() for arg in args.classes or [] for c in arg.split(",") if c.strip()]
     seed = args.seed if args.seed is not None else random_seed()
-    job = GenerateImagesJob(model=args.model, count=args.n, seed=seed, psi=args.psi)
+    job = GenerateImagesJob(model=args.model, count=args.n, seed=seed, psi=args.psi, classes=classes)
     result = run_in_terminal(job, device=args.device or "auto", seed=seed)
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
@@ -66,6 +81,20 @@ def _generate(args: argparse.Namespace) -> int:
     if args.sheet:
         save_image(contact_sheet([i["image"] for i in result["items"]]), out / "contact-sheet.png")
     print(f"wrote {len(result['items'])} PNGs to {out} (seed {seed})")
+    return 0
+
+
+def _list_classes(model: str) -> int:
+    """Print the classes of a conditional model, one a line (or say that it has none)."""
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.core.registry import resolve_model
+
+    path = resolve_model(model, ("image-gan", "image-vae"))
+    classes = read_card(path).config.get("classes") or []
+    if not classes:
+        print(f"{path.stem} is not class-conditional (it was trained on a flat folder).")
+    for name in classes:
+        print(name)
     return 0
 
 

@@ -51,10 +51,15 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, frames: int, mode: str = "sler
     return torch.stack([fn(a.reshape(-1), b.reshape(-1), i / (frames - 1)) for i in range(frames)])
 
 
+def crossover_mask(count: int, dim: int, seed: int, mix: float = 0.5) -> torch.Tensor:
+    """Which latent dimensions each of ``count`` children takes from parent B (probability ``mix``)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    return torch.rand(count, dim, generator=gen) < mix
+
+
 def crossover(a: torch.Tensor, b: torch.Tensor, count: int, seed: int, mix: float = 0.5) -> torch.Tensor:
     """``count`` children taking each latent dimension from ``a`` with probability ``1 - mix``, else ``b``."""
-    gen = torch.Generator().manual_seed(int(seed))
-    mask = torch.rand(count, a.shape[-1], generator=gen) < mix
+    mask = crossover_mask(count, a.shape[-1], seed, mix)
     return torch.where(mask, b.reshape(1, -1), a.reshape(1, -1))
 
 

@@ -78,6 +78,7 @@ class ImagePane(StudioPane):
         self.gen_panel = GeneratePanel()
         self.gen_panel.count.setValue(read_setting(settings, "image/count", 16))
         self.gen_panel.psi.setValue(read_setting(settings, "image/psi", 0.8))
+        self._offer_classes(self.model_picker.current_path())
         self.sel_panel = SelectionPanel()
         self.history = HistoryPanel(HistoryStore())
         self.history.open_requested.connect(self._open_history)
@@ -231,7 +232,7 @@ class ImagePane(StudioPane):
         model = self._guard(self._model)
         if model is None:
             return
-        job = jobs.GenerateImagesJob(model, g.count.value(), g.seed.value(), g.psi.value())
+        job = jobs.GenerateImagesJob(model, g.count.value(), g.seed.value(), g.psi.value(), g.chosen_classes())
         self._run(job, f"Generate (seed {g.seed.value()})")
 
     def _selected(self, count: int, what: str) -> list[dict[str, Any]]:
@@ -264,7 +265,15 @@ class ImagePane(StudioPane):
             strength = self.sel_panel.strength.value() / 100
             seed = jobs.random_seed()
             psi = item["recipe"].get("psi", 1.0)
-            job = jobs.VariationsJob(self._latent_model([item]), item["recipe"]["latent"], strength, 8, seed, psi)
+            job = jobs.VariationsJob(
+                self._latent_model([item]),
+                item["recipe"]["latent"],
+                strength,
+                8,
+                seed,
+                psi,
+                label=item["recipe"].get("class_weights"),
+            )
             self._run(job, f"Variations (strength {strength:.2f})")
 
         self._guard(go)
@@ -283,6 +292,8 @@ class ImagePane(StudioPane):
                 s.frames.value(),
                 s.mode.currentData(),
                 psi,
+                label_a=a["recipe"].get("class_weights"),
+                label_b=b["recipe"].get("class_weights"),
             )
             self._run(job, f"Interpolate ({s.frames.value()} frames, {s.mode.currentData()})", strip=True)
 
@@ -302,6 +313,8 @@ class ImagePane(StudioPane):
                 jobs.random_seed(),
                 0.5,
                 psi,
+                label_a=a["recipe"].get("class_weights"),
+                label_b=b["recipe"].get("class_weights"),
             )
             self._run(job, "Mix A × B")
 
@@ -338,8 +351,14 @@ class ImagePane(StudioPane):
         self.gen_panel.psi.setValue(float(recipe.get("psi", 1.0)))
         if recipe.get("seed") is not None:
             self.gen_panel.seed.setValue(int(recipe["seed"]))
+        weights = recipe.get("class_weights")
         job = jobs.RenderLatentsJob(
-            str(path), [recipe["latent"]], recipe.get("psi", 1.0), recipe.get("op", "restore"), [recipe.get("seed")]
+            str(path),
+            [recipe["latent"]],
+            recipe.get("psi", 1.0),
+            recipe.get("op", "restore"),
+            [recipe.get("seed")],
+            labels=None if weights is None else [weights],
         )
         self._run(job, f"Restore {source}".strip())
 
@@ -458,6 +477,19 @@ class ImagePane(StudioPane):
     def _on_model_changed(self, path) -> None:
         if path:
             self.settings.setValue("image/model", str(path))
+        self._offer_classes(path)
+
+    def _offer_classes(self, path) -> None:
+        """Fill the class picker from the model card (read from the file header: no model code here)."""
+        from aigc_studio.core.modelfile import read_card
+
+        classes: list = []
+        if path:
+            try:
+                classes = read_card(path).config.get("classes") or []
+            except StudioError:  # an unreadable file is reported when it is used, not here
+                classes = []
+        self.gen_panel.set_classes([str(c) for c in classes])
 
     def shutdown(self) -> None:
         """Finish writing the history, remember the generate settings, drop the canvas autosave (a clean exit)."""
