@@ -280,9 +280,7 @@ class VariationsJob:
         latents = variations(base, self.strength, self.count, self.seed)
         label = class_labels(m, self.label, 1)
         labels = None if label is None else label.expand(self.count, -1)
-        return _render(
-            ctx, m, latents, self.psi, "variation", [self.seed] * self.count, labels, strength=self.strength
-        )
+        return _render(ctx, m, latents, self.psi, "variation", [self.seed] * self.count, labels, strength=self.strength)
 
 
 class InterpolateJob:

@@ -91,7 +91,9 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
     if not recipe["latent"] or not all(_is_number(v) for v in recipe["latent"]):
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its latent vector is not a list of numbers).")
     weights = recipe.get("class_weights")
-    if weights is not None and (not isinstance(weights, list) or not weights or not all(_is_number(v) for v in weights)):
+    if weights is not None and (
+        not isinstance(weights, list) or not weights or not all(_is_number(v) for v in weights)
+    ):
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its class weights are not a list of numbers).")
     if not _is_number(recipe.get("psi", 1.0)) or not (recipe.get("seed") is None or _is_number(recipe["seed"], int)):
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its psi or seed is not a number).")

@@ -153,7 +153,6 @@ class TrainGANJob(ImageTrainJob):
     size_presets = SIZE_PRESETS
     loss_keys = ("d", "g")
 
-
     def make_trainer(self, config, settings, data, device) -> GANTrainer:
         if not settings.resume:  # a fresh run on class sub-folders trains a class-conditional model
             config.classes = list(data.classes)
@@ -183,9 +182,7 @@ class TrainGANJob(ImageTrainJob):
     def quick_save_notes(self, trainer: GANTrainer, data: BatchSource, quick: bool) -> dict[str, Any]:
         return {"standing_stats_pending": True} if quick else {}
 
-    def model_tensors(
-        self, trainer: GANTrainer, data: BatchSource, quick: bool = False
-    ) -> dict[str, torch.Tensor]:
+    def model_tensors(self, trainer: GANTrainer, data: BatchSource, quick: bool = False) -> dict[str, torch.Tensor]:
         if not quick:  # a quick (Cancel) save leaves the statistics to the loader: see standing_stats_pending
             trainer.finalise_ema()
         return gan_tensors(trainer.g_ema, mean_latent(trainer.g_ema))

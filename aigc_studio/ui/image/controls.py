@@ -77,9 +77,7 @@ class GeneratePanel(QGroupBox):
         if not names:
             self.picture_class.setToolTip("This model was trained on a flat folder: it has no classes to choose from")
         else:
-            self.picture_class.setToolTip(
-                "What kind of picture to draw: one class, or any (every class in turn)"
-            )
+            self.picture_class.setToolTip("What kind of picture to draw: one class, or any (every class in turn)")
 
     def chosen_classes(self) -> list[str]:
         """The class to draw ([] for any)."""

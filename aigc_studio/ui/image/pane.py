@@ -253,7 +253,7 @@ class ImagePane(StudioPane):
             path = self._current_if(wanted) or find_model_by_hash(wanted)
             if path is None:
                 raise InputError("The selected picture was made by a model that is not loaded; pick that model first.")
-            self.model_picker.select_path(path)
+            self._select_model(path)
             return str(path)
         return model
 
@@ -333,7 +333,7 @@ class ImagePane(StudioPane):
                 vaes = list_models("image-vae")
                 if not vaes:
                     raise InputError("Encoding a picture needs a VAE model; train one or open an image-vae file.")
-                self.model_picker.select_path(vaes[0].path)
+                self._select_model(vaes[0].path)
                 model = str(vaes[0].path)
             self._run(jobs.EncodeImageJob(model, str(path)), f"Encode {Path(path).name}")
 
@@ -347,7 +347,7 @@ class ImagePane(StudioPane):
                 f"{source or 'This picture'} was made by {recipe.get('model', '?')} "
                 f"(hash {str(recipe.get('model_hash', ''))[:12]}), which is not installed. Open that model file first."
             )
-        self.model_picker.select_path(path)
+        self._select_model(path)
         self.gen_panel.psi.setValue(float(recipe.get("psi", 1.0)))
         if recipe.get("seed") is not None:
             self.gen_panel.seed.setValue(int(recipe["seed"]))
@@ -455,6 +455,7 @@ class ImagePane(StudioPane):
 
     def _on_model_trained(self, path: str) -> None:
         self.model_picker.refresh(select=Path(path))
+        self._offer_classes(self.model_picker.current_path())
         self._info(f"Trained model ready: {Path(path).name}")
 
     # --- state ---
@@ -478,6 +479,11 @@ class ImagePane(StudioPane):
         if path:
             self.settings.setValue("image/model", str(path))
         self._offer_classes(path)
+
+    def _select_model(self, path: Path) -> None:
+        """Select a model for the user (the picker only signals the user's own picks)."""
+        self.model_picker.select_path(path)
+        self._offer_classes(self.model_picker.current_path())
 
     def _offer_classes(self, path) -> None:
         """Fill the class picker from the model card (read from the file header: no model code here)."""

@@ -29,7 +29,10 @@ K = 3
 
 def small(images: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, 768) float at 16x16 px (bilinear, as the first starter's evaluation)."""
-    out = [np.asarray(Image.fromarray(im).resize((SIZE, SIZE), Image.Resampling.BILINEAR), np.float32) / 255 for im in images]
+    out = [
+        np.asarray(Image.fromarray(im).resize((SIZE, SIZE), Image.Resampling.BILINEAR), np.float32) / 255
+        for im in images
+    ]
     return torch.from_numpy(np.stack(out)).reshape(len(images), -1)
 
 
@@ -57,7 +60,7 @@ def precision_recall(fake: torch.Tensor, real: torch.Tensor) -> tuple[float, flo
     """k-NN precision (fakes inside the real manifold) and recall (reals inside the fake manifold)."""
     d = distances(fake, real)
     precision = (d <= knn_radius(real)[None, :]).any(dim=1).double().mean().item()
-    recall = (d.T <= knn_radius(fake)[None, :]).any(dim=1).double().mean().item()
+    recall = (knn_radius(fake)[None, :] >= d.T).any(dim=1).double().mean().item()
     return precision, recall
 
 
