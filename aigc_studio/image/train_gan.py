@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from aigc_studio.core.device import autocast_dtype
+from aigc_studio.errors import InputError
 from aigc_studio.image.diffaug import diff_augment
 from aigc_studio.image.gan import (
     SIZE_PRESETS,
@@ -23,7 +24,6 @@ from aigc_studio.image.gan import (
     update_ema,
 )
 from aigc_studio.image.model import gan_tensors, to_uint8
-from aigc_studio.errors import InputError
 from aigc_studio.image.sampling import class_cycle, seed_latents
 from aigc_studio.image.train_job import ImageTrainJob
 from aigc_studio.image.training import (
