@@ -1,4 +1,5 @@
-"""VAE training loop (L1 + SSIM + KL), with the same checkpoints and exact resume as the GAN."""
+"""VAE training loop (L1 + SSIM + KL, plus a patch discriminator when the config has one), with the same
+checkpoints and exact resume as the GAN."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from aigc_studio.core.device import autocast_dtype
 from aigc_studio.image.gan import parameter_count
 from aigc_studio.image.model import fit_code_gaussian, to_uint8, vae_tensors
+from aigc_studio.image.patch_discriminator import AdversarialTerm
 from aigc_studio.image.sampling import seed_latents
 from aigc_studio.image.train_job import ImageTrainJob
 from aigc_studio.image.training import (
@@ -29,6 +31,7 @@ PREVIEW_SEED = 20240
 FULL_FIT_IMAGES = 4096  # training images encoded for the sampling Gaussian in a VAE model file
 QUICK_FIT_IMAGES = 256  # the same after Cancel
 
+
 class VAETrainer:
     """Holds the VAE, its optimiser and RNGs; ``step()`` runs one update."""
 
@@ -39,6 +42,9 @@ class VAETrainer:
         torch.manual_seed(settings.seed)
         self.vae = ConvVAE(config).to(device)
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=settings.lr or 5e-4)
+        self.adv = None
+        if config.adv_weight > 0:
+            self.adv = AdversarialTerm(config.adv_channels, 2e-4, config.adv_start, device)
         self.noise = torch.Generator().manual_seed(settings.seed + 1)
         self.step_count = 0
         self.batch = settings.batch
@@ -57,6 +63,10 @@ class VAETrainer:
         with self.autocast():
             recon, mu, logvar = self.vae(x, noise)
         losses = vae_losses(self.config, x, recon.float(), mu.float(), logvar.float(), self.step_count)
+        if self.adv is not None and self.adv.active(self.step_count):
+            losses["disc"] = torch.tensor(self.adv.discriminator_step(x, recon.float()))
+            losses["adv"] = self.adv.generator_loss(recon.float())
+            losses["total"] = losses["total"] + self.config.adv_weight * losses["adv"]
         self.opt.zero_grad(set_to_none=True)
         losses["total"].backward()
         self.opt.step()
@@ -86,10 +96,13 @@ class VAETrainer:
             "dataset_size": dataset_size,
             "history": self.history[-LOSS_HISTORY_LIMIT:],
             "settings": self.settings.to_dict(),
+            **({"adv": self.adv.state()} if self.adv is not None else {}),
         }
 
     def load_state(self, state: dict[str, Any], model_tensors: dict[str, torch.Tensor]) -> None:
         """Restore weights, optimiser, RNGs, step."""
+        if self.adv is not None:
+            self.adv.load_state(state["adv"])
         self.vae.load_state_dict({k[len("vae.") :]: v for k, v in model_tensors.items() if k.startswith("vae.")})
         self.opt.load_state_dict(state["opt"])
         restore_generators(state["rng"], noise=self.noise, data=self.data.generator)
@@ -107,7 +120,6 @@ class TrainVAEJob(ImageTrainJob):
     size_presets = SIZE_PRESETS
     loss_keys = ("total", "l1", "ssim", "kl")
 
-
     def make_trainer(self, config, settings, data, device) -> VAETrainer:
         return VAETrainer(config, settings, data, device)
 
@@ -118,16 +130,14 @@ class TrainVAEJob(ImageTrainJob):
         return f"loss {losses['total']:.4f} (L1 {losses['l1']:.3f})"
 
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
-        return {"loss": "L1 + SSIM + KL"}
+        return {"loss": "L1 + SSIM + KL (+ patch discriminator when adv_weight > 0)"}
 
     def quick_save_notes(self, trainer: VAETrainer, data: BatchSource, quick: bool) -> dict[str, Any]:
         if quick and len(data.images) > QUICK_FIT_IMAGES:
             return {"latent_fit_images": QUICK_FIT_IMAGES}
         return {}
 
-    def model_tensors(
-        self, trainer: VAETrainer, data: BatchSource, quick: bool = False
-    ) -> dict[str, torch.Tensor]:
+    def model_tensors(self, trainer: VAETrainer, data: BatchSource, quick: bool = False) -> dict[str, torch.Tensor]:
         # Fitting the code Gaussian encodes the training images (seconds for thousands); the save
         # after Cancel fits it on an even spread of QUICK_FIT_IMAGES so that Cancel lands fast.
         return vae_tensors(trainer.vae, data.images, QUICK_FIT_IMAGES if quick else FULL_FIT_IMAGES)
