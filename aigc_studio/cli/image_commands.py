@@ -52,6 +52,11 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         add_card_options(t)
         if kind == "image-gan":
             t.add_argument("--augment", default="color,translation,cutout", help="DiffAugment policy ('' for none)")
+            t.add_argument(
+                "--no-classes",
+                action="store_true",
+                help="train one unconditional model even when the images sit in class sub-folders",
+            )
         t.set_defaults(func=_train, kind_name=kind)
 
 
@@ -128,6 +133,7 @@ def _train(args: argparse.Namespace) -> int:
     )
     if args.kind_name == "image-gan":
         settings.augment = args.augment
+        settings.use_classes = not args.no_classes
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
 
     def on_partial(payload):

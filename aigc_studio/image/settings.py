@@ -23,6 +23,7 @@ class ImageTrainSettings:
     fit: str = "crop"
     flip: bool = True
     augment: str = "color,translation,cutout"  # GAN only
+    use_classes: bool = True  # GAN only: class sub-folders give a class-conditional model (False: one pool)
     ema_decay: float = 0.995  # GAN only
     resume: str | None = None
     seed: int = 1234

@@ -155,9 +155,9 @@ class TrainGANJob(ImageTrainJob):
 
     def make_trainer(self, config, settings, data, device) -> GANTrainer:
         if not settings.resume:  # a fresh run on class sub-folders trains a class-conditional model
-            config.classes = list(data.classes)
-        elif config.classes != data.classes:
-            then = ", ".join(config.classes) or "no classes (a flat folder)"
+            config.classes = list(data.classes) if settings.use_classes else []
+        elif config.classes and config.classes != data.classes:  # an unconditional model resumes on any folder
+            then = ", ".join(config.classes)
             now = ", ".join(data.classes) or "no classes (a flat folder)"
             raise InputError(
                 f"This checkpoint was trained on {then}; the folder has {now}. Resume on a folder with the same "

@@ -53,6 +53,12 @@ def test_a_flat_folder_still_gives_an_unconditional_model(tmp_path):
         run_job(jobs.GenerateImagesJob(str(out), count=1, seed=1, classes=["cats"]))
 
 
+def test_no_classes_trains_one_unconditional_model_on_class_folders(tmp_path):
+    out = tmp_path / "pooled.safetensors"
+    train(write_class_folder(tmp_path / "pets"), out, steps=1, use_classes=False)
+    assert load_image_model(out).classes == []
+
+
 def test_the_class_survives_a_png_round_trip_and_redraws_the_same_picture(tmp_path):
     gan = make_gan_file(tmp_path / "pets-gan.safetensors", classes=["cats", "dogs", "birds"])
     item = run_job(jobs.GenerateImagesJob(str(gan), count=2, seed=9, psi=0.7, classes=["birds"]))["items"][1]
