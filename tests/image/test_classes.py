@@ -184,3 +184,20 @@ def test_the_canvas_class_picker_follows_the_model_and_draws_the_chosen_class(qt
         assert [i["recipe"]["class"] for i in pane.canvas.items_data] == ["dogs"] * 3
     finally:
         engine.shutdown()
+
+
+def test_the_train_dialog_refuses_a_bad_class_layout_before_training(qtbot, tmp_path, studio_home):
+    from aigc_studio.ui.image.train_dialog import TrainDialog
+
+    folder = write_class_folder(tmp_path / "pets")
+    (folder / "birds").mkdir()
+    dialog = TrainDialog(folder=str(folder))
+    qtbot.addWidget(dialog)
+    dialog.out.setText(str(tmp_path / "pets.safetensors"))
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QPushButton
+
+    train = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Train")
+    qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
+    assert dialog.result() == 0  # still open, not accepted
+    assert "Class folder 'birds' has no images" in dialog.error.text()
