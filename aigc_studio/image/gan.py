@@ -3,10 +3,11 @@
 The generator maps noise ``z`` (and, for a class-conditional model, an embedded
 class) through a small MLP to ``w`` (so truncation has a real mean latent to pull
 towards), then upsamples 4x4 features with nearest-neighbour + 3x3 convolutions.
-PixelNorm instead of BatchNorm keeps every sample independent of its batch, which
-makes "same seed, same pixels" hold; with ``modulate`` every block's features are
-also scaled and shifted by ``w`` (StyleGAN's AdaIN, here on PixelNorm), so the class
-and the noise steer every scale, not only the 4x4 start.
+Sampling never depends on the batch: BatchNorm layers sample with standing
+statistics (recalibrated on fixed noise before every save), PixelNorm needs none.
+With ``modulate`` every block's normalised features are also scaled and shifted by
+``w`` (BigGAN's conditional BatchNorm, StyleGAN's AdaIN), so the class and the
+noise steer every scale, not only the 4x4 start.
 
 Labels are class *weights* (N, C): one-hot for one class, a blend between two
 classes when interpolating across them. The discriminator is conditioned by
@@ -60,11 +61,14 @@ class GANConfig:
         return len(self.classes)
 
 
-# What a fresh run trains: no BatchNorm anywhere (BatchNorm in D let the first starter GAN collapse onto a few
-# modes), a spectral-norm D, a PixelNorm + modulated G. The dataclass defaults stay those of older files.
+# What a fresh run trains (the dataclass defaults stay those of older files): a spectral-norm D without BatchNorm
+# (BatchNorm in D let the first starter GAN collapse onto a few modes) and a modulated G that keeps BatchNorm while
+# training, as FastGAN does, sampling with standing statistics (so a picture never depends on its batch). A
+# PixelNorm G collapsed here: in a 300-step A/B at 32 px its samples varied 8x less with z (pixel std across
+# samples 0.04 vs 0.33), and the 64 px run drew one flat colour per class at step 600.
 # "small" tops out at 128 channels (the first starter had 256): 1.0 M + 0.8 M parameters train faster on a CPU
 # and keep a resumable checkpoint (weights, EMA, Adam moments) under 30 MB.
-RECIPE = dict(d_norm="spectral", g_norm="pixel", modulate=True)
+RECIPE = dict(d_norm="spectral", g_norm="batch", modulate=True)
 SIZE_PRESETS = {
     "tiny": dict(g_channels=8, d_channels=8, max_channels=128, z_dim=32, w_dim=64, **RECIPE),
     "small": dict(g_channels=16, d_channels=16, max_channels=128, z_dim=64, w_dim=128, **RECIPE),
