@@ -85,7 +85,7 @@ def dcgan_step_fn(batch: int):
 
 
 def ours_step_fn(batch: int, augment: str, classes: int = 9):
-    """One step of our GAN recipe (small preset: spectral-norm D, PixelNorm + modulated G, hinge, DiffAugment, EMA),
+    """One step of our GAN recipe (small preset: spectral-norm D, modulated BatchNorm G, hinge, DiffAugment, EMA),
     class-conditional on ``classes`` classes as the starter set, on random data at 64 px."""
     images = (torch.rand(256, 64, 64, 3) * 255).to(torch.uint8).numpy()
     names = [f"class{i}" for i in range(classes)]
