@@ -159,6 +159,8 @@ class SelectionPanel(QGroupBox):
             text.append(
                 f"seed {seed} · ψ {recipe.get('psi', 1):g}" if seed is not None else f"ψ {recipe.get('psi', 1):g}"
             )
+            if recipe.get("class"):
+                text[-1] += f" · {recipe['class']}"
             if n > 1:
                 text.append(f"{n} selected: A = first, B = second pick")
             self.info.setText("<br>".join(text))

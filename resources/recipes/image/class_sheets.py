@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from PIL import Image
+
 from aigc_studio.image.export import contact_sheet, save_image
 from aigc_studio.image.model import load_image_model
 from aigc_studio.image.sampling import one_hot, seed_latents
@@ -20,6 +22,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--psi", type=float, default=0.7)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--colours", type=int, default=0, help="palette size to keep the PNGs small (0: full colour)")
     args = parser.parse_args()
     model = load_image_model(args.model)
     latents = seed_latents(args.seed, 64, model.latent_dim)
@@ -27,7 +30,10 @@ def main() -> None:
     for index, name in enumerate(model.classes or ["all"]):
         labels = one_hot(index, len(model.classes), 64) if model.classes else None
         pictures = model.decode(latents, args.psi, labels=labels)
-        path = save_image(contact_sheet(list(pictures), columns=8), args.out / f"{stem}-{name}.png")
+        sheet = contact_sheet(list(pictures), columns=8)
+        if args.colours:
+            sheet = sheet.quantize(args.colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        path = save_image(sheet, args.out / f"{stem}-{name}.png")
         print(path)
 
 
