@@ -91,7 +91,7 @@ def ours_step_fn(batch: int, augment: str, classes: int = 9):
     names = [f"class{i}" for i in range(classes)]
     labels = (torch.arange(256) % classes).numpy() if classes else None
     data = BatchSource(ImageDataset(images, ["x"] * 256, classes=names if classes else [], labels=labels), True, 0)
-    settings = ImageTrainSettings(data="", out="unused", batch=batch, augment=augment)
+    settings = ImageTrainSettings(data="", out="unused", batch_size=batch, augment=augment)
     config = GANConfig(resolution=64, **SIZE_PRESETS["small"])
     config.classes = names if classes else []
     trainer = GANTrainer(config, settings, data, torch.device("cpu"))

@@ -20,7 +20,7 @@ from .conftest import make_gan_file, write_class_folder, write_mixed_folder
 
 def train(folder, out, steps=2, **kw):
     settings = ImageTrainSettings(
-        data=str(folder), out=str(out), resolution=32, size="tiny", steps=steps, batch=4, checkpoint_every=0, **kw
+        data=str(folder), out=str(out), resolution=32, size="tiny", steps=steps, batch_size=4, checkpoint_every=0, **kw
     )
     return run_job(jobs.train_job(settings))
 

@@ -32,7 +32,7 @@ def test_a_vae_with_a_patch_discriminator_resumes_exactly(tmp_path):
             resolution=32,
             size="tiny",
             steps=steps,
-            batch=4,
+            batch_size=4,
             checkpoint_every=0,
             resume=resume,
             extra_config={"adv_start": 1},

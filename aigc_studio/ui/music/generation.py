@@ -7,13 +7,14 @@ one undoable edit, highlighted until the musician edits it.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from aigc_studio.core.events import GeneratedMusic
+from aigc_studio.core.seeds import random_seed
 from aigc_studio.music.song import Song, merge_command
 
 if TYPE_CHECKING:
@@ -49,15 +50,18 @@ class MusicGeneration(QObject):
         return SamplingOptions(self.pane.toolbar.temperature.value(), 0, self.pane.toolbar.top_p.value())
 
     def _seed(self) -> int:
+        """The seed box's value; with "random" ticked, a fresh seed drawn now and shown in the box."""
         if self.pane.toolbar.random_seed.isChecked():
-            self.pane.toolbar.seed.setValue(random.randrange(1, 1_000_000))
+            self.pane.toolbar.seed.setValue(random_seed() % (self.pane.toolbar.seed.maximum() + 1))
         return self.pane.toolbar.seed.value()
 
     def _submit(self, job, clear: tuple[int, int] | None, text: str) -> None:
         if self.busy:
             self.status_message.emit("A model job is already running.")
             return
-        handle = self.pane.engine.submit(job, seed=self._seed())
+        if getattr(job, "seed", 0) is None:  # the job owns its seed: "random" is drawn here, once, and shown
+            job.seed = self._seed()
+        handle = self.pane.engine.submit(job, seed=getattr(job, "seed", None))
         self._handle = handle
         for b in self.pane.toolbar.model_buttons():
             b.setEnabled(False)
@@ -75,14 +79,15 @@ class MusicGeneration(QObject):
         if message:
             self.status_message.emit(message)
 
-    def _on_result(self, result, clear, text: str) -> None:
-        fragment: Song = result["fragment"]
+    def _on_result(self, result: GeneratedMusic, clear, text: str) -> None:
+        fragment: Song = result.fragment
         if self.pane.song.note_count == 0 and not clear and fragment.note_count:
             # A fresh song takes the generated tempo and metre.
             self.pane.song.time_signature = fragment.time_signature
             self.pane.song.tempos = list(fragment.tempos)
         self.pane.push(merge_command(self.pane.song, fragment, clear, text))
-        self._job_done(f"{text}: {fragment.note_count} new notes (highlighted until edited).")
+        seed = f" (seed {result.seed})" if result.seed is not None else ""
+        self._job_done(f"{text}: {fragment.note_count} new notes{seed} (highlighted until edited).")
 
     def _on_failed(self, message: str) -> None:
         self._job_done("")
@@ -185,12 +190,13 @@ class MusicGeneration(QObject):
         dialog = MusicTrainDialog(self.pane)
         if dialog.exec() != MusicTrainDialog.Accepted:
             return
+        from aigc_studio.core.events import LossPoint
         from aigc_studio.music.training import TrainMusicJob
 
         handle = self.pane.engine.submit(TrainMusicJob(dialog.settings()))
         self._train_handle = handle
         handle.partial.connect(lambda p: self.status_message.emit(
-            f"training step {p.get('step')}: loss {p.get('loss', 0):.3f}") if isinstance(p, dict) else None)
-        handle.finished.connect(lambda out: (self.pane.model_picker.refresh(Path(out)),
-                                             self.status_message.emit(f"Training finished: {out}")))
+            f"training step {p.step}: loss {p.values['loss']:.3f}") if isinstance(p, LossPoint) else None)
+        handle.finished.connect(lambda result: (self.pane.model_picker.refresh(Path(result.path)),
+                                                self.status_message.emit(f"Training finished: {result.path}")))
         handle.failed.connect(lambda m: QMessageBox.warning(self.pane, "Training failed", m))
