@@ -17,13 +17,23 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         required=True,
         help="model name or .safetensors file (image-gan or image-vae), or a Stable Diffusion folder or checkpoint",
     )
+    g.add_argument(
+        "--class",
+        dest="classes",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="class of a class-conditional model (repeat or comma-separate for several, drawn in turn; "
+        "default: every class in turn)",
+    )
+    g.add_argument("--list-classes", action="store_true", help="print the model's classes and exit")
     g.add_argument("--n", type=int, default=None, help="number of images (16 for a GAN or VAE, 1 for diffusion)")
     g.add_argument(
         "--seed", type=int, default=None, help="seed of the first image (image i uses seed + i); random if omitted"
     )
     g.add_argument("--psi", type=float, default=1.0, help="truncation: below 1 trades variety for quality (e.g. 0.7)")
     g.add_argument("--scale", type=int, choices=(1, 2, 4), default=1, help="Lanczos upscale factor of the PNGs")
-    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--out", default=None, help="output folder (required unless --list-classes)")
     g.add_argument("--sheet", action="store_true", help="also write contact-sheet.png")
     from aigc_studio.cli.diffusion_options import add_diffusion_options
 
@@ -56,6 +66,11 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
         add_card_options(t)
         if kind == "image-gan":
             t.add_argument("--augment", default="color,translation,cutout", help="DiffAugment policy ('' for none)")
+            t.add_argument(
+                "--no-classes",
+                action="store_true",
+                help="train one unconditional model even when the images sit in class sub-folders",
+            )
         t.set_defaults(func=_train, kind_name=kind)
 
 
@@ -66,6 +81,10 @@ def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.image.jobs import GenerateImagesJob, random_seed
     from aigc_studio.image.recipe import save_png
 
+    if args.list_classes:
+        return _list_classes(args.model)
+    if not args.out:
+        raise InputError("--out is required: the folder to write the PNGs to.")
     if wants_diffusion(args):
         return generate_diffusion(args)
     args.n = 16 if args.n is None else args.n
@@ -74,8 +93,9 @@ def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.core.registry import resolve_model
 
     resolve_model(args.model, ("image-gan", "image-vae"))  # a bad model file is refused before torch is imported
+    classes = [c.strip() for arg in args.classes or [] for c in arg.split(",") if c.strip()]
     seed = args.seed if args.seed is not None else random_seed()
-    job = GenerateImagesJob(model=args.model, count=args.n, seed=seed, psi=args.psi)
+    job = GenerateImagesJob(model=args.model, count=args.n, seed=seed, psi=args.psi, classes=classes)
     result = run_in_terminal(job, device=args.device or "auto", seed=seed)
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
@@ -88,6 +108,20 @@ def _generate(args: argparse.Namespace) -> int:
         save_image(contact_sheet([i["image"] for i in result.items]), out / "contact-sheet.png")
     result.path = str(out)
     print(f"wrote {len(result.items)} PNGs to {out} (seed {result.seed})")
+    return 0
+
+
+def _list_classes(model: str) -> int:
+    """Print the classes of a conditional model, one a line (or say that it has none)."""
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.core.registry import resolve_model
+
+    path = resolve_model(model, ("image-gan", "image-vae"))
+    classes = read_card(path).config.get("classes") or []
+    if not classes:
+        print(f"{path.stem} is not class-conditional (it was trained on a flat folder).")
+    for name in classes:
+        print(name)
     return 0
 
 
@@ -122,6 +156,7 @@ def _train(args: argparse.Namespace) -> int:
     )
     if args.kind_name == "image-gan":
         settings.augment = args.augment
+        settings.use_classes = not args.no_classes
     preview_dir = Path(args.preview_dir) if args.preview_dir else None
 
     def on_partial(event):

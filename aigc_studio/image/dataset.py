@@ -2,6 +2,8 @@
 
 Everything is decoded once up front (a few thousand small images fit easily in
 memory), so training steps never wait on disk and the data set has one hash.
+A folder whose images all sit in sub-folders is labelled: each sub-folder is a
+class (the usual image-folder convention), which gives a class-conditional model.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aigc_studio.image.picture_io import read_picture
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 FEW_IMAGES = 50
+MIN_CLASS_IMAGES = 2
 FITS = ("crop", "pad")
 
 
@@ -31,6 +34,8 @@ class ImageDataset:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     resolution: int = 64
     fit: str = "crop"
+    classes: list[str] = field(default_factory=list)  # sub-folder names; empty for a flat folder
+    labels: np.ndarray | None = None  # (N,) class index of each image, None for a flat folder
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -40,6 +45,9 @@ class ImageDataset:
         """SHA-256 of the prepared pixels and settings (checkpoints compare it on resume)."""
         digest = hashlib.sha256(f"{self.resolution}:{self.fit}:{self.images.shape}".encode())
         digest.update(np.ascontiguousarray(self.images).tobytes())
+        if self.labels is not None:
+            digest.update("\n".join(self.classes).encode())
+            digest.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
         return digest.hexdigest()
 
 
@@ -77,6 +85,34 @@ def list_image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def class_folders(folder: Path) -> list[Path]:
+    """The class sub-folders of ``folder``: its visible sub-folders when no image sits directly in it, else none.
+
+    Raises InputError for a layout that cannot train a class-conditional model: a class without images
+    (empty, or only other files) or with a single image.
+    """
+    if any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()):
+        return []  # loose images: a flat folder, read recursively as before
+    subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(subs) < 2:
+        return []
+    for sub in subs:
+        found = list_image_files(sub)
+        if not found:
+            others = [p.name for p in sub.rglob("*") if p.is_file()]
+            what = f"only {len(others)} other file(s) such as {others[0]}" if others else "nothing"
+            raise InputError(
+                f"Class folder '{sub.name}' has no images ({what}). Each sub-folder of {folder.name} is a class: "
+                "put PNG/JPEG/WebP pictures in it, or remove it."
+            )
+        if len(found) < MIN_CLASS_IMAGES:
+            raise InputError(
+                f"Class folder '{sub.name}' has only one image ({found[0].name}); a class needs at least "
+                f"{MIN_CLASS_IMAGES} (better dozens). Add pictures to it, or move it out of {folder.name}."
+            )
+    return subs
+
+
 def load_image_folder(
     folder: str | Path,
     resolution: int,
@@ -94,6 +130,7 @@ def load_image_folder(
         raise InputError(f"{folder} is a file; choose a folder of images.")
     if fit not in FITS:
         raise InputError(f"Unknown fit {fit!r}; choose crop or pad.")
+    subs = class_folders(folder)
     paths = list_image_files(folder)
     images: list[np.ndarray] = []
     files: list[str] = []
@@ -129,4 +166,16 @@ def load_image_folder(
             f"Warning: only {len(images)} images. A GAN or VAE needs at least ~{FEW_IMAGES} (better hundreds) to learn more than copies."
         )
     log(f"Read {len(images)} images from {folder} at {resolution} px ({fit}).")
-    return ImageDataset(np.stack(images), files, skipped, resolution, fit)
+    dataset = ImageDataset(np.stack(images), files, skipped, resolution, fit)
+    if subs:
+        dataset.classes = [sub.name for sub in subs]
+        index = {name: i for i, name in enumerate(dataset.classes)}
+        dataset.labels = np.array([index[Path(f).parts[0]] for f in files], dtype=np.int64)
+        counts = np.bincount(dataset.labels, minlength=len(subs))
+        for name, count in zip(dataset.classes, counts):
+            if count < MIN_CLASS_IMAGES:
+                raise InputError(
+                    f"Class folder '{name}' has {count} readable image(s); a class needs at least {MIN_CLASS_IMAGES}."
+                )
+        log(f"{len(subs)} classes (sub-folders): " + ", ".join(f"{n} {c}" for n, c in zip(dataset.classes, counts)))
+    return dataset

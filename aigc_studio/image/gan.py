@@ -1,15 +1,24 @@
 """A FastGAN-lite generator and a spectral-norm discriminator for 32-256 px images.
 
-The generator maps noise ``z`` through a small MLP to ``w`` (so truncation has a
-real mean latent to pull towards), then upsamples 4x4 features with
-nearest-neighbour + 3x3 convolutions. PixelNorm instead of BatchNorm keeps every
-sample independent of its batch, which makes "same seed, same pixels" hold.
+The generator maps noise ``z`` (and, for a class-conditional model, an embedded
+class) through a small MLP to ``w`` (so truncation has a real mean latent to pull
+towards), then upsamples 4x4 features with nearest-neighbour + 3x3 convolutions.
+Sampling never depends on the batch: BatchNorm layers sample with standing
+statistics (recalibrated on fixed noise before every save), PixelNorm needs none.
+With ``modulate`` every block's normalised features are also scaled and shifted by
+``w`` (BigGAN's conditional BatchNorm, StyleGAN's AdaIN), so the class and the
+noise steer every scale, not only the 4x4 start.
+
+Labels are class *weights* (N, C): one-hot for one class, a blend between two
+classes when interpolating across them. The discriminator is conditioned by
+projection (Miyato & Koyama 2018): its logit gets the inner product of a class
+embedding with its pooled features.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -32,8 +41,10 @@ class GANConfig:
     g_channels: int = 16  # channels at full resolution; doubles per halving up to max_channels
     d_channels: int = 16
     max_channels: int = 256
-    d_norm: str = "batch"  # "batch" (learns fast on CPU budgets) or "spectral"
+    d_norm: str = "batch"  # "batch" (the first starter GAN) or "spectral" (no batch statistics, no collapse)
     g_norm: str = "batch"  # "batch" (DCGAN; stats recalibrated before sampling) or "pixel" (ProGAN)
+    modulate: bool = False  # w scales and shifts every block's features (older files: False)
+    classes: list[str] = field(default_factory=list)  # class names of a conditional model; empty = unconditional
 
     def check(self) -> None:
         """Raise InputError for a configuration we cannot build."""
@@ -44,11 +55,24 @@ class GANConfig:
         """Channels at resolution ``res`` for a network whose full-resolution width is ``base``."""
         return min(self.max_channels, base * self.resolution // res)
 
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (0 for an unconditional model)."""
+        return len(self.classes)
 
+
+# What a fresh run trains (the dataclass defaults stay those of older files): a spectral-norm D without BatchNorm
+# (BatchNorm in D let the first starter GAN collapse onto a few modes) and a modulated G that keeps BatchNorm while
+# training, as FastGAN does, sampling with standing statistics (so a picture never depends on its batch). A
+# PixelNorm G collapsed here: in a 300-step A/B at 32 px its samples varied 8x less with z (pixel std across
+# samples 0.04 vs 0.33), and the 64 px run drew one flat colour per class at step 600.
+# "small" tops out at 128 channels (the first starter had 256): 1.0 M + 0.8 M parameters train faster on a CPU
+# and keep a resumable checkpoint (weights, EMA, Adam moments) under 30 MB.
+RECIPE = dict(d_norm="spectral", g_norm="batch", modulate=True)
 SIZE_PRESETS = {
-    "tiny": dict(g_channels=8, d_channels=8, max_channels=128, z_dim=32, w_dim=64),
-    "small": dict(g_channels=16, d_channels=16, max_channels=256, z_dim=64, w_dim=128),
-    "medium": dict(g_channels=32, d_channels=32, max_channels=512, z_dim=128, w_dim=256),
+    "tiny": dict(g_channels=8, d_channels=8, max_channels=128, z_dim=32, w_dim=64, **RECIPE),
+    "small": dict(g_channels=16, d_channels=16, max_channels=128, z_dim=64, w_dim=128, **RECIPE),
+    "medium": dict(g_channels=32, d_channels=32, max_channels=512, z_dim=128, w_dim=256, **RECIPE),
 }
 
 
@@ -63,21 +87,37 @@ def _g_norm(norm: str, channels: int) -> nn.Module:
     return nn.BatchNorm2d(channels) if norm == "batch" else PixelNorm()
 
 
+class Modulation(nn.Module):
+    """Per-sample channel scale and shift from ``w`` (AdaIN's affine part); starts as the identity."""
+
+    def __init__(self, w_dim: int, channels: int) -> None:
+        super().__init__()
+        self.affine = nn.Linear(w_dim, 2 * channels)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.affine(w)[:, :, None, None].chunk(2, dim=1)
+        return x * (1.0 + scale) + shift
+
+
 class UpBlock(nn.Module):
     """2x nearest upsample, one or two 3x3 convolutions (one at high resolution, where pixels cost most)."""
 
-    def __init__(self, cin: int, cout: int, double: bool = True, norm: str = "batch") -> None:
+    def __init__(self, cin: int, cout: int, double: bool = True, norm: str = "batch", w_dim: int = 0) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
         self.norm1 = _g_norm(norm, cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1) if double else None
         self.norm2 = _g_norm(norm, cout) if double else None
+        self.mod1 = Modulation(w_dim, cout) if w_dim else None
+        self.mod2 = Modulation(w_dim, cout) if w_dim and double else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        x = F.leaky_relu(self.norm1(self.conv1(x)), 0.2)
+        x = self.norm1(self.conv1(x))
+        x = F.leaky_relu(self.mod1(x, w) if self.mod1 is not None else x, 0.2)
         if self.conv2 is not None:
-            x = F.leaky_relu(self.norm2(self.conv2(x)), 0.2)
+            x = self.norm2(self.conv2(x))
+            x = F.leaky_relu(self.mod2(x, w) if self.mod2 is not None else x, 0.2)
         return x
 
 
@@ -114,8 +154,11 @@ class Generator(nn.Module):
         super().__init__()
         config.check()
         self.config = config
-        layers: list[nn.Module] = [PixelNorm()]
-        dim = config.z_dim
+        # A conditional model maps [PixelNorm(z), PixelNorm(embed(class))] (StyleGAN2-ADA's conditioning).
+        self.embed = nn.Linear(config.num_classes, config.z_dim, bias=False) if config.num_classes else None
+        self.z_norm = PixelNorm()
+        layers: list[nn.Module] = [PixelNorm()]  # first, as in older files (state-dict indices stay put)
+        dim = config.z_dim * (2 if self.embed is not None else 1)
         for _ in range(config.mapping_layers):
             layers += [nn.Linear(dim, config.w_dim), nn.LeakyReLU(0.2)]
             dim = config.w_dim
@@ -129,7 +172,8 @@ class Generator(nn.Module):
         res = 4
         while res < config.resolution:
             cin, cout = config.channels(config.g_channels, res), config.channels(config.g_channels, res * 2)
-            self.blocks.append(UpBlock(cin, cout, double=res * 2 <= 16, norm=config.g_norm))
+            w_dim = config.w_dim if config.modulate else 0
+            self.blocks.append(UpBlock(cin, cout, double=res * 2 <= 16, norm=config.g_norm, w_dim=w_dim))
             res *= 2
         # Gate the last block with the features of the block three steps earlier (8 -> 64 at 64 px).
         self.sle_source = max(0, len(self.blocks) - 4)
@@ -137,10 +181,18 @@ class Generator(nn.Module):
         self.sle = SkipExcitation(c_src, config.channels(config.g_channels, config.resolution))
         self.to_rgb = nn.Conv2d(config.channels(config.g_channels, config.resolution), 3, 3, padding=1)
         self.apply(_variance_preserving_init)
+        for module in self.modules():  # modulation starts as the identity: scale 1, shift 0
+            if isinstance(module, Modulation):
+                nn.init.zeros_(module.affine.weight)
+                nn.init.zeros_(module.affine.bias)
 
-    def map(self, z: torch.Tensor) -> torch.Tensor:
-        """Noise to the intermediate latent ``w``."""
-        return self.mapping(z)
+    def map(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Noise (and class weights, for a conditional model) to the intermediate latent ``w``."""
+        if self.embed is None:
+            return self.mapping(z)
+        if labels is None:
+            raise ValueError("a class-conditional generator needs class labels")
+        return self.mapping(torch.cat([self.z_norm(z), self.z_norm(self.embed(labels.to(z.dtype)))], dim=1))
 
     def synthesis(self, w: torch.Tensor) -> torch.Tensor:
         """Intermediate latent ``w`` to an image batch in [-1, 1]."""
@@ -149,17 +201,24 @@ class Generator(nn.Module):
         x = F.leaky_relu(self.start_conv_norm(self.start_conv(x)), 0.2)
         source = x
         for i, block in enumerate(self.blocks):
-            x = block(x)
+            x = block(x, w)
             if i == self.sle_source:
                 source = x
         x = self.sle(source, x)
         return torch.tanh(self.to_rgb(x))
 
-    def forward(self, z: torch.Tensor, psi: float = 1.0, w_avg: torch.Tensor | None = None) -> torch.Tensor:
-        """Sample images; ``psi`` < 1 pulls ``w`` towards ``w_avg`` (truncation)."""
-        w = self.map(z)
+    def forward(
+        self,
+        z: torch.Tensor,
+        psi: float = 1.0,
+        w_avg: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Sample images; ``psi`` < 1 pulls ``w`` towards ``w_avg`` (truncation; per class: (C, w_dim))."""
+        w = self.map(z, labels)
         if w_avg is not None and psi != 1.0:
-            w = w_avg + psi * (w - w_avg)
+            centre = labels.to(w.dtype) @ w_avg if w_avg.dim() == 2 else w_avg
+            w = centre + psi * (w - centre)
         return self.synthesis(w)
 
 
@@ -201,12 +260,21 @@ class Discriminator(nn.Module):
             blocks.append(DownBlock(cin, cout, double=res // 2 <= 16, norm=config.d_norm))
             res //= 2
         self.blocks = nn.Sequential(*blocks)
-        head = nn.Conv2d(config.channels(config.d_channels, 4), 1, 4)
+        c4 = config.channels(config.d_channels, 4)
+        head = nn.Conv2d(c4, 1, 4)
         self.head = spectral_norm(head) if config.d_norm == "spectral" else head
+        self.embed = None
+        if config.num_classes:
+            embed = nn.Linear(config.num_classes, c4, bias=False)
+            self.embed = spectral_norm(embed) if config.d_norm == "spectral" else embed
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         x = F.leaky_relu(self.from_rgb(x), 0.2)
-        return self.head(self.blocks(x)).view(-1)
+        h = self.blocks(x)
+        logit = self.head(h).view(-1)
+        if self.embed is not None:  # projection: how well the features match the claimed class
+            logit = logit + (self.embed(labels.to(h.dtype)) * h.mean(dim=(2, 3))).sum(dim=1)
+        return logit
 
 
 def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -248,7 +316,12 @@ def recalibrate_batchnorm(g: Generator, batches: int = 8, batch: int = 64, seed:
     device = next(g.parameters()).device
     g.train()
     for _ in range(batches):
-        g(torch.randn(batch, g.config.z_dim, generator=gen).to(device))
+        z = torch.randn(batch, g.config.z_dim, generator=gen)
+        labels = None
+        if g.config.num_classes:
+            labels = F.one_hot(torch.randint(g.config.num_classes, (batch,), generator=gen), g.config.num_classes)
+            labels = labels.float().to(device)
+        g(z.to(device), labels=labels)
     for m in norms:
         m.momentum = 0.1
     g.train(was_training)
@@ -256,10 +329,16 @@ def recalibrate_batchnorm(g: Generator, batches: int = 8, batch: int = 64, seed:
 
 @torch.no_grad()
 def mean_latent(g: Generator, samples: int = 4096, seed: int = 0) -> torch.Tensor:
-    """The average ``w`` over ``samples`` noise vectors (the truncation centre), deterministic."""
+    """The average ``w`` over ``samples`` noise vectors (the truncation centre), deterministic.
+
+    A conditional model gets one centre per class, (C, w_dim), so truncation keeps the class."""
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(samples, g.config.z_dim, generator=gen).to(next(g.parameters()).device)
-    return g.map(z).mean(dim=0)
+    device = next(g.parameters()).device
+    z = torch.randn(samples, g.config.z_dim, generator=gen).to(device)
+    if not g.config.num_classes:
+        return g.map(z).mean(dim=0)
+    eye = torch.eye(g.config.num_classes, device=device)
+    return torch.stack([g.map(z, eye[c].expand(samples, -1)).mean(dim=0) for c in range(g.config.num_classes)])
 
 
 def parameter_count(module: nn.Module) -> int:

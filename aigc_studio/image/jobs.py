@@ -1,7 +1,9 @@
 """Jobs of the image studio. Importing this module does not import torch (the GUI imports it).
 
 Every job returns plain Python: ``items`` lists of ``{"image": uint8 HxWx3 array, "recipe": dict}``.
-A recipe holds everything needed to redraw the picture: model hash, latent, psi, seed.
+A recipe holds everything needed to redraw the picture: model hash, latent, psi, seed, and for a
+class-conditional GAN its class (``class``, a name, and ``class_weights``, one weight per class: one-hot for a
+picture of one class, a blend for frames between two classes).
 """
 
 from __future__ import annotations
@@ -59,6 +61,51 @@ def load_model_for(ctx: Any, model: str) -> Any:
     return ctx.models.get(path, ctx.device, _loader)
 
 
+def class_label(classes: list[str], weights: list[float]) -> str:
+    """A class name, or a blend such as ``cats 70% + dogs 30%`` (the two largest weights)."""
+    order = sorted(range(len(weights)), key=lambda i: -weights[i])
+    if weights[order[0]] >= 0.995:
+        return classes[order[0]]
+    return " + ".join(f"{classes[i]} {100 * weights[i]:.0f}%" for i in order[:2] if weights[i] > 0.005)
+
+
+def class_labels(m: Any, weights: Any, count: int) -> Any:
+    """Class weights (count, C) as a tensor for a conditional model (checked), None for any other model."""
+    if not m.classes:
+        return None
+    import torch
+
+    from aigc_studio.image.sampling import class_cycle
+
+    if weights is None:
+        return class_cycle(count, len(m.classes))
+    labels = torch.tensor(weights, dtype=torch.float32).reshape(count, -1)
+    if labels.shape[1] != len(m.classes):
+        raise InputError(
+            f"This picture's class weights have {labels.shape[1]} values but {m.name} has {len(m.classes)} "
+            "classes; it was made with a different model."
+        )
+    return labels
+
+
+def pick_classes(m: Any, names: list[str] | None, count: int, first: int = 0) -> Any:
+    """Labels for ``count`` pictures: the named classes in turn, or every class in turn from ``first``."""
+    if not names:
+        if not m.classes:
+            return None
+        from aigc_studio.image.sampling import class_cycle
+
+        return class_cycle(count, len(m.classes), first)
+    if not m.classes:
+        raise InputError(f"{m.name} is not class-conditional; it draws pictures of any kind (leave the class out).")
+    import torch
+
+    from aigc_studio.image.sampling import one_hot
+
+    index = [m.class_index(name) for name in names]
+    return torch.cat([one_hot(index[i % len(index)], len(m.classes)) for i in range(count)])
+
+
 def make_recipe(m: Any, ctx: Any, latent: Any, psi: float, op: str, seed: int | None, index: int, **extra: Any) -> dict:
     """The versioned recipe stored in exported PNGs."""
     import torch
@@ -81,7 +128,9 @@ def make_recipe(m: Any, ctx: Any, latent: Any, psi: float, op: str, seed: int | 
     return recipe
 
 
-def _render(ctx: Any, m: Any, latents: Any, psi: float, op: str, seeds: list, **extra: Any) -> GeneratedImages:
+def _render(
+    ctx: Any, m: Any, latents: Any, psi: float, op: str, seeds: list, labels: Any = None, **extra: Any
+) -> GeneratedImages:
     """Decode latents in small chunks (progress + cancel between them) and build items.
 
     Cancel is also checked between the network's layers: one chunk of a big model can
@@ -99,7 +148,8 @@ def _render(ctx: Any, m: Any, latents: Any, psi: float, op: str, seeds: list, **
         ctx.progress(start / max(1, total), f"Drawing {start}/{total}")
         try:
             with cancel_between_layers(m.net, ctx.check_cancelled):
-                images = m.decode(latents[start : start + chunk], psi, chunk_size=chunk)
+                label = None if labels is None else labels[start : start + chunk]
+                images = m.decode(latents[start : start + chunk], psi, chunk_size=chunk, labels=label)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -108,6 +158,9 @@ def _render(ctx: Any, m: Any, latents: Any, psi: float, op: str, seeds: list, **
         for j, image in enumerate(images):
             i = start + j
             recipe = make_recipe(m, ctx, latents[i], psi, op, seeds[i], i, **extra)
+            if labels is not None:
+                weights = [round(float(v), 6) for v in labels[i].tolist()]
+                recipe.update({"class": class_label(m.classes, weights), "class_weights": weights})
             items.append({"image": image, "recipe": recipe})
         start += len(images)
     ctx.progress(1.0, f"Drew {total} image(s)")
@@ -141,21 +194,27 @@ def _smaller_after_oom(ctx: Any, m: Any, chunk: int) -> tuple[Any, int]:
 class GenerateImagesJob:
     """``count`` images from seeds ``seed .. seed + count - 1``."""
 
-    def __init__(self, model: str, count: int = 16, seed: int = 0, psi: float = 1.0) -> None:
+    def __init__(
+        self, model: str, count: int = 16, seed: int = 0, psi: float = 1.0, classes: list[str] | None = None
+    ) -> None:
         if count < 1 or count > 1024:
             raise InputError("Count must be between 1 and 1024.")
         self.model, self.count, self.seed, self.psi = str(model), count, int(seed), float(psi)
+        self.classes = [c for c in (classes or []) if c.strip()]  # empty: any (every class in turn)
         self.title = f"Generate {count} image(s)"
 
     def run(self, ctx: Any) -> dict:
-        """Load the model (cached) and draw."""
+        """Load the model (cached) and draw; a conditional model draws the chosen classes in turn."""
         from aigc_studio.image.sampling import seed_latents
 
         ctx.progress(None, "Loading the model…")
         m = load_model_for(ctx, self.model)
         latents = seed_latents(self.seed, self.count, m.latent_dim)
         seeds = [self.seed + i for i in range(self.count)]
-        result = _render(ctx, m, latents, self.psi, "generate", seeds)
+        # "Any" class: seed s draws class s mod C, so a picture's seed alone redraws it as the first of a batch.
+        first = self.seed % len(m.classes) if m.classes else 0
+        labels = pick_classes(m, self.classes, self.count, first)
+        result = _render(ctx, m, latents, self.psi, "generate", seeds, labels)
         for _i, item in enumerate(result["items"]):
             item["recipe"]["batch_seed"] = self.seed  # image i of the batch has seed batch_seed + i
         return result
@@ -165,10 +224,17 @@ class RenderLatentsJob:
     """Decode given latents (restoring a recipe, or a canvas action computed elsewhere)."""
 
     def __init__(
-        self, model: str, latents: list[list[float]], psi: float = 1.0, op: str = "restore", seeds=None
+        self,
+        model: str,
+        latents: list[list[float]],
+        psi: float = 1.0,
+        op: str = "restore",
+        seeds=None,
+        labels: list[list[float]] | None = None,
     ) -> None:
         self.model, self.latents, self.psi, self.op = str(model), latents, float(psi), op
         self.seeds = seeds or [None] * len(latents)
+        self.labels = labels  # class weights per latent (conditional GAN), None otherwise
         self.title = f"Draw {len(latents)} image(s)"
 
     def run(self, ctx: Any) -> dict:
@@ -182,17 +248,26 @@ class RenderLatentsJob:
                 f"The recipe's latent has {latents.shape[1]} values but {m.name} expects {m.latent_dim}; "
                 "it was made with a different model."
             )
-        return _render(ctx, m, latents, self.psi, self.op, list(self.seeds))
+        labels = class_labels(m, self.labels, len(self.latents))
+        return _render(ctx, m, latents, self.psi, self.op, list(self.seeds), labels)
 
 
 class VariationsJob:
     """``count`` neighbours of one latent; ``strength`` 0 = copies, 1 = unrelated."""
 
     def __init__(
-        self, model: str, latent: list[float], strength: float = 0.3, count: int = 8, seed: int = 0, psi: float = 1.0
+        self,
+        model: str,
+        latent: list[float],
+        strength: float = 0.3,
+        count: int = 8,
+        seed: int = 0,
+        psi: float = 1.0,
+        label: list[float] | None = None,
     ):
         self.model, self.latent, self.strength, self.count = str(model), latent, float(strength), count
         self.seed, self.psi = int(seed), float(psi)
+        self.label = label  # the picture's class weights: variations keep its class
         self.title = f"{count} variation(s)"
 
     def run(self, ctx: Any) -> dict:
@@ -204,15 +279,26 @@ class VariationsJob:
         m = load_model_for(ctx, self.model)
         base = _check_latent(torch.tensor(self.latent, dtype=torch.float32), m)
         latents = variations(base, self.strength, self.count, self.seed)
-        return _render(ctx, m, latents, self.psi, "variation", [self.seed] * self.count, strength=self.strength)
+        label = class_labels(m, self.label, 1)
+        labels = None if label is None else label.expand(self.count, -1)
+        return _render(ctx, m, latents, self.psi, "variation", [self.seed] * self.count, labels, strength=self.strength)
 
 
 class InterpolateJob:
     """``frames`` pictures from latent ``a`` to ``b`` (``lerp`` or ``slerp``)."""
 
     def __init__(
-        self, model: str, a: list[float], b: list[float], frames: int = 8, mode: str = "slerp", psi: float = 1.0
+        self,
+        model: str,
+        a: list[float],
+        b: list[float],
+        frames: int = 8,
+        mode: str = "slerp",
+        psi: float = 1.0,
+        label_a: list[float] | None = None,
+        label_b: list[float] | None = None,
     ):
+        self.label_a, self.label_b = label_a, label_b  # class weights: across classes the class blends too
         if frames < 2 or frames > 512:
             raise InputError("Frames must be between 2 and 512.")
         if mode not in ("lerp", "slerp"):
@@ -230,7 +316,11 @@ class InterpolateJob:
         a = _check_latent(torch.tensor(self.a, dtype=torch.float32), m)
         b = _check_latent(torch.tensor(self.b, dtype=torch.float32), m)
         latents = interpolate(a, b, self.frames, self.mode)
-        return _render(ctx, m, latents, self.psi, "interpolate", [None] * self.frames, mode=self.mode)
+        labels = None
+        if m.classes:
+            la, lb = class_labels(m, self.label_a, 1)[0], class_labels(m, self.label_b, 1)[0]
+            labels = torch.stack([la + (lb - la) * i / (self.frames - 1) for i in range(self.frames)])
+        return _render(ctx, m, latents, self.psi, "interpolate", [None] * self.frames, labels, mode=self.mode)
 
 
 class MixJob:
@@ -245,7 +335,10 @@ class MixJob:
         seed: int = 0,
         mix: float = 0.5,
         psi: float = 1.0,
+        label_a: list[float] | None = None,
+        label_b: list[float] | None = None,
     ):
+        self.label_a, self.label_b = label_a, label_b
         self.model, self.a, self.b, self.count, self.seed = str(model), a, b, count, int(seed)
         self.mix, self.psi = float(mix), float(psi)
         self.title = f"Mix two images ({count} children)"
@@ -254,13 +347,18 @@ class MixJob:
         """Cross the latents over and draw."""
         import torch
 
-        from aigc_studio.image.sampling import crossover
+        from aigc_studio.image.sampling import crossover, crossover_mask
 
         m = load_model_for(ctx, self.model)
         a = _check_latent(torch.tensor(self.a, dtype=torch.float32), m)
         b = _check_latent(torch.tensor(self.b, dtype=torch.float32), m)
         latents = crossover(a, b, self.count, self.seed, self.mix)
-        return _render(ctx, m, latents, self.psi, "mix", [self.seed] * self.count, mix=self.mix)
+        labels = None
+        if m.classes:  # a child's class blends its parents' as its latent does: the share taken from B
+            la, lb = class_labels(m, self.label_a, 1)[0], class_labels(m, self.label_b, 1)[0]
+            from_b = crossover_mask(self.count, a.numel(), self.seed, self.mix).float().mean(dim=1, keepdim=True)
+            labels = la * (1 - from_b) + lb * from_b
+        return _render(ctx, m, latents, self.psi, "mix", [self.seed] * self.count, labels, mix=self.mix)
 
 
 class EncodeImageJob:

@@ -52,6 +52,20 @@ class ImageModel:
         return cfg.z_dim if self.kind == "image-gan" else cfg.latent_dim
 
     @property
+    def classes(self) -> list[str]:
+        """Class names of a class-conditional GAN (empty for an unconditional model or a VAE)."""
+        return list(getattr(self.net.config, "classes", []))
+
+    def class_index(self, name: str) -> int:
+        """The index of class ``name`` (case-insensitive); InputError naming the classes there are."""
+        lowered = [c.lower() for c in self.classes]
+        if not self.classes:
+            raise InputError(f"{self.name} is not class-conditional: it has no classes to choose from.")
+        if name.strip().lower() not in lowered:
+            raise InputError(f"{self.name} has no class {name!r}; its classes are: {', '.join(self.classes)}.")
+        return lowered.index(name.strip().lower())
+
+    @property
     def resolution(self) -> int:
         """Side of the square output in pixels."""
         return self.net.config.resolution
@@ -62,21 +76,37 @@ class ImageModel:
         return self.card.name or self.path.stem
 
     @torch.no_grad()
-    def decode(self, latents: torch.Tensor, psi: float = 1.0, chunk_size: int = DECODE_CHUNK) -> np.ndarray:
+    def decode(
+        self,
+        latents: torch.Tensor,
+        psi: float = 1.0,
+        chunk_size: int = DECODE_CHUNK,
+        labels: torch.Tensor | None = None,
+    ) -> np.ndarray:
         """Latents (N, D) on the CPU -> (N, H, W, 3) uint8. ``psi`` < 1 trades variety for quality.
 
+        ``labels`` (N, C) are the class weights of a conditional GAN (default: every class in turn).
         ``chunk_size`` is smaller only after running out of memory (pixels may then differ by rounding).
         """
+        from aigc_studio.image.sampling import class_cycle
+
         latents = latents.detach().to(torch.float32).cpu().reshape(-1, self.latent_dim)
+        n_classes = len(self.classes)
+        if n_classes:
+            labels = class_cycle(latents.shape[0], n_classes) if labels is None else labels
+            labels = labels.detach().to(torch.float32).cpu().reshape(-1, n_classes)
         out = []
         for start in range(0, latents.shape[0], chunk_size):
             chunk = latents[start : start + chunk_size]
             real = chunk.shape[0]
+            label = labels[start : start + chunk_size] if n_classes else None
             if real < chunk_size:
                 chunk = torch.cat([chunk, torch.zeros(chunk_size - real, chunk.shape[1])])
+                if n_classes:
+                    label = torch.cat([label, torch.full((chunk_size - real, n_classes), 1.0 / n_classes)])
             z = chunk.to(self.device)
             images = (
-                self.net(z, psi=psi, w_avg=self.w_avg)
+                self.net(z, psi=psi, w_avg=self.w_avg, labels=None if label is None else label.to(self.device))
                 if self.kind == "image-gan"
                 else self.net.decode(self._vae_code(z * psi))
             )

@@ -61,6 +61,8 @@ def parameters_line(recipe: dict[str, Any]) -> str:
         f"Size: {recipe.get('resolution', '?')}x{recipe.get('resolution', '?')}",
         f"Operation: {recipe.get('op', 'generate')}",
     ]
+    if recipe.get("class"):
+        parts.append(f"Class: {recipe['class']}")
     if recipe.get("scale", 1) != 1:
         parts.append(f"Upscale: {recipe['scale']}x Lanczos")
     return ", ".join(parts)
@@ -124,6 +126,11 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         raise InputError(f"{path.name} was written by a newer AIGC Studio (recipe version {version}).")
     if not recipe["latent"] or not all(_is_number(v) for v in recipe["latent"]):
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its latent vector is not a list of numbers).")
+    weights = recipe.get("class_weights")
+    if weights is not None and (
+        not isinstance(weights, list) or not weights or not all(_is_number(v) for v in weights)
+    ):
+        raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its class weights are not a list of numbers).")
     if not _is_number(recipe.get("psi", 1.0)) or not (recipe.get("seed") is None or _is_number(recipe["seed"], int)):
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its psi or seed is not a number).")
     return check_fields(

@@ -51,8 +51,26 @@ def interpolate(a: torch.Tensor, b: torch.Tensor, frames: int, mode: str = "sler
     return torch.stack([fn(a.reshape(-1), b.reshape(-1), i / (frames - 1)) for i in range(frames)])
 
 
+def crossover_mask(count: int, dim: int, seed: int, mix: float = 0.5) -> torch.Tensor:
+    """Which latent dimensions each of ``count`` children takes from parent B (probability ``mix``)."""
+    gen = torch.Generator().manual_seed(int(seed))
+    return torch.rand(count, dim, generator=gen) < mix
+
+
 def crossover(a: torch.Tensor, b: torch.Tensor, count: int, seed: int, mix: float = 0.5) -> torch.Tensor:
     """``count`` children taking each latent dimension from ``a`` with probability ``1 - mix``, else ``b``."""
-    gen = torch.Generator().manual_seed(int(seed))
-    mask = torch.rand(count, a.shape[-1], generator=gen) < mix
+    mask = crossover_mask(count, a.shape[-1], seed, mix)
     return torch.where(mask, b.reshape(1, -1), a.reshape(1, -1))
+
+
+def class_cycle(count: int, classes: int, first: int = 0) -> torch.Tensor:
+    """One-hot labels (count, classes) for classes ``first, first + 1, ...`` in turn (every class shows up)."""
+    index = (torch.arange(count) + first) % classes
+    return torch.nn.functional.one_hot(index, classes).float()
+
+
+def one_hot(index: int, classes: int, count: int = 1) -> torch.Tensor:
+    """``count`` copies of the one-hot label of class ``index``."""
+    label = torch.zeros(count, classes)
+    label[:, index] = 1.0
+    return label

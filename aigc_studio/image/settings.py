@@ -28,6 +28,7 @@ class ImageTrainSettings(TrainSettings):
     fit: str = "crop"
     flip: bool = True
     augment: str = "color,translation,cutout"  # GAN only
+    use_classes: bool = True  # GAN only: class sub-folders give a class-conditional model (False: one pool)
     ema_decay: float = 0.995  # GAN only
     extra_config: dict[str, Any] = field(default_factory=dict)
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from aigc_studio.core.device import autocast_dtype
+from aigc_studio.errors import InputError
 from aigc_studio.image.diffaug import diff_augment
 from aigc_studio.image.gan import (
     SIZE_PRESETS,
@@ -23,7 +24,7 @@ from aigc_studio.image.gan import (
     update_ema,
 )
 from aigc_studio.image.model import gan_tensors, to_uint8
-from aigc_studio.image.sampling import seed_latents
+from aigc_studio.image.sampling import class_cycle, seed_latents
 from aigc_studio.image.train_job import ImageTrainJob
 from aigc_studio.image.training import (
     LOSS_HISTORY_LIMIT,
@@ -77,20 +78,29 @@ class GANTrainer:
         self.settings.batch_size = value
 
     def step(self, check_cancelled=lambda: None) -> dict[str, float]:
-        """One discriminator and one generator update; returns the losses."""
-        real = self.data.sample(self.batch, self.device)
+        """One discriminator and one generator update; returns the losses.
+
+        A conditional model's fakes take the real batch's classes, so both sides see the data's class mix."""
+        real, labels = self.data.sample_labelled(self.batch, self.device)
         self.d.requires_grad_(True)
         with self.autocast():
             with torch.no_grad():
-                fake = self.g(self._z(self.batch))
-            loss_d = hinge_d_loss(self.d(self._augment(real)).float(), self.d(self._augment(fake)).float())
+                fake = self.g(self._z(self.batch), labels=labels)
+            if self.config.d_norm == "batch":  # BatchNorm: real and fake batches keep their own statistics
+                loss_d = hinge_d_loss(
+                    self.d(self._augment(real), labels).float(), self.d(self._augment(fake), labels).float()
+                )
+            else:  # one pass over both: the same logits without BatchNorm, and one batch of 2N runs faster
+                both_labels = None if labels is None else torch.cat([labels, labels])
+                logits = self.d(self._augment(torch.cat([real, fake])), both_labels).float()
+                loss_d = hinge_d_loss(logits[: real.shape[0]], logits[real.shape[0] :])
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
         check_cancelled()
         self.d.requires_grad_(False)
         with self.autocast():
-            loss_g = hinge_g_loss(self.d(self._augment(self.g(self._z(self.batch)))).float())
+            loss_g = hinge_g_loss(self.d(self._augment(self.g(self._z(self.batch), labels=labels)), labels).float())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -104,7 +114,10 @@ class GANTrainer:
         """A grid of EMA samples from fixed latents (the same every time, so progress is visible)."""
         self.finalise_ema()
         z = seed_latents(PREVIEW_SEED, PREVIEW_COUNT, self.config.z_dim).to(self.device)
-        return image_grid(to_uint8(self.g_ema(z)), columns=4)
+        labels = None
+        if self.config.num_classes:  # one class per row and column in turn: every class shows up
+            labels = class_cycle(PREVIEW_COUNT, self.config.num_classes).to(self.device)
+        return image_grid(to_uint8(self.g_ema(z, labels=labels)), columns=4)
 
     def finalise_ema(self) -> None:
         """Standing BatchNorm statistics for the EMA weights (before previews and saves)."""
@@ -149,13 +162,24 @@ class TrainGANJob(ImageTrainJob):
     loss_keys = ("d", "g")
 
     def make_trainer(self, config, settings, data, device) -> GANTrainer:
+        if not settings.resume:  # a fresh run on class sub-folders trains a class-conditional model
+            config.classes = list(data.classes) if settings.use_classes else []
+        elif config.classes and config.classes != data.classes:  # an unconditional model resumes on any folder
+            then = ", ".join(config.classes)
+            now = ", ".join(data.classes) or "no classes (a flat folder)"
+            raise InputError(
+                f"This checkpoint was trained on {then}; the folder has {now}. Resume on a folder with the same "
+                "class sub-folders, or start a new model."
+            )
         return GANTrainer(config, settings, data, device)
 
     def describe(self) -> str:
         t, config = self.trainer, self.config
+        classes = f"{config.num_classes} classes" if config.num_classes else "unconditional"
         return (
             f"GAN {config.resolution} px: G {parameter_count(t.g) / 1e6:.2f} M, "
-            f"D {parameter_count(t.d) / 1e6:.2f} M parameters; {len(self.dataset)} images; device {t.device}."
+            f"D {parameter_count(t.d) / 1e6:.2f} M parameters; {len(self.dataset)} images, {classes}; "
+            f"device {t.device}."
         )
 
     def progress_text(self, losses: dict[str, float]) -> str:

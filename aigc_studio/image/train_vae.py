@@ -1,4 +1,5 @@
-"""VAE training loop (L1 + SSIM + KL), with the same checkpoints and exact resume as the GAN."""
+"""VAE training loop (L1 + SSIM + KL, plus a patch discriminator when the config has one), with the same
+checkpoints and exact resume as the GAN."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from aigc_studio.core.device import autocast_dtype
 from aigc_studio.image.gan import parameter_count
 from aigc_studio.image.model import fit_code_gaussian, to_uint8, vae_tensors
+from aigc_studio.image.patch_discriminator import AdversarialTerm
 from aigc_studio.image.sampling import seed_latents
 from aigc_studio.image.train_job import ImageTrainJob
 from aigc_studio.image.training import (
@@ -40,6 +42,9 @@ class VAETrainer:
         torch.manual_seed(settings.seed)
         self.vae = ConvVAE(config).to(device)
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=settings.lr or 5e-4)
+        self.adv = None
+        if config.adv_weight > 0:
+            self.adv = AdversarialTerm(config.adv_channels, 2e-4, config.adv_start, device)
         self.noise = torch.Generator().manual_seed(settings.seed + 1)
         self.step_count = 0
         self.history: list[list[float]] = []
@@ -67,6 +72,10 @@ class VAETrainer:
         with self.autocast():
             recon, mu, logvar = self.vae(x, noise)
         losses = vae_losses(self.config, x, recon.float(), mu.float(), logvar.float(), self.step_count)
+        if self.adv is not None and self.adv.active(self.step_count):
+            losses["disc"] = torch.tensor(self.adv.discriminator_step(x, recon.float()))
+            losses["adv"] = self.adv.generator_loss(recon.float())
+            losses["total"] = losses["total"] + self.config.adv_weight * losses["adv"]
         self.opt.zero_grad(set_to_none=True)
         losses["total"].backward()
         self.opt.step()
@@ -95,10 +104,13 @@ class VAETrainer:
             "dataset_hash": dataset_hash,
             "dataset_size": dataset_size,
             "history": self.history[-LOSS_HISTORY_LIMIT:],
+            **({"adv": self.adv.state()} if self.adv is not None else {}),
         }
 
     def load_state(self, state: dict[str, Any], model_tensors: dict[str, torch.Tensor]) -> None:
         """Restore weights, optimiser, RNGs, step."""
+        if self.adv is not None:
+            self.adv.load_state(state["adv"])
         self.vae.load_state_dict({k[len("vae.") :]: v for k, v in model_tensors.items() if k.startswith("vae.")})
         self.opt.load_state_dict(state["opt"])
         restore_generators(state["rng"], noise=self.noise, data=self.data.generator)
@@ -129,7 +141,7 @@ class TrainVAEJob(ImageTrainJob):
         return f"loss {losses['total']:.4f} (L1 {losses['l1']:.3f})"
 
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
-        return {"loss": "L1 + SSIM + KL"}
+        return {"loss": "L1 + SSIM + KL (+ patch discriminator when adv_weight > 0)"}
 
     def quick_save_notes(self, quick: bool) -> dict[str, Any]:
         if quick and len(self.data.images) > QUICK_FIT_IMAGES:

@@ -19,6 +19,8 @@ class BatchSource:
 
     def __init__(self, dataset: ImageDataset, flip: bool, seed: int) -> None:
         self.images = torch.from_numpy(dataset.images).permute(0, 3, 1, 2).contiguous()  # uint8 N,3,H,W
+        self.labels = None if dataset.labels is None else torch.from_numpy(dataset.labels)
+        self.classes = list(dataset.classes)
         self.flip = flip
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -27,12 +29,19 @@ class BatchSource:
 
     def sample(self, batch: int, device: torch.device) -> torch.Tensor:
         """A float batch in [-1, 1] on ``device``."""
+        return self.sample_labelled(batch, device)[0]
+
+    def sample_labelled(self, batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A float batch in [-1, 1] and its one-hot class labels (None for a flat folder), both on ``device``."""
         idx = torch.randint(len(self), (batch,), generator=self.generator)
         x = self.images[idx].float() / 127.5 - 1.0
         if self.flip:
             mirror = torch.rand(batch, generator=self.generator) < 0.5
             x = torch.where(mirror[:, None, None, None], x.flip(3), x)
-        return x.to(device)
+        if self.labels is None:
+            return x.to(device), None
+        onehot = torch.nn.functional.one_hot(self.labels[idx], len(self.classes)).float()
+        return x.to(device), onehot.to(device)
 
 
 def read_dataset(settings: ImageTrainSettings, ctx: Any) -> ImageDataset:

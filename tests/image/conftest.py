@@ -12,8 +12,8 @@ def _one_torch_thread(one_torch_thread):
     """Every image test runs on one torch thread (see tests/conftest.py)."""
 
 
-def make_gan_file(path, resolution: int = 32, seed: int = 0):
-    """Write a tiny untrained GAN model file and return its path."""
+def make_gan_file(path, resolution: int = 32, seed: int = 0, classes: list[str] | None = None):
+    """Write a tiny untrained GAN model file (class-conditional when ``classes`` are given) and return its path."""
     import torch
 
     from aigc_studio.core.modelfile import save_model
@@ -22,6 +22,8 @@ def make_gan_file(path, resolution: int = 32, seed: int = 0):
 
     torch.manual_seed(seed)
     config = GANConfig(resolution=resolution, z_dim=16, w_dim=32, g_channels=8, d_channels=8, max_channels=32)
+    if classes:
+        config.classes, config.g_norm, config.d_norm, config.modulate = list(classes), "pixel", "spectral", True
     g = Generator(config).eval()
     save_model(path, gan_tensors(g, mean_latent(g, 256)), card_for("image-gan", config, name=path.stem, untrained=True))
     return path
@@ -81,4 +83,17 @@ def mixed_folder(tmp_path):
     """A small mixed folder: 5 readable images, 2 broken ones."""
     folder = tmp_path / "images"
     write_mixed_folder(folder)
+    return folder
+
+
+def write_class_folder(folder, classes=("cats", "dogs"), per_class: int = 4, size: int = 40):
+    """A folder whose sub-folders are classes: ``per_class`` small pictures each, one colour family per class."""
+    rng = np.random.default_rng(1)
+    for c, name in enumerate(classes):
+        sub = folder / name
+        sub.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 80, (size, size, 3), dtype=np.uint8)
+            pixels[..., c % 3] += 170
+            Image.fromarray(pixels).save(sub / f"{name}{i}.png")
     return folder

@@ -1,4 +1,4 @@
-"""The side panels: Generate (count, seed, psi) and Selection (preview, variations, interpolate, mix, export)."""
+"""The side panels: Generate (count, seed, class, psi) and Selection (preview, variations, interpolate, mix, export)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,11 @@ from aigc_studio.ui.image.qimage import to_pixmap
 PREVIEW_SIZE = 256
 
 
+ANY_CLASS = "any"
+
+
 class GeneratePanel(QGroupBox):
-    """Count, seed (or random), truncation psi and the Generate button."""
+    """Count, seed (or random), class (for a class-conditional model), truncation psi and the Generate button."""
 
     def __init__(self, parent=None) -> None:
         super().__init__("Generate", parent)
@@ -45,6 +48,11 @@ class GeneratePanel(QGroupBox):
         self.psi.setSingleStep(0.05)
         self.psi.setValue(0.8)
         self.psi.setToolTip("Truncation ψ: below 1 pulls towards the average picture (cleaner, less varied)")
+        self.picture_class = QComboBox()
+        self.picture_class.setToolTip(
+            "What kind of picture a class-conditional model draws: one class, or any (every class in turn)"
+        )
+        self.set_classes([])
         self.button = QPushButton("Generate")
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
@@ -52,8 +60,29 @@ class GeneratePanel(QGroupBox):
         form = QFormLayout(self)
         form.addRow("Count:", self.count)
         form.addRow("Seed:", seed_row)
+        form.addRow("Class:", self.picture_class)
         form.addRow("ψ:", self.psi)
         form.addRow(self.button)
+
+    def set_classes(self, names: list[str]) -> None:
+        """Offer the classes of the selected model ("any" first); disabled for a model without classes."""
+        keep = self.picture_class.currentData()
+        self.picture_class.clear()
+        self.picture_class.addItem(ANY_CLASS, None)
+        for name in names:
+            self.picture_class.addItem(name, name)
+        index = self.picture_class.findData(keep) if keep in names else 0
+        self.picture_class.setCurrentIndex(max(0, index))
+        self.picture_class.setEnabled(bool(names))
+        if not names:
+            self.picture_class.setToolTip("This model was trained on a flat folder: it has no classes to choose from")
+        else:
+            self.picture_class.setToolTip("What kind of picture to draw: one class, or any (every class in turn)")
+
+    def chosen_classes(self) -> list[str]:
+        """The class to draw ([] for any)."""
+        name = self.picture_class.currentData()
+        return [name] if name else []
 
 
 class SelectionPanel(QGroupBox):
@@ -130,6 +159,8 @@ class SelectionPanel(QGroupBox):
             text.append(
                 f"seed {seed} · ψ {recipe.get('psi', 1):g}" if seed is not None else f"ψ {recipe.get('psi', 1):g}"
             )
+            if recipe.get("class"):
+                text[-1] += f" · {recipe['class']}"
             if n > 1:
                 text.append(f"{n} selected: A = first, B = second pick")
             self.info.setText("<br>".join(text))

@@ -80,6 +80,7 @@ class ImagePane(StudioPane):
         self.gen_panel = GeneratePanel()
         self.gen_panel.count.setValue(read_setting(settings, "image/count", 16))
         self.gen_panel.psi.setValue(read_setting(settings, "image/psi", 0.8))
+        self._offer_classes(self.model_picker.current_path())
         self.sel_panel = SelectionPanel()
         self.history = HistoryPanel(HistoryStore())
         self.history.open_requested.connect(self._open_history)
@@ -237,7 +238,7 @@ class ImagePane(StudioPane):
         model = self._guard(self._model)
         if model is None:
             return
-        job = jobs.GenerateImagesJob(model, g.count.value(), g.seed.value(), g.psi.value())
+        job = jobs.GenerateImagesJob(model, g.count.value(), g.seed.value(), g.psi.value(), g.chosen_classes())
         self._run(job, f"Generate (seed {g.seed.value()})")
 
     def _selected(self, count: int, what: str) -> list[dict[str, Any]]:
@@ -258,7 +259,7 @@ class ImagePane(StudioPane):
             path = self._current_if(wanted) or find_model_by_hash(wanted)
             if path is None:
                 raise InputError("The selected picture was made by a model that is not loaded; pick that model first.")
-            self.model_picker.select_path(path)
+            self._select_model(path)
             return str(path)
         return model
 
@@ -272,7 +273,15 @@ class ImagePane(StudioPane):
             strength = self.sel_panel.strength.value() / 100
             seed = jobs.random_seed()
             psi = item["recipe"].get("psi", 1.0)
-            job = jobs.VariationsJob(self._latent_model([item]), item["recipe"]["latent"], strength, 8, seed, psi)
+            job = jobs.VariationsJob(
+                self._latent_model([item]),
+                item["recipe"]["latent"],
+                strength,
+                8,
+                seed,
+                psi,
+                label=item["recipe"].get("class_weights"),
+            )
             self._run(job, f"Variations (strength {strength:.2f})")
 
         self._guard(go)
@@ -291,6 +300,8 @@ class ImagePane(StudioPane):
                 s.frames.value(),
                 s.mode.currentData(),
                 psi,
+                label_a=a["recipe"].get("class_weights"),
+                label_b=b["recipe"].get("class_weights"),
             )
             self._run(job, f"Interpolate ({s.frames.value()} frames, {s.mode.currentData()})", strip=True)
 
@@ -310,6 +321,8 @@ class ImagePane(StudioPane):
                 jobs.random_seed(),
                 0.5,
                 psi,
+                label_a=a["recipe"].get("class_weights"),
+                label_b=b["recipe"].get("class_weights"),
             )
             self._run(job, "Mix A × B")
 
@@ -328,7 +341,7 @@ class ImagePane(StudioPane):
                 vaes = list_models("image-vae")
                 if not vaes:
                     raise InputError("Encoding a picture needs a VAE model; train one or open an image-vae file.")
-                self.model_picker.select_path(vaes[0].path)
+                self._select_model(vaes[0].path)
                 model = str(vaes[0].path)
             self._run(jobs.EncodeImageJob(model, str(path)), f"Encode {Path(path).name}")
 
@@ -342,12 +355,18 @@ class ImagePane(StudioPane):
                 f"{source or 'This picture'} was made by {recipe.get('model', '?')} "
                 f"(hash {str(recipe.get('model_hash', ''))[:12]}), which is not installed. Open that model file first."
             )
-        self.model_picker.select_path(path)
+        self._select_model(path)
         self.gen_panel.psi.setValue(float(recipe.get("psi", 1.0)))
         if recipe.get("seed") is not None:  # a CLI seed may lie outside the seed box's range
             self.gen_panel.seed.setValue(max(0, min(int(recipe["seed"]), self.gen_panel.seed.maximum())))
+        weights = recipe.get("class_weights")
         job = jobs.RenderLatentsJob(
-            str(path), [recipe["latent"]], recipe.get("psi", 1.0), recipe.get("op", "restore"), [recipe.get("seed")]
+            str(path),
+            [recipe["latent"]],
+            recipe.get("psi", 1.0),
+            recipe.get("op", "restore"),
+            [recipe.get("seed")],
+            labels=None if weights is None else [weights],
         )
         self._run(job, f"Restore {source}".strip())
 
@@ -447,6 +466,7 @@ class ImagePane(StudioPane):
 
     def _on_model_trained(self, path: str) -> None:
         self.model_picker.refresh(select=Path(path))
+        self._offer_classes(self.model_picker.current_path())
         self._info(f"Trained model ready: {Path(path).name}")
 
     # --- state ---
@@ -469,6 +489,24 @@ class ImagePane(StudioPane):
     def _on_model_changed(self, path) -> None:
         if path:
             self.settings.setValue("image/model", str(path))
+        self._offer_classes(path)
+
+    def _select_model(self, path: Path) -> None:
+        """Select a model for the user (the picker only signals the user's own picks)."""
+        self.model_picker.select_path(path)
+        self._offer_classes(self.model_picker.current_path())
+
+    def _offer_classes(self, path) -> None:
+        """Fill the class picker from the model card (read from the file header: no model code here)."""
+        from aigc_studio.core.modelfile import read_card
+
+        classes: list = []
+        if path:
+            try:
+                classes = read_card(path).config.get("classes") or []
+            except StudioError:  # an unreadable file is reported when it is used, not here
+                classes = []
+        self.gen_panel.set_classes([str(c) for c in classes])
 
     def shutdown(self) -> None:
         """Finish writing the history, remember the generate settings, drop the canvas autosave (a clean exit)."""

@@ -118,6 +118,9 @@ class TrainDialog(QDialog):
         folder = self.folder.text().strip()
         if not folder or not Path(folder).expanduser().is_dir():
             raise InputError("Choose a folder of pictures to train on.")
+        from aigc_studio.image.dataset import class_folders  # no torch: reads the folder listing only
+
+        class_folders(Path(folder).expanduser())  # a bad class layout is refused here, before training starts
         settings = ImageTrainSettings(
             data=folder,
             out=self.out.text().strip(),
