@@ -126,6 +126,9 @@ def _list_classes(model: str) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from aigc_studio.image.dataset import check_image_folder
+
+    check_image_folder(args.data)  # a folder with nothing usable is refused before torch is imported
     from aigc_studio.cli.runner import run_in_terminal
     from aigc_studio.cli.train_options import apply_training_options
     from aigc_studio.core.events import Preview

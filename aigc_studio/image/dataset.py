@@ -113,6 +113,31 @@ def class_folders(folder: Path) -> list[Path]:
     return subs
 
 
+def check_image_folder(folder: str | Path) -> None:
+    """Refuse a folder that cannot give a single training picture, before torch is imported (cheap: stops at
+    the first picture that decodes). Raises InputError naming the folder and the problem."""
+    folder = Path(folder).expanduser()
+    if not folder.exists():
+        raise InputError(f"Image folder not found: {folder}")
+    if not folder.is_dir():
+        raise InputError(f"{folder} is a file; choose a folder of images.")
+    class_folders(folder)
+    paths = list_image_files(folder)
+    if not paths:
+        raise InputError(f"{folder} has no PNG, JPEG or WebP images; choose a folder with images to train on.")
+    first_problem = ""
+    for path in paths:
+        try:
+            with read_picture(path):
+                return
+        except InputError as exc:
+            first_problem = first_problem or str(exc)
+    raise InputError(
+        f"{folder} has {len(paths)} image file(s), none readable; first: {first_problem} "
+        "Choose a folder with images to train on."
+    )
+
+
 def load_image_folder(
     folder: str | Path,
     resolution: int,

@@ -260,3 +260,23 @@ def test_a_prime_longer_than_the_context_is_cut_to_the_bars_the_model_sees():
         f"note: 2000 bars come before the new ones; the model's context holds the last {used}, "
         "so the music before them was not used."
     ]
+
+
+def test_training_on_a_folder_of_unreadable_pictures_is_refused_before_torch_is_imported(tmp_path):
+    # A DDS texture named .png was an internal error, then a refusal only after torch and the training warm-up.
+    import subprocess
+    import sys
+
+    folder = tmp_path / "art"
+    folder.mkdir()
+    Image.new("RGB", (16, 16), "red").save(folder / "texture.dds")
+    (folder / "texture.dds").rename(folder / "texture.png")
+    probe = (
+        "import sys; from aigc_studio.cli.main import main; "
+        f"rc = main(['train', 'image-vae', '--data', {str(folder)!r}, '--steps', '2', '--out', {str(tmp_path / 'm.safetensors')!r}]); "
+        "print('torch imported' if 'torch' in sys.modules else 'no torch', rc)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "no torch 1"
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "texture.png is a DDS texture" in lines[0] and "art" in lines[0]
