@@ -18,9 +18,15 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
     g.add_argument("--at-bar", type=int, default=None, help="continue from this bar of --prime (0-based; default its end)")
     g.add_argument("--infill", default=None, metavar="FIRST:LAST",
                    help="regenerate bars FIRST..LAST-1 of --prime in context instead of continuing")
-    g.add_argument("--temperature", type=float, default=1.0)
-    g.add_argument("--top-k", type=int, default=0)
-    g.add_argument("--top-p", type=float, default=0.95)
+    g.add_argument("--temperature", type=float, default=None, help="0.1-2.0 (default: the model's, else 1.0)")
+    g.add_argument("--top-k", type=int, default=None)
+    g.add_argument("--top-p", type=float, default=None, help="default: the model's, else 0.95")
+    g.add_argument("--key", default=None, help='lock notes to a key, e.g. "D major", "F# minor" (default: the '
+                   "key of --prime when it has notes)")
+    g.add_argument("--scale", default=None, help="scale of the key lock: major, minor, dorian, mixolydian, blues, ...")
+    g.add_argument("--no-key-lock", action="store_true", help="do not lock to --prime's key")
+    g.add_argument("--instruments", default=None,
+                   help="only these parts, e.g. drums,bass (families or GM program numbers the model knows)")
     g.add_argument("--seed", type=int, default=None)
     g.add_argument("--out", required=True, help="output .mid file")
     g.add_argument("--no-cache", action="store_true", help="recompute the whole window for every token (slow)")
@@ -52,7 +58,8 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
 def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
     from aigc_studio.core.registry import resolve_model
-    from aigc_studio.music.jobs import GenerateMusicJob, InfillMusicJob, SamplingOptions
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.music.jobs import GenerateMusicJob, InfillMusicJob, SamplingOptions, sampling_defaults
     from aigc_studio.music.midi_io import read_midi, write_midi
     from aigc_studio.music.song import merge_command
 
@@ -61,12 +68,19 @@ def _generate(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() not in (".mid", ".midi"):
         raise InputError("--out must end in .mid or .midi.")
     path = resolve_model(args.model, ("music-transformer", "music-vae"))
-    options = SamplingOptions(args.temperature, args.top_k, args.top_p, not args.no_cache)
+    card = read_card(path, ("music-transformer", "music-vae"))
+    defaults = sampling_defaults(card)
+    options = SamplingOptions(defaults.temperature if args.temperature is None else args.temperature,
+                              defaults.top_k if args.top_k is None else args.top_k,
+                              defaults.top_p if args.top_p is None else args.top_p, not args.no_cache)
+    if not 0.0 <= options.temperature <= 2.0:
+        raise InputError("--temperature must be between 0 and 2.")
     prime = None
     if args.prime:
         prime, warnings = read_midi(args.prime)
         for w in warnings:
             print(f"note: {w}")
+    request = _request(args, card, prime)
     if args.infill:
         if prime is None:
             raise InputError("--infill needs --prime FILE.mid.")
@@ -74,10 +88,10 @@ def _generate(args: argparse.Namespace) -> int:
             first, last = (int(x) for x in args.infill.split(":"))
         except ValueError:
             raise InputError("--infill takes FIRST:LAST bar numbers, e.g. 4:6.") from None
-        job = InfillMusicJob(str(path), prime, first, last, options)
+        job = InfillMusicJob(str(path), prime, first, last, options, request)
         clear = (first * prime.bar_ticks, last * prime.bar_ticks)
     else:
-        job = GenerateMusicJob(str(path), args.bars, prime, args.at_bar, options)
+        job = GenerateMusicJob(str(path), args.bars, prime, args.at_bar, options, request)
         clear = None
         if prime is not None and args.at_bar is not None:
             clear = (args.at_bar * prime.bar_ticks, (args.at_bar + args.bars) * prime.bar_ticks)
@@ -85,10 +99,33 @@ def _generate(args: argparse.Namespace) -> int:
     song = prime.copy() if prime is not None else result["fragment"]
     if prime is not None:
         merge_command(song, result["fragment"], clear).do(song)
-    write_midi(song, args.out)
+    end_bar = result.get("last_bar", result["first_bar"] + result.get("bars", 0))
+    write_midi(song, args.out, end_tick=end_bar * song.bar_ticks)  # the file lasts the bars asked for
     new = result["fragment"].note_count
-    print(f"wrote {args.out}: {new} new notes, {song.bars} bars")
+    bars = max(song.bars, end_bar)
+    parts = ", ".join(t.name for t in result["fragment"].tracks if t.notes)
+    key = f", locked to {request.key}" if request.key is not None else ""
+    print(f"wrote {args.out}: {new} new notes, {bars} bars ({parts}){key}")
     return 0
+
+
+def _request(args: argparse.Namespace, card, prime):
+    """The key lock and instruments asked for on the command line (checked against the model's card)."""
+    from aigc_studio.music.constraints import Key, detect_key, parse_instruments, parse_key, parse_scale
+    from aigc_studio.music.jobs import MusicRequest, trained_programs
+
+    key = None
+    if args.key:
+        key = parse_key(args.key, args.scale)
+    elif args.scale:
+        detected = detect_key(prime) if prime is not None else None
+        key = Key(detected.tonic if detected else 0, parse_scale(args.scale))
+    elif prime is not None and not args.no_key_lock:
+        key = detect_key(prime)
+    instruments = None
+    if args.instruments:
+        instruments = parse_instruments(args.instruments, trained_programs(card))
+    return MusicRequest(key, instruments)
 
 
 def _train(args: argparse.Namespace) -> int:
