@@ -57,8 +57,8 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
 
 def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
-    from aigc_studio.core.registry import resolve_model
     from aigc_studio.core.modelfile import read_card
+    from aigc_studio.core.registry import resolve_model
     from aigc_studio.music.jobs import GenerateMusicJob, InfillMusicJob, SamplingOptions, sampling_defaults
     from aigc_studio.music.midi_io import read_midi, write_midi
     from aigc_studio.music.song import merge_command

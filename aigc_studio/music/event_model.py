@@ -82,7 +82,7 @@ class MusicTransformer:
         noise = torch.rand(max_new, generator=generator, dtype=torch.float64).numpy() if settings.temperature > 0 else None
         for step in range(max_new):
             # Near the end of the budget only the tokens that close the requested bars stay allowed.
-            grammar.closing = max_new - step <= grammar.bars_left + 2
+            grammar.closing = grammar.target_bars is not None and max_new - step <= grammar.bars_left + 2
             if decoder is not None:
                 if len(pending) > decoder.room:
                     window = self._restart(window, keep)
@@ -137,7 +137,7 @@ class MusicTransformer:
             header = [tok.bos] if prime is None else tok.header(template)
             tokens = self.sample(header, grammar, settings, generator, budget, use_cache, on_token, keep=header)
             song = tok.decode(header + tokens) if prime is None else tok.decode(tokens, song=template, bar_offset=0)
-            return _tidy(song, bars * song.bar_ticks), 0
+            return tidy_fragment(song, bars * song.bar_ticks), 0
         first_bar = prime.bars if at_bar is None else at_bar
         prefix = self._prefix(prime, first_bar, int(self.context * 0.6))
         template = _empty_copy(prime)
@@ -145,7 +145,7 @@ class MusicTransformer:
         header = tok.header(prime, first_bar * prime.bar_ticks)
         tokens = self.sample(prefix, grammar, settings, generator, budget, use_cache, on_token, keep=header)
         fragment = tok.decode(tokens, song=template, bar_offset=first_bar)
-        return _tidy(fragment, (first_bar + bars) * prime.bar_ticks), first_bar
+        return tidy_fragment(fragment, (first_bar + bars) * prime.bar_ticks), first_bar
 
     def infill(self, song: Song, first_bar: int, last_bar: int, settings: SamplingSettings,
                generator: torch.Generator, use_cache: bool = True,
@@ -166,7 +166,7 @@ class MusicTransformer:
         budget = max(16, self.context - len(prompt) - 1)
         tokens = self.sample(prompt, grammar, settings, generator, budget, use_cache, on_token, keep=prompt)
         fragment = tok.decode(tokens, song=_empty_copy(song), bar_offset=first_bar)
-        return _tidy(fragment, last_bar * song.bar_ticks)
+        return tidy_fragment(fragment, last_bar * song.bar_ticks)
 
     def _prefix(self, song: Song, first_bar: int, limit: int) -> list[int]:
         """Header plus as many whole bars before ``first_bar`` as fit in ``limit`` tokens."""
@@ -191,7 +191,7 @@ def _clip(song: Song, end: int) -> Song:
     return song
 
 
-def _tidy(song: Song, end: int) -> Song:
+def tidy_fragment(song: Song, end: int) -> Song:
     """:func:`_clip`, then on each track a note that restrikes a still-sounding pitch ends the earlier one.
 
     A MIDI file cannot hold two overlapping notes of one pitch on one channel: readers pair

@@ -290,6 +290,7 @@ class Grammar:
         self.pitch: int | None = None
         self.onset: list[tuple[int, int]] = []  # (program, pitch) of the notes at the current onset
         self.sounding: list[int] = []  # end steps (from the first bar) of the notes still sounding
+        self.header_tokens = 0  # time signature and tempo tokens before the first bar (at most one of each)
         self._cache: dict = {}
 
     @property
@@ -322,8 +323,12 @@ class Grammar:
             now = self._now()
             self.onset.append((self.program, self.pitch))
             self.sounding = [end for end in self.sounding if end > now] + [now + token - self.tok.dur0 + 1]
+        elif kind == "TS" and self.phase == "start":  # the piece's metre: positions per bar follow it
+            self.steps = self.tok.bar_steps(TIME_SIGNATURES[token - self.tok.ts0])
         elif kind in ("EOS", "FILL", "SEP"):
             self.at_end = True
+        if self.phase == "start":
+            self.header_tokens += 1
 
     def _now(self) -> int:
         return (self.bars - 1) * self.steps + max(0, self.pos)
@@ -350,7 +355,7 @@ class Grammar:
         full = self._full() if self.phase in ("pos", "note") else False
         program = self.program if self.phase in ("pos", "note") else None
         closing = self.closing and self.phase != "pitch"
-        key = (self.phase, self.pos, eos_ok, full, program, closing)
+        key = (self.phase, self.pos, self.steps, eos_ok, full, program, closing, min(self.header_tokens, 2))
         ids = self._cache.get(key)
         if ids is None:
             ids = self._cache[key] = np.array(sorted(set(self._allowed(eos_ok, full, program, closing))), dtype=np.int64)
@@ -382,6 +387,8 @@ class Grammar:
         if self.phase == "open":  # a continuation or infill must start a new bar
             return [t.bar]
         if self.phase == "start":
+            if self.header_tokens >= 2:
+                return [t.bar] + ends
             return [t.bar] + tempos + list(range(t.ts0, t.ts0 + len(TIME_SIGNATURES))) + ends
         if self.phase == "bar":
             return [t.bar] + later_pos + ends

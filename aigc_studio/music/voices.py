@@ -54,10 +54,17 @@ def split_voices(fragment: Song, song: Song | None, voicing: Voicing) -> Song:
 
     Voice tracks of ``song`` (matched by name) are reused; missing ones are added after its tracks.
     """
-    base = song.copy() if song is not None else Song(fragment.ticks_per_beat, [], list(fragment.tempos),
-                                                     fragment.time_signature)
-    out = Song(fragment.ticks_per_beat, [Track(t.name, t.program, t.channel, []) for t in base.tracks],
-               list(fragment.tempos), fragment.time_signature)
+    base = (
+        song.copy()
+        if song is not None
+        else Song(fragment.ticks_per_beat, [], list(fragment.tempos), fragment.time_signature)
+    )
+    out = Song(
+        fragment.ticks_per_beat,
+        [Track(t.name, t.program, t.channel, []) for t in base.tracks],
+        list(fragment.tempos),
+        fragment.time_signature,
+    )
     pool: list[Note] = []
     for index, track in enumerate(fragment.tracks):
         source = base.tracks[index] if index < len(base.tracks) else track
@@ -108,9 +115,11 @@ def deal(notes: list[Note], voices: int) -> list[list[Note]]:
                     if held.start == start:
                         continue
                     lines[v][-1] = Note(held.pitch, held.start, start - held.start, held.velocity, held.generated)
-        chosen_notes, extra = chord[: len(free)], chord[len(free):]
-        best = min(combinations(free, len(chosen_notes)),
-                   key=lambda vs: sum(abs(n.pitch - last_pitch[v]) for n, v in zip(chosen_notes, vs)))
+        chosen_notes, extra = chord[: len(free)], chord[len(free) :]
+        best = min(
+            combinations(free, len(chosen_notes)),
+            key=lambda vs: sum(abs(n.pitch - last_pitch[v]) for n, v in zip(chosen_notes, vs)),
+        )
         for n, v in zip(chosen_notes, best):
             if lines[v] and lines[v][-1].start == start:  # a voice restarted in a crowded chord: nearest instead
                 extra.append(n)

@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> None:
         card.extra["sampling"] = sampling
     card.content_hash = ""
     save_model(args.model, tensors, card)
-    print(f"{args.model}: limits {json.dumps(limits)}; voices {card.extra.get('voices')}; "
-          f"sampling {card.extra.get('sampling')}")
+    print(
+        f"{args.model}: limits {json.dumps(limits)}; voices {card.extra.get('voices')}; "
+        f"sampling {card.extra.get('sampling')}"
+    )
 
 
 if __name__ == "__main__":
