@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict
 
 import mido
 import numpy as np
@@ -13,7 +12,6 @@ import torch
 
 from aigc_studio.cli.main import main
 from aigc_studio.core.jobs import run_job
-from aigc_studio.core.modelfile import ModelCard, save_model
 from aigc_studio.core.paths import bundled_models_dir
 from aigc_studio.errors import InputError
 from aigc_studio.music.constraints import (
@@ -33,25 +31,6 @@ from aigc_studio.music.tokenizer import DRUM_PROGRAM, Grammar, MusicTokenizer
 from aigc_studio.nn.sampling import SamplingSettings
 
 CHORALES = bundled_models_dir() / "music-chorales-transformer.safetensors"
-
-
-@pytest.fixture(scope="module")
-def band_model(tmp_path_factory):
-    """An untrained tiny transformer whose card says it knows drums, bass and piano, 3 notes per onset."""
-    from aigc_studio.music.event_model import model_tensors, new_music_transformer
-
-    torch.manual_seed(1)
-    mt = new_music_transformer(MusicTokenizer(), layers=1, heads=2, width=32, context=128)
-    card = ModelCard(
-        "music-transformer",
-        asdict(mt.model.config),
-        name="band",
-        tokenizer=mt.tok.to_card(),
-        extra={"limits": {"max_onset_notes": 3, "max_sounding_notes": 5, "programs": [0, 33, 128]}},
-    )
-    path = tmp_path_factory.mktemp("band") / "band.safetensors"
-    save_model(path, model_tensors(mt.model), card)
-    return path
 
 
 def _random_walk(grammar: Grammar, steps: int, seed: int) -> list[int]:
