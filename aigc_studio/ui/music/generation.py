@@ -112,6 +112,10 @@ class MusicGeneration(QObject):
             # A fresh song takes the generated tempo and metre.
             self.pane.song.time_signature = fragment.time_signature
             self.pane.song.tempos = list(fragment.tempos)
+            # ...and its empty tracks take the parts the model wrote (e.g. the chorale voices) in the same order.
+            for track, part in zip(self.pane.song.tracks, fragment.tracks):
+                if not track.notes:
+                    track.name, track.program, track.channel = part.name, part.program, part.channel
         self.pane.push(merge_command(self.pane.song, fragment, clear, text))
         self._job_done(f"{text}: {fragment.note_count} new notes (highlighted until edited).")
 

@@ -81,7 +81,7 @@ class MusicToolbar(QWidget):
         self.interpolate = QPushButton("Interpolate")
         self.interpolate.setToolTip("MusicVAE: phrases morphing from the first 2 bars of the range to its last 2 bars")
         self.steps = QSpinBox(minimum=1, maximum=16, value=4, suffix=" steps")
-        self.steps.setToolTip("Phrases between the two ends of the interpolation")
+        self.steps.setToolTip("Phrases from the first to the last, both included (1: the phrase halfway between)")
         self.variations = QPushButton("Variations")
         self.variations.setToolTip("Alternatives of the bars selected in the ruler (else 4 bars from the cursor): "
                                    "audition each, keep one")
