@@ -141,7 +141,8 @@ class MusicTransformer:
         first_bar = prime.bars if at_bar is None else at_bar
         prefix = self._prefix(prime, first_bar, int(self.context * 0.6))
         template = _empty_copy(prime)
-        grammar = Grammar(tok, prime.time_signature, target_bars=bars, phase="open", limits=limits)
+        grammar = Grammar(tok, prime.time_signature, target_bars=bars, phase="open", limits=limits,
+                          used_programs=_programs_of(prime))
         header = tok.header(prime, first_bar * prime.bar_ticks)
         tokens = self.sample(prefix, grammar, settings, generator, budget, use_cache, on_token, keep=header)
         fragment = tok.decode(tokens, song=template, bar_offset=first_bar)
@@ -162,7 +163,8 @@ class MusicTransformer:
                 break
             suffix += bar
         prompt = prefix + [tok.fill] + suffix + [tok.sep]
-        grammar = Grammar(tok, song.time_signature, target_bars=last_bar - first_bar, phase="open", limits=limits)
+        grammar = Grammar(tok, song.time_signature, target_bars=last_bar - first_bar, phase="open", limits=limits,
+                          used_programs=_programs_of(song))
         budget = max(16, self.context - len(prompt) - 1)
         tokens = self.sample(prompt, grammar, settings, generator, budget, use_cache, on_token, keep=prompt)
         fragment = tok.decode(tokens, song=_empty_copy(song), bar_offset=first_bar)
@@ -213,6 +215,13 @@ def tidy_fragment(song: Song, end: int) -> Song:
         t.notes = kept
         t.sort()
     return song
+
+
+def _programs_of(song: Song) -> set[int]:
+    """Programs (128 = drums) of the song's tracks that have notes: the band a continuation keeps."""
+    from aigc_studio.music.tokenizer import DRUM_PROGRAM
+
+    return {DRUM_PROGRAM if t.is_drum else t.program for t in song.tracks if t.notes}
 
 
 def _empty_copy(song: Song) -> Song:

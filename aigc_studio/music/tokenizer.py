@@ -275,7 +275,7 @@ class Grammar:
     """
 
     def __init__(self, tokenizer: MusicTokenizer, time_signature=(4, 4), target_bars: int | None = None,
-                 phase: str = "start", allow_eos: bool = True, limits=None) -> None:
+                 phase: str = "start", allow_eos: bool = True, limits=None, used_programs=()) -> None:
         self.tok = tokenizer
         self.steps = tokenizer.bar_steps(time_signature)
         self.target_bars = target_bars
@@ -291,6 +291,7 @@ class Grammar:
         self.onset: list[tuple[int, int]] = []  # (program, pitch) of the notes at the current onset
         self.sounding: list[int] = []  # end steps (from the first bar) of the notes still sounding
         self.header_tokens = 0  # time signature and tempo tokens before the first bar (at most one of each)
+        self.used = set(used_programs)  # programs of the piece so far (the prime's, then what the model picked)
         self._cache: dict = {}
 
     @property
@@ -312,6 +313,7 @@ class Grammar:
             self.onset = []
         elif kind == "PROG":
             self.phase, self.program = "pos", token - self.tok.prog0
+            self.used.add(self.program)
         elif kind == "VEL":
             self.phase = "pos"
         elif kind == "TEMPO":
@@ -355,7 +357,8 @@ class Grammar:
         full = self._full() if self.phase in ("pos", "note") else False
         program = self.program if self.phase in ("pos", "note") else None
         closing = self.closing and self.phase != "pitch"
-        key = (self.phase, self.pos, self.steps, eos_ok, full, program, closing, min(self.header_tokens, 2))
+        band = tuple(sorted(self.used)) if self.limits is not None and self.limits.max_parts else ()
+        key = (self.phase, self.pos, self.steps, eos_ok, full, program, closing, min(self.header_tokens, 2), band)
         ids = self._cache.get(key)
         if ids is None:
             ids = self._cache[key] = np.array(sorted(set(self._allowed(eos_ok, full, program, closing))), dtype=np.int64)
@@ -373,6 +376,17 @@ class Grammar:
             return list(range(t.pitch0, t.pitch0 + 128))
         return [t.pitch0 + p for p in range(128) if p % 12 in limits.pitch_classes]
 
+    def _programs(self) -> list[int]:
+        """Programs a PROG token may name: the allowed ones; with ``max_parts``, one program per General MIDI
+        family and at most that many families in the piece (a band, not a new instrument every bar)."""
+        limits = self.limits
+        programs = list(range(129)) if limits is None or limits.programs is None else sorted(limits.programs)
+        if limits is None or not limits.max_parts:
+            return programs
+        families = {p // 8 for p in self.used}  # drums (128) are family 16
+        room = len(families) < limits.max_parts
+        return [p for p in programs if p in self.used or (room and p // 8 not in families)]
+
     def _allowed(self, eos_ok: bool, full: bool, program: int | None, closing: bool) -> list[int]:
         t, limits = self.tok, self.limits
         ends = [t.eos] if eos_ok else []
@@ -380,7 +394,7 @@ class Grammar:
             return [t.bar] + ends
         later_pos = list(range(t.pos0 + self.pos + 1, t.pos0 + self.steps))
         pitches = [] if full else self._pitches(program)
-        programs = range(129) if limits is None or limits.programs is None else sorted(limits.programs)
+        programs = self._programs()
         velocities = list(range(t.vel0, t.vel0 + t.config.velocity_bins))
         setters = [] if full else velocities + [t.prog0 + p for p in programs]
         tempos = list(range(t.tempo0, t.tempo0 + len(t.tempo_values)))
