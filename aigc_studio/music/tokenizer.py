@@ -388,7 +388,7 @@ class Grammar:
         return [p for p in programs if p in self.used or (room and p // 8 not in families)]
 
     def _allowed(self, eos_ok: bool, full: bool, program: int | None, closing: bool) -> list[int]:
-        t, limits = self.tok, self.limits
+        t = self.tok
         ends = [t.eos] if eos_ok else []
         if closing:  # out of tokens: only finish the bars (after a pitch, its duration first)
             return [t.bar] + ends

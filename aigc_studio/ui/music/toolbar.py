@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QCheckBox,
-    QMenu,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QSpinBox,
     QToolButton,
