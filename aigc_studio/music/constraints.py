@@ -217,27 +217,6 @@ class DecodeLimits:
         return self.programs is None or program in self.programs
 
 
-def corpus_limits(songs: list[Song], tokenizer) -> dict:
-    """Training-data limits for a model card: most notes at one onset, most sounding at once, programs used,
-    and how many instrument families a piece has (upper quartile, for the decoder's one-program-per-family band).
-
-    Counted on the tokenised songs (so unison doublings the tokenizer merges are not counted twice).
-    """
-    onset = sounding = 0
-    programs: set[int] = set()
-    families = []
-    for song in songs:
-        decoded = tokenizer.decode(tokenizer.encode(song), ticks_per_beat=song.ticks_per_beat)
-        onset = max(onset, max_onset_notes(decoded))
-        sounding = max(sounding, max_sounding_notes(decoded))
-        used = {DRUMS if t.is_drum else t.program for t in decoded.tracks if t.notes}
-        programs |= used
-        families.append(len({p // 8 for p in used}))
-    families.sort()
-    parts = families[(3 * len(families)) // 4] if families else 1  # the upper quartile of families per song
-    return {"max_onset_notes": onset, "max_sounding_notes": sounding, "programs": sorted(programs), "max_parts": parts}
-
-
 def max_onset_notes(song: Song) -> int:
     """Most notes (all tracks) starting at one tick."""
     counts = Counter(n.start for t in song.tracks for n in t.notes)

@@ -32,6 +32,7 @@ class MusicTransformer:
 
     def __init__(self, model: TransformerLM, tokenizer: MusicTokenizer, card: ModelCard | None = None) -> None:
         self.model, self.tok, self.card = model, tokenizer, card
+        self.limits: dict | None = None  # the training data's limits, set while training (see dataset.token_limits)
         self._decoders: dict = {}
 
     @property
@@ -240,7 +241,10 @@ def new_music_transformer(tokenizer: MusicTokenizer, layers: int = 4, heads: int
 
 
 def music_transformer_card(mt: MusicTransformer, **fields) -> ModelCard:
-    """A model card describing ``mt``."""
+    """A model card describing ``mt`` (with the training data's limits for the decoder when known)."""
+    limits = getattr(mt, "limits", None)
+    if limits is not None and "extra" not in fields:
+        fields["extra"] = {"limits": limits}
     return ModelCard(kind=KIND, config=asdict(mt.model.config), tokenizer=mt.tok.to_card(), **fields)
 
 

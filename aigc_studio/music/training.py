@@ -74,6 +74,7 @@ class TrainMusicJob:
         if s.kind == "music-transformer":
             tok = mt.tok
             train_data = TokenWindows(train_songs, tok, s.context, s.transpose, s.infill_fraction)
+            mt.limits = train_data.limits  # into the card: the decoder never writes more than the data had
             val_data = TokenWindows(val_songs, tok, s.context, 0, 0.0)
             data_size = {"tokens": train_data.tokens, "val_tokens": val_data.tokens}
         else:

@@ -20,7 +20,7 @@ import json
 def main(argv: list[str] | None = None) -> None:
     """Rewrite the model file's card in place (atomically)."""
     from aigc_studio.core.modelfile import load_model, save_model
-    from aigc_studio.music.constraints import corpus_limits
+    from aigc_studio.music.dataset import song_limits
     from aigc_studio.music.tokenizer import MusicTokenizer
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         from aigc_studio.music.dataset import load_corpus
 
         corpus = load_corpus([args.data])
-        measured = corpus_limits([song for _, song in corpus.songs], MusicTokenizer.from_card(card.tokenizer))
+        measured = song_limits([song for _, song in corpus.songs], MusicTokenizer.from_card(card.tokenizer))
         limits.update(measured, measured_on=f"{len(corpus.songs)} MIDI files")
         print("measured:", json.dumps(measured))
     for key, value in (("max_onset_notes", args.max_onset), ("max_sounding_notes", args.max_sounding)):
