@@ -385,7 +385,8 @@ class Grammar:
             return programs
         families = {p // 8 for p in self.used}  # drums (128) are family 16
         room = len(families) < limits.max_parts
-        return [p for p in programs if p in self.used or (room and p // 8 not in families)]
+        band = [p for p in programs if p in self.used or (room and p // 8 not in families)]
+        return band or programs  # instruments asked for outside a full band are still written
 
     def _allowed(self, eos_ok: bool, full: bool, program: int | None, closing: bool) -> list[int]:
         t = self.tok
