@@ -217,3 +217,19 @@ def test_instruments_on_the_command_line_give_only_those_parts_drums_on_channel_
     assert main(["generate", "music", "--model", str(band_model), "--instruments", "strings",
                  "--out", str(tmp_path / "x.mid")]) == 1
     assert "it knows piano, bass, drums" in capsys.readouterr().err
+
+
+def test_a_fragment_that_stays_broken_fails_the_job_with_the_reason(band_model, monkeypatch):
+    from aigc_studio.errors import StudioError
+    from aigc_studio.music import jobs
+
+    attempts = []
+
+    def always_broken(fragment, first, bars, limits):
+        attempts.append(fragment.note_count)
+        return ["7 notes at one onset (the model allows 3)"]
+
+    monkeypatch.setattr(jobs, "fragment_problems", always_broken)
+    with pytest.raises(StudioError, match="kept writing broken bars .7 notes at one onset"):
+        run_job(GenerateMusicJob(str(band_model), bars=2), seed=0)
+    assert len(attempts) == jobs.ATTEMPTS  # sampled again each time, never returned as a success
