@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--temperature", type=float, default=None)
     p.add_argument("--top-p", type=float, default=None)
     p.add_argument("--note", default="", help="how the limits were found, for the card")
+    p.add_argument("--description", default=None, help="one line for the model list")
     args = p.parse_args(argv)
 
     card, tensors = load_model(args.model)
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.top_p is not None:
             sampling["top_p"] = args.top_p
         card.extra["sampling"] = sampling
+    if args.description is not None:
+        card.description = args.description
     card.content_hash = ""
     save_model(args.model, tensors, card)
     print(
