@@ -207,15 +207,45 @@ def test_a_long_prime_slides_the_window_and_continues_at_its_end(band_model):
 
 def test_instruments_on_the_command_line_give_only_those_parts_drums_on_channel_10(band_model, tmp_path, capsys):
     out = tmp_path / "groove.mid"
-    assert main(["generate", "music", "--model", str(band_model), "--bars", "4", "--seed", "3", "--instruments",
-                 "drums,bass", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "music",
+                "--model",
+                str(band_model),
+                "--bars",
+                "4",
+                "--seed",
+                "3",
+                "--instruments",
+                "drums,bass",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     midi = mido.MidiFile(str(out))
     channels = {m.channel for t in midi.tracks for m in t if m.type == "note_on"}
     programs = {m.channel: m.program for t in midi.tracks for m in t if m.type == "program_change"}
     assert channels and channels <= {9} | {c for c, p in programs.items() if 32 <= p < 40}
     assert 9 in channels  # drums on channel 10
-    assert main(["generate", "music", "--model", str(band_model), "--instruments", "strings",
-                 "--out", str(tmp_path / "x.mid")]) == 1
+    assert (
+        main(
+            [
+                "generate",
+                "music",
+                "--model",
+                str(band_model),
+                "--instruments",
+                "strings",
+                "--out",
+                str(tmp_path / "x.mid"),
+            ]
+        )
+        == 1
+    )
     assert "it knows piano, bass, drums" in capsys.readouterr().err
 
 

@@ -101,9 +101,16 @@ def main(argv: list[str] | None = None) -> dict:
         if key is not None:
             locked.append(in_scale_share(song, key))
     seconds = time.monotonic() - started
-    out = {"model": card.name, "sampling": {"temperature": options.temperature, "top_p": options.top_p},
-           "bars": args.bars, "broken": len(broken), "broken_examples": broken[:5],
-           "generated": summarise(figs), "parts_seen": dict(parts), "seconds_per_piece": round(seconds / args.seeds, 2)}
+    out = {
+        "model": card.name,
+        "sampling": {"temperature": options.temperature, "top_p": options.top_p},
+        "bars": args.bars,
+        "broken": len(broken),
+        "broken_examples": broken[:5],
+        "generated": summarise(figs),
+        "parts_seen": dict(parts),
+        "seconds_per_piece": round(seconds / args.seeds, 2),
+    }
     if locked:
         out["in_locked_scale"] = round(statistics.mean(locked), 4)
         out["in_locked_scale_worst"] = round(min(locked), 4)
