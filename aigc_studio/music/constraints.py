@@ -195,6 +195,7 @@ class DecodeLimits:
     pitch_classes: frozenset[int] | None = None
     max_duration_ticks: int | None = None
     max_parts: int | None = None  # instrument families in one piece (one program each)
+    onset_by_family: tuple[tuple[int, int], ...] | None = None  # (family, most notes at one onset); drums 16
 
     @classmethod
     def from_card(cls, card, key: Key | None = None, instruments: frozenset[int] | None = None) -> DecodeLimits:
@@ -210,7 +211,14 @@ class DecodeLimits:
             programs,
             key.pitch_classes if key is not None else None,
             max_parts=data.get("max_parts"),
+            onset_by_family=tuple((int(f), int(n)) for f, n in data["max_onset_by_family"].items())
+            if data.get("max_onset_by_family")
+            else None,
         )
+
+    def onset_cap(self, program: int) -> int | None:
+        """Most notes of ``program``'s family at one onset (None: no cap)."""
+        return dict(self.onset_by_family or ()).get(program // 8)
 
     def allows_program(self, program: int) -> bool:
         """Whether notes of ``program`` (128 = drums) may be written."""

@@ -181,10 +181,12 @@ class TokenWindows:
 def token_limits(songs: list[tuple[list[list[int]], int]], tok: MusicTokenizer) -> dict:
     """What the model card stores for the decoder's masks, counted on tokenised songs ((bars, steps per bar)).
 
-    Most notes at one onset and sounding at once (all instruments), the programs used (128 = drums),
-    and the upper quartile of instrument families per song (the decoder's band size).
+    Most notes at one onset and sounding at once (all instruments), most notes at one onset per
+    General MIDI family (a bass plays one or two notes at a time, a piano five), the programs used
+    (128 = drums) and the upper quartile of instrument families per song (the decoder's band size).
     """
     onset_most = sounding_most = 0
+    by_family: dict[int, int] = {}
     programs: set[int] = set()
     families: list[int] = []
     for bars, steps in songs:
@@ -192,15 +194,19 @@ def token_limits(songs: list[tuple[list[list[int]], int]], tok: MusicTokenizer) 
         ends: list[int] = []
         for index, bar in enumerate(bars):
             now, onset, program = index * steps, 0, 0
+            per_family: dict[int, int] = {}
             for t in bar:
                 kind = tok.kind(t)
                 if kind == "POS":
-                    now, onset = index * steps + t - tok.pos0, 0
+                    now, onset, per_family = index * steps + t - tok.pos0, 0, {}
                 elif kind == "PROG":
                     program = t - tok.prog0
                     used.add(program)
                 elif kind == "DUR":
                     onset += 1
+                    family = program // 8
+                    per_family[family] = per_family.get(family, 0) + 1
+                    by_family[family] = max(by_family.get(family, 0), per_family[family])
                     ends = [e for e in ends if e > now] + [now + t - tok.dur0 + 1]
                     onset_most = max(onset_most, onset)
                     sounding_most = max(sounding_most, len(ends))
@@ -208,7 +214,8 @@ def token_limits(songs: list[tuple[list[list[int]], int]], tok: MusicTokenizer) 
         families.append(len({p // 8 for p in used}))
     families.sort()
     return {"max_onset_notes": onset_most, "max_sounding_notes": sounding_most, "programs": sorted(programs),
-            "max_parts": families[(3 * len(families)) // 4] if families else 1}
+            "max_parts": families[(3 * len(families)) // 4] if families else 1,
+            "max_onset_by_family": {str(f): n for f, n in sorted(by_family.items())}}
 
 
 def song_limits(songs: list[Song], tok: MusicTokenizer) -> dict:

@@ -356,13 +356,17 @@ class Grammar:
         eos_ok = self.allow_eos and (self.target_bars is None or self.bars >= self.target_bars)
         full = self._full() if self.phase in ("pos", "note") else False
         program = self.program if self.phase in ("pos", "note") else None
+        if not full and program is not None and self.limits is not None and self.limits.onset_by_family:
+            cap = self.limits.onset_cap(program)  # this instrument's most notes at one onset
+            if cap is not None and sum(1 for prog, _ in self.onset if prog // 8 == program // 8) >= cap:
+                program = -1  # no more notes of it here; another instrument still may
         closing = self.closing and self.phase != "pitch"
         band = tuple(sorted(self.used)) if self.limits is not None and self.limits.max_parts else ()
         key = (self.phase, self.pos, self.steps, eos_ok, full, program, closing, min(self.header_tokens, 2), band)
         ids = self._cache.get(key)
         if ids is None:
             ids = self._cache[key] = np.array(sorted(set(self._allowed(eos_ok, full, program, closing))), dtype=np.int64)
-        if self.phase in ("pos", "note") and self.onset and not full:
+        if self.phase in ("pos", "note") and self.onset and not full and program != -1:
             taken = [self.tok.pitch0 + p for prog, p in self.onset if prog == program]
             if taken:
                 ids = ids[~np.isin(ids, taken)]
@@ -372,6 +376,8 @@ class Grammar:
         t, limits = self.tok, self.limits
         if limits is not None and program is None:
             return []  # the bar must name its instrument before its first note, as in training
+        if program == -1:
+            return []  # the instrument's notes at this onset are as many as the data ever had
         if limits is None or limits.pitch_classes is None or program == DRUM_PROGRAM:
             return list(range(t.pitch0, t.pitch0 + 128))
         return [t.pitch0 + p for p in range(128) if p % 12 in limits.pitch_classes]
