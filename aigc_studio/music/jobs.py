@@ -88,6 +88,13 @@ def _checked(ctx, attempt, bars: int, limits: DecodeLimits, voicing=None, song: 
                       "a lower temperature or fewer bars.")
 
 
+def _check_once(fragment: Song, first_bar: int, bars: int) -> None:
+    """The validity check for greedy (deterministic) decodes: sampling again would give the same, so fail."""
+    problems = fragment_problems(fragment, first_bar, bars, DecodeLimits())
+    if problems:
+        raise StudioError(f"The model wrote broken bars ({'; '.join(problems)}).")
+
+
 def _transformer_setup(model, song: Song | None, request: MusicRequest):
     """(limits, voicing, the song as the model reads it) for a music transformer."""
     from aigc_studio.music.voices import Voicing, model_view
@@ -340,6 +347,7 @@ class InterpolateMusicJob:
             phrases = interpolate(model, a, b, self.steps)
         fragment = _place(phrases, model.config, self.song, self.at_bar)
         first = self.at_bar if self.at_bar is not None else self.song.bars
+        _check_once(fragment, first, self.steps * model.config.bars)
         return {"fragment": fragment, "first_bar": first, "bars": self.steps * model.config.bars}
 
 
@@ -386,6 +394,9 @@ class VariationsJob:
                     ctx.progress(start / self.count, f"variation {start + 1} of {self.count}")
                     phrases += model.decode(z[start : start + VAE_DECODE_CHUNK]).tolist()
             alternatives = [_vae_request(_place([p], model.config, self.song, self.bar), self.request) for p in phrases]
+            for alternative in alternatives:
+                ctx.check_cancelled()
+                _check_once(alternative, self.bar, model.config.bars)
             return {"alternatives": alternatives, "first_bar": self.bar, "last_bar": self.bar + model.config.bars}
         last = self.last_bar if self.last_bar is not None else self.bar + 2
         if last <= self.bar:
