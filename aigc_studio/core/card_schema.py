@@ -29,6 +29,7 @@ CARD_FIELDS: dict[str, tuple[type, ...]] = {
     "content_hash": (str,),
     "created": (str,),
     "extra": (dict,),
+    "evaluation": (dict,),  # figures of the short evaluation after training (aigc_studio.evaluate.card)
 }
 REQUIRED_CARD_FIELDS = ("kind", "config", "format_version")
 

@@ -1,8 +1,9 @@
 """Engine jobs of the music studio: generate, continue, infill, VAE sample/interpolate/variations.
 
 Torch is imported inside ``run`` so that the GUI can import this module
-without loading torch. Results are plain songs (fragments holding only the
-new notes, aligned with the document's tracks).
+without loading torch. Results are typed records: GeneratedMusic (a fragment
+holding only the new notes, aligned with the document's tracks) and, from
+Variations, MusicVariations (several alternative fragments of the same bars).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aigc_studio.core.events import GeneratedMusic, MusicVariations
+from aigc_studio.core.seeds import job_seed
 from aigc_studio.errors import InputError, StudioError
 from aigc_studio.music.constraints import DecodeLimits, Key, fragment_problems, snap_to_scale
 from aigc_studio.music.song import Song
@@ -41,7 +44,9 @@ class MusicRequest:
 def sampling_defaults(card) -> SamplingOptions:
     """The sampling settings a model's card recommends (the starter chorale model stays in key with them)."""
     data = dict((card.extra or {}).get("sampling") or {}) if card is not None else {}
-    return SamplingOptions(float(data.get("temperature", 1.0)), int(data.get("top_k", 0)), float(data.get("top_p", 0.95)))
+    return SamplingOptions(
+        float(data.get("temperature", 1.0)), int(data.get("top_k", 0)), float(data.get("top_p", 0.95))
+    )
 
 
 def trained_programs(card) -> frozenset[int] | None:
@@ -58,8 +63,10 @@ def _limits(model, request: MusicRequest) -> DecodeLimits:
         from aigc_studio.music.constraints import describe_programs
 
         known = trained_programs(card) or frozenset()
-        raise InputError("This model was not trained on the instruments asked for; it knows "
-                         f"{', '.join(describe_programs(known)) or 'no instruments it names'}.")
+        raise InputError(
+            "This model was not trained on the instruments asked for; it knows "
+            f"{', '.join(describe_programs(known)) or 'no instruments it names'}."
+        )
     return limits
 
 
@@ -84,8 +91,10 @@ def _checked(ctx, attempt, bars: int, limits: DecodeLimits, voicing=None, song: 
         if not problems:
             return fragment, first
         ctx.log(f"attempt {number} wrote a broken fragment ({'; '.join(problems)}); sampling it again")
-    raise StudioError(f"The model kept writing broken bars ({'; '.join(problems)}). Try another seed, "
-                      "a lower temperature or fewer bars.")
+    raise StudioError(
+        f"The model kept writing broken bars ({'; '.join(problems)}). Try another seed, "
+        "a lower temperature or fewer bars."
+    )
 
 
 def _check_once(fragment: Song, first_bar: int, bars: int) -> None:
@@ -103,6 +112,11 @@ def _transformer_setup(model, song: Song | None, request: MusicRequest):
     voicing = Voicing.from_card(getattr(model, "card", None))
     view = model_view(song, voicing) if voicing is not None and song is not None else song
     return limits, voicing, view
+
+
+def _name(path: str | Path) -> str:
+    """The model's file name, for the result (which model made these notes)."""
+    return Path(path).name
 
 
 def model_kind(path: str | Path) -> str:
@@ -142,8 +156,9 @@ def _guarded(ctx, what: str, attempt):
                 raise
             free_device_memory(ctx.device)
             if retry:
-                raise StudioError(f"Out of memory while {what}. Ask for fewer bars or phrases, or pick a smaller "
-                                  "model.") from exc
+                raise StudioError(
+                    f"Out of memory while {what}. Ask for fewer bars or phrases, or pick a smaller model."
+                ) from exc
             if ctx.device.type != "cpu":
                 ctx.log(f"Out of memory on the {ctx.device.type.upper()} while {what}: trying again on the CPU.")
                 ctx.device = torch.device("cpu")
@@ -162,8 +177,9 @@ def _steps_checked(ctx, model):
 def _settings(options: SamplingOptions, bars: int):
     from aigc_studio.nn.sampling import SamplingSettings
 
-    return SamplingSettings(temperature=options.temperature, top_k=options.top_k, top_p=options.top_p,
-                            max_new_tokens=bars * 120)
+    return SamplingSettings(
+        temperature=options.temperature, top_k=options.top_k, top_p=options.top_p, max_new_tokens=bars * 120
+    )
 
 
 def _token_reporter(ctx, bars: int):
@@ -195,42 +211,63 @@ class GenerateMusicJob:
     at_bar: int | None = None
     options: SamplingOptions = field(default_factory=SamplingOptions)
     request: MusicRequest = field(default_factory=MusicRequest)
+    seed: int | None = None  # None: the engine's seed for this job, else one drawn once when it starts
     title: str = "Generate music"
 
-    def run(self, ctx) -> dict:
-        """Write the bars (retried once after running out of memory)."""
+    def run(self, ctx) -> GeneratedMusic:
+        """Write the bars (retried once after running out of memory, with the same seed)."""
         if not 1 <= self.bars <= 256:
             raise InputError("Bars must be between 1 and 256.")
+        self.seed = job_seed(self.seed, ctx)
         return _guarded(ctx, f"writing {self.bars} bars", lambda: self._run(ctx))
 
-    def _run(self, ctx) -> dict:
+    def _run(self, ctx) -> GeneratedMusic:
         started = time.monotonic()
         kind, model = _load(ctx, self.model)
-        gen = ctx.generator()
+        gen = ctx.generator(self.seed)
         if kind == VAE:
             if self.request.instruments is not None:
                 raise InputError("A MusicVAE writes one melody line; choosing instruments needs a music-transformer.")
 
             def vae_attempt():
                 with _steps_checked(ctx, model):
-                    fragment, first = _vae_phrases(model, self.bars, self.options.temperature, gen, self.prime,
-                                                   self.at_bar)
+                    fragment, first = _vae_phrases(
+                        model, self.bars, self.options.temperature, gen, self.prime, self.at_bar
+                    )
                 return _clip_bars(_vae_request(fragment, self.request), first + self.bars), first
 
             limits = DecodeLimits(pitch_classes=self.request.key.pitch_classes if self.request.key else None)
             fragment, first = _checked(ctx, vae_attempt, self.bars, limits)
-            return {"fragment": fragment, "first_bar": first, "bars": self.bars, "tokens": 0,
-                    "seconds": time.monotonic() - started}
+            return GeneratedMusic(
+                fragment,
+                self.seed,
+                _name(self.model),
+                time.monotonic() - started,
+                details={"first_bar": first, "bars": self.bars, "tokens": 0},
+            )
         limits, voicing, prime = _transformer_setup(model, self.prime, self.request)
         on_token, state = _token_reporter(ctx, self.bars)
 
         def attempt():
-            return model.generate(self.bars, _settings(self.options, self.bars), gen, prime=prime, at_bar=self.at_bar,
-                                  use_cache=self.options.use_cache, on_token=on_token, limits=limits)
+            return model.generate(
+                self.bars,
+                _settings(self.options, self.bars),
+                gen,
+                prime=prime,
+                at_bar=self.at_bar,
+                use_cache=self.options.use_cache,
+                on_token=on_token,
+                limits=limits,
+            )
 
         fragment, first = _checked(ctx, attempt, self.bars, limits, voicing, self.prime)
-        return {"fragment": fragment, "first_bar": first, "bars": self.bars, "tokens": state["n"],
-                "seconds": time.monotonic() - started}
+        return GeneratedMusic(
+            fragment,
+            self.seed,
+            _name(self.model),
+            time.monotonic() - started,
+            details={"first_bar": first, "bars": self.bars, "tokens": state["n"]},
+        )
 
 
 @dataclass
@@ -243,13 +280,15 @@ class InfillMusicJob:
     last_bar: int
     options: SamplingOptions = field(default_factory=SamplingOptions)
     request: MusicRequest = field(default_factory=MusicRequest)
+    seed: int | None = None  # None: the engine's seed for this job, else one drawn once when it starts
     title: str = "Regenerate selection"
 
-    def run(self, ctx) -> dict:
-        """Regenerate the bars (retried once after running out of memory)."""
+    def run(self, ctx) -> GeneratedMusic:
+        """Regenerate the bars (retried once after running out of memory, with the same seed)."""
+        self.seed = job_seed(self.seed, ctx)
         return _guarded(ctx, "regenerating the selection", lambda: self._run(ctx))
 
-    def _run(self, ctx) -> dict:
+    def _run(self, ctx) -> GeneratedMusic:
         kind, model = _load(ctx, self.model)
         if kind != TRANSFORMER:
             raise InputError("Regenerating a selection needs a music-transformer model, not a MusicVAE.")
@@ -258,22 +297,38 @@ class InfillMusicJob:
             raise InputError("Select at least one bar to regenerate.")
         limits, voicing, view = _transformer_setup(model, self.song, self.request)
         on_token, state = _token_reporter(ctx, bars)
-        gen = ctx.generator()
+        gen = ctx.generator(self.seed)
 
         def attempt():
-            return model.infill(view, self.first_bar, self.last_bar, _settings(self.options, bars), gen,
-                                use_cache=self.options.use_cache, on_token=on_token, limits=limits), self.first_bar
+            return model.infill(
+                view,
+                self.first_bar,
+                self.last_bar,
+                _settings(self.options, bars),
+                gen,
+                use_cache=self.options.use_cache,
+                on_token=on_token,
+                limits=limits,
+            ), self.first_bar
 
         fragment, _ = _checked(ctx, attempt, bars, limits, voicing, self.song)
-        return {"fragment": fragment, "first_bar": self.first_bar, "last_bar": self.last_bar, "tokens": state["n"]}
+        return GeneratedMusic(
+            fragment,
+            self.seed,
+            _name(self.model),
+            details={"first_bar": self.first_bar, "last_bar": self.last_bar, "tokens": state["n"]},
+        )
 
 
 def _clip_bars(fragment: Song, end_bar: int) -> Song:
     """Drop notes from ``end_bar`` on and shorten those that ring past it (phrases come in whole phrase lengths)."""
     end = end_bar * fragment.bar_ticks
     for t in fragment.tracks:
-        t.notes = [n if n.end <= end else n.__class__(n.pitch, n.start, end - n.start, n.velocity, n.generated)
-                   for n in t.notes if n.start < end]
+        t.notes = [
+            n if n.end <= end else n.__class__(n.pitch, n.start, end - n.start, n.velocity, n.generated)
+            for n in t.notes
+            if n.start < end
+        ]
     return fragment
 
 
@@ -289,12 +344,13 @@ def _vae_request(fragment: Song, request: MusicRequest) -> Song:
 def _vae_phrases(model, bars: int, temperature: float, gen, template: Song | None, at_bar: int | None):
     import torch
 
-
     c = model.config
     count = max(1, -(-bars // c.bars))
     z = torch.randn((count, c.latent), generator=gen).to(next(model.parameters()).device)
     phrases = model.decode(z, temperature=max(0.0, temperature - 0.5), generator=gen).tolist()
-    return _place(phrases, c, template, at_bar), (at_bar if at_bar is not None else (template.bars if template and template.note_count else 0))
+    return _place(phrases, c, template, at_bar), (
+        at_bar if at_bar is not None else (template.bars if template and template.note_count else 0)
+    )
 
 
 def _place(phrases, config, template: Song | None, at_bar: int | None) -> Song:
@@ -327,11 +383,11 @@ class InterpolateMusicJob:
     at_bar: int | None = None
     title: str = "Interpolate"
 
-    def run(self, ctx) -> dict:
+    def run(self, ctx) -> GeneratedMusic:
         """Morph between the two phrases (retried once after running out of memory)."""
         return _guarded(ctx, "interpolating", lambda: self._run(ctx))
 
-    def _run(self, ctx) -> dict:
+    def _run(self, ctx) -> GeneratedMusic:
         from aigc_studio.music.vae import interpolate, song_to_melody
 
         kind, model = _load(ctx, self.model)
@@ -348,7 +404,9 @@ class InterpolateMusicJob:
         fragment = _place(phrases, model.config, self.song, self.at_bar)
         first = self.at_bar if self.at_bar is not None else self.song.bars
         _check_once(fragment, first, self.steps * model.config.bars)
-        return {"fragment": fragment, "first_bar": first, "bars": self.steps * model.config.bars}
+        return GeneratedMusic(
+            fragment, None, _name(self.model), details={"first_bar": first, "bars": self.steps * model.config.bars}
+        )
 
 
 @dataclass
@@ -357,7 +415,8 @@ class VariationsJob:
 
     Transformer: each alternative re-infills the bars in the context around them. MusicVAE: the
     2-bar phrase at ``bar`` re-decoded from its latent plus ``amount`` of noise.
-    Result: ``alternatives`` (fragments holding the new notes of those bars), ``first_bar``, ``last_bar``.
+    Result: MusicVariations (``alternatives``: fragments holding the new notes of those bars; ``first_bar``,
+    ``last_bar`` in its details).
     """
 
     model: str
@@ -368,19 +427,21 @@ class VariationsJob:
     options: SamplingOptions = field(default_factory=SamplingOptions)
     last_bar: int | None = None
     request: MusicRequest = field(default_factory=MusicRequest)
+    seed: int | None = None  # None: the engine's seed for this job, else one drawn once when it starts
     title: str = "Variations"
 
-    def run(self, ctx) -> dict:
-        """Write the variations (retried once after running out of memory)."""
+    def run(self, ctx) -> MusicVariations:
+        """Write the variations (retried once after running out of memory, with the same seed)."""
         if not 1 <= self.count <= 10_000_000:
             raise InputError("Ask for at least one variation.")
+        self.seed = job_seed(self.seed, ctx)
         return _guarded(ctx, "writing variations", lambda: self._run(ctx))
 
-    def _run(self, ctx) -> dict:
+    def _run(self, ctx) -> GeneratedMusic:
         import torch
 
         kind, model = _load(ctx, self.model)
-        gen = ctx.generator()
+        gen = ctx.generator(self.seed)
         if kind == VAE:
             from aigc_studio.music.vae import song_to_melody
 
@@ -397,7 +458,12 @@ class VariationsJob:
             for alternative in alternatives:
                 ctx.check_cancelled()
                 _check_once(alternative, self.bar, model.config.bars)
-            return {"alternatives": alternatives, "first_bar": self.bar, "last_bar": self.bar + model.config.bars}
+            return MusicVariations(
+                alternatives,
+                self.seed,
+                _name(self.model),
+                details={"first_bar": self.bar, "last_bar": self.bar + model.config.bars},
+            )
         last = self.last_bar if self.last_bar is not None else self.bar + 2
         if last <= self.bar:
             raise InputError("Select at least one bar to vary.")
@@ -407,9 +473,18 @@ class VariationsJob:
             ctx.progress(i / self.count, f"variation {i + 1} of {self.count}")
 
             def attempt():
-                return model.infill(view, self.bar, last, _settings(self.options, last - self.bar), gen,
-                                    use_cache=self.options.use_cache, limits=limits,
-                                    on_token=lambda _token: ctx.check_cancelled()), self.bar
+                return model.infill(
+                    view,
+                    self.bar,
+                    last,
+                    _settings(self.options, last - self.bar),
+                    gen,
+                    use_cache=self.options.use_cache,
+                    limits=limits,
+                    on_token=lambda _token: ctx.check_cancelled(),
+                ), self.bar
 
             alternatives.append(_checked(ctx, attempt, last - self.bar, limits, voicing, self.song)[0])
-        return {"alternatives": alternatives, "first_bar": self.bar, "last_bar": last}
+        return MusicVariations(
+            alternatives, self.seed, _name(self.model), details={"first_bar": self.bar, "last_bar": last}
+        )

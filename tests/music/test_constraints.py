@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from aigc_studio.cli.main import main
+from aigc_studio.core.events import MusicVariations
 from aigc_studio.core.jobs import run_job
 from aigc_studio.core.paths import bundled_models_dir
 from aigc_studio.errors import InputError
@@ -183,12 +184,35 @@ def test_variations_are_alternatives_of_the_same_bars(band_model):
     result = run_job(
         VariationsJob(str(band_model), song, 1, count=3, last_bar=3, request=MusicRequest(Key(0, "major"))), seed=2
     )
-    assert (result["first_bar"], result["last_bar"]) == (1, 3) and len(result["alternatives"]) == 3
-    for alternative in result["alternatives"]:
+    assert isinstance(result, MusicVariations) and result.seed == 2
+    assert (result.details["first_bar"], result.details["last_bar"]) == (1, 3) and len(result.alternatives) == 3
+    for alternative in result.alternatives:
         starts = [n.start for t in alternative.tracks for n in t.notes]
         assert all(song.bar_ticks <= s < 3 * song.bar_ticks for s in starts)
         assert all(n.pitch % 12 in Key(0).pitch_classes for t in alternative.tracks if not t.is_drum for n in t.notes)
-    assert len({tuple((n.pitch, n.start) for t in a.tracks for n in t.notes) for a in result["alternatives"]}) > 1
+    assert len({tuple((n.pitch, n.start) for t in a.tracks for n in t.notes) for a in result.alternatives}) > 1
+
+
+def test_cli_variations_write_one_file_per_alternative_keeping_the_other_bars(band_model, tmp_path, capsys):
+    from aigc_studio.music.midi_io import read_midi, write_midi
+
+    prime = Song(tracks=[Track("Piano", 0, 0, [Note(60 + i % 5, i * 480, 480) for i in range(24)])])
+    write_midi(prime, tmp_path / "prime.mid")
+    args = ["generate", "music", "--model", str(band_model), "--prime", str(tmp_path / "prime.mid")]
+    assert main([*args, "--infill", "1:3", "--variations", "3", "--seed", "2", "--out", str(tmp_path / "v.mid")]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote 3 variations of bars 1-2" in printed and "(seed 2)" in printed
+    bt = prime.bar_ticks
+    outside = sorted((n.pitch, n.start) for n in prime.tracks[0].notes if not bt <= n.start < 3 * bt)
+    varied = set()
+    for number in (1, 2, 3):
+        song, _ = read_midi(tmp_path / f"v-{number}.mid")
+        notes = [n for t in song.tracks for n in t.notes]
+        assert sorted((n.pitch, n.start) for n in notes if not bt <= n.start < 3 * bt) == outside
+        varied.add(tuple(sorted((n.pitch, n.start) for n in notes if bt <= n.start < 3 * bt)))
+    assert len(varied) > 1
+    assert main([*args, "--variations", "3", "--out", str(tmp_path / "w.mid")]) == 1
+    assert "--variations takes 1 to 16 and needs --infill" in capsys.readouterr().err
 
 
 def test_a_long_prime_slides_the_window_and_continues_at_its_end(band_model):

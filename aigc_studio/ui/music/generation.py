@@ -7,7 +7,6 @@ one undoable edit, highlighted until the musician edits it.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +14,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from aigc_studio.core.events import GeneratedMusic, MusicVariations
+from aigc_studio.core.seeds import random_seed
 from aigc_studio.music.song import Song, merge_command
 
 if TYPE_CHECKING:
@@ -77,15 +78,18 @@ class MusicGeneration(QObject):
         return MusicRequest(key, instruments)
 
     def _seed(self) -> int:
+        """The seed box's value; with "random" ticked, a fresh seed drawn now and shown in the box."""
         if self.pane.toolbar.random_seed.isChecked():
-            self.pane.toolbar.seed.setValue(random.randrange(1, 1_000_000))
+            self.pane.toolbar.seed.setValue(random_seed() % (self.pane.toolbar.seed.maximum() + 1))
         return self.pane.toolbar.seed.value()
 
     def _submit(self, job, clear: tuple[int, int] | None, text: str) -> None:
         if self.busy:
             self.status_message.emit("A model job is already running.")
             return
-        handle = self.pane.engine.submit(job, seed=self._seed())
+        if getattr(job, "seed", 0) is None:  # the job owns its seed: "random" is drawn here, once, and shown
+            job.seed = self._seed()
+        handle = self.pane.engine.submit(job, seed=getattr(job, "seed", None))
         self._handle = handle
         for b in self.pane.toolbar.model_buttons():
             b.setEnabled(False)
@@ -103,11 +107,11 @@ class MusicGeneration(QObject):
         if message:
             self.status_message.emit(message)
 
-    def _on_result(self, result, clear, text: str) -> None:
-        if "alternatives" in result:
+    def _on_result(self, result: GeneratedMusic | MusicVariations, clear, text: str) -> None:
+        if isinstance(result, MusicVariations):
             self._on_variations(result)
             return
-        fragment: Song = result["fragment"]
+        fragment: Song = result.fragment
         if self.pane.song.note_count == 0 and not clear and fragment.note_count:
             # A fresh song takes the generated tempo and metre.
             self.pane.song.time_signature = fragment.time_signature
@@ -117,7 +121,8 @@ class MusicGeneration(QObject):
                 if not track.notes:
                     track.name, track.program, track.channel = part.name, part.program, part.channel
         self.pane.push(merge_command(self.pane.song, fragment, clear, text))
-        self._job_done(f"{text}: {fragment.note_count} new notes (highlighted until edited).")
+        seed = f" (seed {result.seed})" if result.seed is not None else ""
+        self._job_done(f"{text}: {fragment.note_count} new notes{seed} (highlighted until edited).")
 
     def _on_failed(self, message: str) -> None:
         self._job_done("")
@@ -134,7 +139,10 @@ class MusicGeneration(QObject):
             return self.pane.state.range
         if self.pane.state.selection:
             bt = self.pane.song.bar_ticks
-            return (min(n.start for n in self.pane.state.selection) // bt, max(n.start for n in self.pane.state.selection) // bt + 1)
+            return (
+                min(n.start for n in self.pane.state.selection) // bt,
+                max(n.start for n in self.pane.state.selection) // bt + 1,
+            )
         return None
 
     def generate(self) -> None:
@@ -182,7 +190,9 @@ class MusicGeneration(QObject):
 
         bars = self.pane.state.range
         if bars is None or bars[1] - bars[0] < 4:
-            self.status_message.emit("Select at least 4 bars in the ruler: the first 2 and the last 2 are the two phrases.")
+            self.status_message.emit(
+                "Select at least 4 bars in the ruler: the first 2 and the last 2 are the two phrases."
+            )
             return
         if (model := self._music_vae()) is None:
             return
@@ -200,7 +210,9 @@ class MusicGeneration(QObject):
         if not vaes:
             self.status_message.emit("Interpolation needs a MusicVAE model; train one with Train > Train music model….")
             return None
-        self.status_message.emit(f"Interpolating with {vaes[0].name}, a MusicVAE (the picked model cannot interpolate).")
+        self.status_message.emit(
+            f"Interpolating with {vaes[0].name}, a MusicVAE (the picked model cannot interpolate)."
+        )
         return str(vaes[0].path)
 
     def variations(self) -> None:
@@ -215,23 +227,34 @@ class MusicGeneration(QObject):
         else:
             first = s.cursor // self.pane.song.bar_ticks
             last = first + 4
-        job = VariationsJob(model, self.pane.song.copy(), first, count=self.pane.toolbar.variation_count.value(),
-                            options=self._options(), last_bar=last, request=self._request())
+        job = VariationsJob(
+            model,
+            self.pane.song.copy(),
+            first,
+            count=self.pane.toolbar.variation_count.value(),
+            options=self._options(),
+            last_bar=last,
+            request=self._request(),
+        )
         self._submit(job, None, "Variations")
 
-    def _on_variations(self, result: dict) -> None:
+    def _on_variations(self, result: MusicVariations) -> None:
         """Put the first alternative in place (one undo step) and show the strip to flip, audition, keep."""
-        self.choice = VariationChoice(result["alternatives"], result["first_bar"], result["last_bar"])
+        self.choice = VariationChoice(result.alternatives, result.details["first_bar"], result.details["last_bar"])
         self._job_done("")
         self._apply_choice()
-        self.status_message.emit(f"{len(self.choice.alternatives)} variations: flip with ◀ ▶, Audition, then Keep "
-                                 "or Discard.")
+        self.status_message.emit(
+            f"{len(self.choice.alternatives)} variations (seed {result.seed}): flip with ◀ ▶, "
+            "Audition, then Keep or Discard."
+        )
 
     def _apply_choice(self) -> None:
         c = self.choice
         bt = self.pane.song.bar_ticks
         text = f"Variation {c.index + 1} of {len(c.alternatives)}"
-        self.pane.push(merge_command(self.pane.song, c.alternatives[c.index], (c.first_bar * bt, c.last_bar * bt), text))
+        self.pane.push(
+            merge_command(self.pane.song, c.alternatives[c.index], (c.first_bar * bt, c.last_bar * bt), text)
+        )
         c.stack_index = self.pane.stack.index()
         self.pane.variations_bar.show_choice(c.index, len(c.alternatives), c.first_bar, c.last_bar)
 
@@ -295,12 +318,22 @@ class MusicGeneration(QObject):
         dialog = MusicTrainDialog(self.pane)
         if dialog.exec() != MusicTrainDialog.Accepted:
             return
+        from aigc_studio.core.events import LossPoint
         from aigc_studio.music.training import TrainMusicJob
 
         handle = self.pane.engine.submit(TrainMusicJob(dialog.settings()))
         self._train_handle = handle
-        handle.partial.connect(lambda p: self.status_message.emit(
-            f"training step {p.get('step')}: loss {p.get('loss', 0):.3f}") if isinstance(p, dict) else None)
-        handle.finished.connect(lambda out: (self.pane.model_picker.refresh(Path(out)),
-                                             self.status_message.emit(f"Training finished: {out}")))
+        handle.partial.connect(
+            lambda p: (
+                self.status_message.emit(f"training step {p.step}: loss {p.values['loss']:.3f}")
+                if isinstance(p, LossPoint)
+                else None
+            )
+        )
+        handle.finished.connect(
+            lambda result: (
+                self.pane.model_picker.refresh(Path(result.path)),
+                self.status_message.emit(f"Training finished: {result.path}"),
+            )
+        )
         handle.failed.connect(lambda m: QMessageBox.warning(self.pane, "Training failed", m))
