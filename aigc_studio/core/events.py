@@ -160,6 +160,21 @@ class GeneratedMusic(Generated):
 
 
 @dataclass
+class MusicVariations(Generated):
+    """Alternatives of the same bars: ``items`` is a list of Song fragments (also ``record["alternatives"]``).
+
+    ``details`` holds ``first_bar`` and ``last_bar``, the bars each alternative replaces.
+    """
+
+    item_name: ClassVar[str] = "alternatives"
+
+    @property
+    def alternatives(self) -> list[Any]:
+        """The alternative fragments, each holding only its new notes."""
+        return self.items
+
+
+@dataclass
 class GeneratedText(Generated):
     """Text: ``items`` is the generated continuation (also ``record["text"]``)."""
 

@@ -134,14 +134,17 @@ class MusicStudio:
         )
 
     def sample(self, loaded: Loaded, count: int, ctx: Any, seed: int) -> tuple[list[Any], int]:
-        """``count`` pieces of BARS bars with the app's default settings."""
-        from aigc_studio.music.jobs import SamplingOptions, _settings, _vae_phrases
+        """``count`` pieces of BARS bars with the app's default settings (the card's sampling and decoder limits)."""
+        from aigc_studio.music.constraints import DecodeLimits
+        from aigc_studio.music.jobs import _settings, _vae_phrases, sampling_defaults
 
         gen = torch.Generator().manual_seed(seed)
+        card = getattr(loaded.model, "card", None)
+        options, limits = sampling_defaults(card), DecodeLimits.from_card(card)
         out, tokens = [], 0
         for i in range(count):
             if loaded.kind == "music-vae":
-                song, _ = _vae_phrases(loaded.model, BARS, SamplingOptions().temperature, gen, None, None)
+                song, _ = _vae_phrases(loaded.model, BARS, options.temperature, gen, None, None)
                 tokens += loaded.model.config.steps * max(1, -(-BARS // loaded.model.config.bars))
             else:
 
@@ -151,7 +154,7 @@ class MusicStudio:
                     if tokens % 64 == 0:
                         ctx.check_cancelled()
 
-                song, _ = loaded.model.generate(BARS, _settings(SamplingOptions(), BARS), gen, on_token=on_token)
+                song, _ = loaded.model.generate(BARS, _settings(options, BARS), gen, on_token=on_token, limits=limits)
             out.append(song)
             ctx.progress((i + 1) / count, f"Piece {i + 1}/{count}")
         self.unit = "tokens" if loaded.kind == "music-transformer" else "steps"

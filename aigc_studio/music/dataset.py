@@ -120,6 +120,8 @@ class TokenWindows:
         if not self.items:
             raise InputError("The MIDI files hold no notes to train on.")
         self.tokens = sum(len(t) for bars, _ in self.items for t in bars)
+        self.limits = token_limits([(bars, tok.bar_steps(_metre(headers[0], tok))) for bars, headers in self.items],
+                                   tok)
 
     def example(self, gen: torch.Generator, infill: bool | None = None) -> list[int]:
         """One sequence of at most context + 1 tokens."""
@@ -174,6 +176,57 @@ class TokenWindows:
             x[i, :n] = torch.tensor(seq[:-1])
             y[i, :n] = torch.tensor(seq[1:])
         return x, y
+
+
+def token_limits(songs: list[tuple[list[list[int]], int]], tok: MusicTokenizer) -> dict:
+    """What the model card stores for the decoder's masks, counted on tokenised songs ((bars, steps per bar)).
+
+    Most notes at one onset and sounding at once (all instruments), most notes at one onset per
+    General MIDI family (a bass plays one or two notes at a time, a piano five), the programs used
+    (128 = drums) and the upper quartile of instrument families per song (the decoder's band size).
+    """
+    onset_most = sounding_most = 0
+    by_family: dict[int, int] = {}
+    programs: set[int] = set()
+    families: list[int] = []
+    for bars, steps in songs:
+        used: set[int] = set()
+        ends: list[int] = []
+        for index, bar in enumerate(bars):
+            now, onset, program = index * steps, 0, 0
+            per_family: dict[int, int] = {}
+            for t in bar:
+                kind = tok.kind(t)
+                if kind == "POS":
+                    now, onset, per_family = index * steps + t - tok.pos0, 0, {}
+                elif kind == "PROG":
+                    program = t - tok.prog0
+                    used.add(program)
+                elif kind == "DUR":
+                    onset += 1
+                    family = program // 8
+                    per_family[family] = per_family.get(family, 0) + 1
+                    by_family[family] = max(by_family.get(family, 0), per_family[family])
+                    ends = [e for e in ends if e > now] + [now + t - tok.dur0 + 1]
+                    onset_most = max(onset_most, onset)
+                    sounding_most = max(sounding_most, len(ends))
+        programs |= used
+        families.append(len({p // 8 for p in used}))
+    families.sort()
+    return {"max_onset_notes": onset_most, "max_sounding_notes": sounding_most, "programs": sorted(programs),
+            "max_parts": families[(3 * len(families)) // 4] if families else 1,
+            "max_onset_by_family": {str(f): n for f, n in sorted(by_family.items())}}
+
+
+def song_limits(songs: list[Song], tok: MusicTokenizer) -> dict:
+    """:func:`token_limits` of songs."""
+    return token_limits([(tok.encode_bars(s), tok.bar_steps(_metre(tok.header(s), tok))) for s in songs], tok)
+
+
+def _metre(header: list[int], tok: MusicTokenizer) -> tuple[int, int]:
+    from aigc_studio.music.tokenizer import TIME_SIGNATURES
+
+    return next((TIME_SIGNATURES[t - tok.ts0] for t in header if tok.kind(t) == "TS"), (4, 4))
 
 
 def _count_bars(tokens: list[int], tok: MusicTokenizer) -> int:

@@ -17,6 +17,7 @@ from aigc_studio.core.device import one_cpu_thread
 from aigc_studio.core.modelfile import ModelCard, load_into, load_model
 from aigc_studio.core.statefile import model_only
 from aigc_studio.errors import InputError
+from aigc_studio.music.constraints import DecodeLimits
 from aigc_studio.music.decoding import IncrementalDecoder, pick_token
 from aigc_studio.music.song import Song
 from aigc_studio.music.tokenizer import Grammar, MusicTokenizer
@@ -31,7 +32,7 @@ class MusicTransformer:
 
     def __init__(self, model: TransformerLM, tokenizer: MusicTokenizer, card: ModelCard | None = None) -> None:
         self.model, self.tok, self.card = model, tokenizer, card
-        self._allowed: dict = {}  # grammar state -> allowed ids
+        self.limits: dict | None = None  # the training data's limits, set while training (see dataset.token_limits)
         self._decoders: dict = {}
         self.prefix_bars = (0, 0)  # (bars of music before the new ones that the last prompt held, bars there were)
 
@@ -42,12 +43,7 @@ class MusicTransformer:
 
     def allowed_ids(self, grammar: Grammar) -> np.ndarray:
         """Ids of the tokens the grammar allows next, ascending (cached per grammar state)."""
-        eos_ok = grammar.allow_eos and (grammar.target_bars is None or grammar.bars >= grammar.target_bars)
-        key = (grammar.phase, grammar.pos, grammar.steps, eos_ok)
-        ids = self._allowed.get(key)
-        if ids is None:
-            ids = self._allowed[key] = np.array(sorted(set(grammar.allowed())), dtype=np.int64)
-        return ids
+        return grammar.allowed_ids()
 
     def _decoder(self) -> IncrementalDecoder:
         """The KV-cache decoder for the model's current device and weights (rebuilt when either changes)."""
@@ -66,8 +62,10 @@ class MusicTransformer:
                keep: list[int] | None = None) -> list[int]:
         """Sample tokens after ``prompt`` until the grammar ends or ``max_new`` tokens.
 
-        When the window fills up, the model restarts from ``keep`` (e.g. the header) plus the
-        most recent half window. Returns only the new tokens.
+        When the window fills up, the model restarts from ``keep`` (the header; tokens sampled before
+        the first bar join it) plus the most recent whole bars that fill up to 3/4 of the window: a
+        window cut inside a bar starts with tokens the model never saw first in training, and it
+        drifted out of key after such restarts. Returns only the new tokens.
         """
         self.model.eval()
         device = next(self.model.parameters()).device
@@ -85,21 +83,25 @@ class MusicTransformer:
         # One draw per token, all taken up front: a torch call per token would cost more than the sampling.
         noise = torch.rand(max_new, generator=generator, dtype=torch.float64).numpy() if settings.temperature > 0 else None
         for step in range(max_new):
+            # Near the end of the budget only the tokens that close the requested bars stay allowed.
+            grammar.closing = grammar.target_bars is not None and max_new - step <= grammar.bars_left + 2
             if decoder is not None:
                 if len(pending) > decoder.room:
-                    window = keep + window[-(self.context // 2):]
+                    window = self._restart(window, keep)
                     decoder.reset()
                     pending = window
                 last = decoder.feed(pending)
             else:
                 if len(window) > self.context:
-                    window = keep + window[-(self.context // 2):]
+                    window = self._restart(window, keep)
                 logits, _ = self.model(torch.tensor([window], device=device))
                 last = logits[0, -1].float().cpu().numpy()
             token = pick_token(last, self.allowed_ids(grammar), settings, None if noise is None else noise[step])
             grammar.update(token)
             if grammar.at_end:
                 break
+            if grammar.bars == 0 and grammar.phase == "start":
+                keep = keep + [token]  # the time signature and tempo the model chose: part of the header
             new.append(token)
             window.append(token)
             pending = [token]
@@ -107,14 +109,25 @@ class MusicTransformer:
                 on_token(token)
         return new
 
+    def _restart(self, window: list[int], keep: list[int]) -> list[int]:
+        """``keep`` plus the latest whole bars of ``window`` that fit in 3/4 of the context."""
+        room = self.context * 3 // 4 - len(keep)
+        bar = self.tok.bar
+        start = next((i for i, t in enumerate(window) if t == bar and len(window) - i <= room), None)
+        if start is None:  # one bar longer than the room: cut inside it rather than fail
+            start = len(window) - room
+        return keep + window[start:]
+
     # ------------------------------------------------------------ high level
     def generate(self, bars: int, settings: SamplingSettings, generator: torch.Generator,
                  prime: Song | None = None, at_bar: int | None = None, use_cache: bool = True,
-                 on_token: Callable[[int], None] | None = None) -> tuple[Song, int]:
-        """New bars: from nothing, or after ``prime`` (its end, or ``at_bar``).
+                 on_token: Callable[[int], None] | None = None, limits: DecodeLimits | None = None,
+                 ) -> tuple[Song, int]:
+        """New bars: from nothing, or after ``prime`` (its end, or ``at_bar``), within ``limits``.
 
         Returns (fragment, first_bar): a song holding only the new notes, whose tracks line up
-        with ``prime``'s tracks, and the bar where they start.
+        with ``prime``'s tracks, and the bar where they start. The context window slides over
+        a long ``prime`` (the bars just before ``first_bar`` that fit).
         """
         self.prefix_bars = (0, 0)
         tok = self.tok
@@ -123,24 +136,25 @@ class MusicTransformer:
             template = prime.copy() if prime is not None else Song()
             for t in template.tracks:
                 t.notes = []
-            grammar = Grammar(tok, template.time_signature, target_bars=bars)
+            grammar = Grammar(tok, template.time_signature, target_bars=bars, limits=limits)
             header = [tok.bos] if prime is None else tok.header(template)
             tokens = self.sample(header, grammar, settings, generator, budget, use_cache, on_token, keep=header)
             song = tok.decode(header + tokens) if prime is None else tok.decode(tokens, song=template, bar_offset=0)
-            return _clip(song, bars * song.bar_ticks), 0
+            return tidy_fragment(song, bars * song.bar_ticks), 0
         first_bar = prime.bars if at_bar is None else at_bar
         prefix = self._prefix(prime, first_bar, int(self.context * 0.6))
         template = _empty_copy(prime)
-        grammar = Grammar(tok, prime.time_signature, target_bars=bars, phase="open")
+        grammar = Grammar(tok, prime.time_signature, target_bars=bars, phase="open", limits=limits,
+                          used_programs=_programs_of(prime))
         header = tok.header(prime, first_bar * prime.bar_ticks)
         tokens = self.sample(prefix, grammar, settings, generator, budget, use_cache, on_token, keep=header)
         fragment = tok.decode(tokens, song=template, bar_offset=first_bar)
-        return _clip(fragment, (first_bar + bars) * prime.bar_ticks), first_bar
+        return tidy_fragment(fragment, (first_bar + bars) * prime.bar_ticks), first_bar
 
     def infill(self, song: Song, first_bar: int, last_bar: int, settings: SamplingSettings,
                generator: torch.Generator, use_cache: bool = True,
-               on_token: Callable[[int], None] | None = None) -> Song:
-        """New notes for bars [first_bar, last_bar) that fit between what comes before and after."""
+               on_token: Callable[[int], None] | None = None, limits: DecodeLimits | None = None) -> Song:
+        """New notes for bars [first_bar, last_bar) that fit between what comes before and after (within ``limits``)."""
         if last_bar <= first_bar:
             raise InputError("Select at least one bar to regenerate.")
         self.prefix_bars = (0, 0)
@@ -154,11 +168,12 @@ class MusicTransformer:
                 break
             suffix += bar
         prompt = prefix + [tok.fill] + suffix + [tok.sep]
-        grammar = Grammar(tok, song.time_signature, target_bars=last_bar - first_bar, phase="open")
+        grammar = Grammar(tok, song.time_signature, target_bars=last_bar - first_bar, phase="open", limits=limits,
+                          used_programs=_programs_of(song))
         budget = max(16, self.context - len(prompt) - 1)
         tokens = self.sample(prompt, grammar, settings, generator, budget, use_cache, on_token, keep=prompt)
         fragment = tok.decode(tokens, song=_empty_copy(song), bar_offset=first_bar)
-        return _clip(fragment, last_bar * song.bar_ticks)
+        return tidy_fragment(fragment, last_bar * song.bar_ticks)
 
     def _prefix(self, song: Song, first_bar: int, limit: int) -> list[int]:
         """Header plus as many whole bars before ``first_bar`` as fit in ``limit`` tokens.
@@ -212,6 +227,37 @@ def _clip(song: Song, end: int) -> Song:
     return song
 
 
+def tidy_fragment(song: Song, end: int) -> Song:
+    """:func:`_clip`, then on each track a note that restrikes a still-sounding pitch ends the earlier one.
+
+    A MIDI file cannot hold two overlapping notes of one pitch on one channel: readers pair
+    their note-offs differently, so the file would not read back with the notes we wrote.
+    """
+    _clip(song, end)
+    for t in song.tracks:
+        last: dict[int, int] = {}
+        notes = sorted(t.notes, key=lambda n: (n.pitch, n.start))
+        kept = []
+        for n in notes:
+            i = last.get(n.pitch)
+            if i is not None and kept[i].end > n.start:
+                if kept[i].start == n.start:
+                    continue  # the same note twice
+                kept[i] = kept[i].__class__(n.pitch, kept[i].start, n.start - kept[i].start, kept[i].velocity, True)
+            last[n.pitch] = len(kept)
+            kept.append(n)
+        t.notes = kept
+        t.sort()
+    return song
+
+
+def _programs_of(song: Song) -> set[int]:
+    """Programs (128 = drums) of the song's tracks that have notes: the band a continuation keeps."""
+    from aigc_studio.music.tokenizer import DRUM_PROGRAM
+
+    return {DRUM_PROGRAM if t.is_drum else t.program for t in song.tracks if t.notes}
+
+
 def _empty_copy(song: Song) -> Song:
     out = song.copy()
     for t in out.tracks:
@@ -228,7 +274,10 @@ def new_music_transformer(tokenizer: MusicTokenizer, layers: int = 4, heads: int
 
 
 def music_transformer_card(mt: MusicTransformer, **fields) -> ModelCard:
-    """A model card describing ``mt``."""
+    """A model card describing ``mt`` (with the training data's limits for the decoder when known)."""
+    limits = getattr(mt, "limits", None)
+    if limits is not None and "extra" not in fields:
+        fields["extra"] = {"limits": limits}
     return ModelCard(kind=KIND, config=asdict(mt.model.config), tokenizer=mt.tok.to_card(), **fields)
 
 

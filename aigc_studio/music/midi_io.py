@@ -354,8 +354,11 @@ class _TrackReader:
         return song, warnings
 
 
-def song_to_midi(song: Song, midi_type: int = 1) -> mido.MidiFile:
-    """Build a mido MidiFile (type 1: a conductor track then one track per part; type 0: one track)."""
+def song_to_midi(song: Song, midi_type: int = 1, end_tick: int = 0) -> mido.MidiFile:
+    """Build a mido MidiFile (type 1: a conductor track then one track per part; type 0: one track).
+
+    ``end_tick``: the file lasts at least this long (generated bars that end in a rest keep their length).
+    """
     conductor = [(0, mido.MetaMessage("time_signature", numerator=song.time_signature[0],
                                       denominator=song.time_signature[1]))]
     conductor += [(c.tick, mido.MetaMessage("set_tempo", tempo=int(c.tempo))) for c in song.tempos]
@@ -375,34 +378,34 @@ def song_to_midi(song: Song, midi_type: int = 1) -> mido.MidiFile:
         merged = [(t, 0, m) for t, m in conductor]
         for events in parts:
             merged += [e for e in events if not e[2].is_meta]
-        midi.tracks.append(_to_track(merged))
+        midi.tracks.append(_to_track(merged, end_tick))
     else:
-        midi.tracks.append(_to_track([(t, 0, m) for t, m in conductor]))
+        midi.tracks.append(_to_track([(t, 0, m) for t, m in conductor], end_tick))
         for events in parts:
             midi.tracks.append(_to_track(events))
     return midi
 
 
-def _to_track(events: list) -> mido.MidiTrack:
+def _to_track(events: list, end_tick: int = 0) -> mido.MidiTrack:
     events.sort(key=lambda e: (e[0], e[1]))
     track = mido.MidiTrack()
     last = 0
     for tick, _, msg in events:
         track.append(msg.copy(time=tick - last))
         last = tick
-    track.append(mido.MetaMessage("end_of_track", time=0))
+    track.append(mido.MetaMessage("end_of_track", time=max(0, end_tick - last)))
     return track
 
 
-def write_midi(song: Song, path: str | Path, midi_type: int = 1) -> None:
-    """Save ``song`` as a Standard MIDI File, atomically."""
+def write_midi(song: Song, path: str | Path, midi_type: int = 1, end_tick: int = 0) -> None:
+    """Save ``song`` as a Standard MIDI File, atomically (lasting at least ``end_tick``)."""
     from aigc_studio.core.atomic import atomic_write_bytes
 
-    atomic_write_bytes(path, midi_bytes(song, midi_type))
+    atomic_write_bytes(path, midi_bytes(song, midi_type, end_tick))
 
 
-def midi_bytes(song: Song, midi_type: int = 1) -> bytes:
+def midi_bytes(song: Song, midi_type: int = 1, end_tick: int = 0) -> bytes:
     """The .mid file content for ``song``."""
     buffer = io.BytesIO()
-    song_to_midi(song, midi_type).save(file=buffer)
+    song_to_midi(song, midi_type, end_tick).save(file=buffer)
     return buffer.getvalue()

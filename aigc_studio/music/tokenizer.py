@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from aigc_studio.music.song import DRUM_CHANNEL, Note, Song, TempoChange, Track, bpm_to_tempo
 
 SPECIALS = ("PAD", "BOS", "EOS", "FILL", "SEP", "BAR")
@@ -263,20 +265,39 @@ class Grammar:
     """Tracks where a sequence is and which tokens may come next (for masked sampling).
 
     ``target_bars``: EOS is forbidden before that many bars; ``at_end`` turns true when the
-    model asks for one bar more than wanted, so the sampler stops there.
+    model asks for one bar more than wanted, so the sampler stops there. ``limits`` (a
+    :class:`~aigc_studio.music.constraints.DecodeLimits`) masks what would break the piece:
+    more notes at one onset or sounding at once than the training data had, instruments the
+    model was not trained on or the user did not ask for, pitches outside a locked scale, and
+    the same pitch twice at one onset on one instrument. Each bar names its instrument before
+    its first note (as the training data does). ``closing`` (set when the token budget runs
+    low) allows only what finishes the remaining bars.
     """
 
     def __init__(self, tokenizer: MusicTokenizer, time_signature=(4, 4), target_bars: int | None = None,
-                 phase: str = "start", allow_eos: bool = True) -> None:
+                 phase: str = "start", allow_eos: bool = True, limits=None, used_programs=()) -> None:
         self.tok = tokenizer
         self.steps = tokenizer.bar_steps(time_signature)
         self.target_bars = target_bars
         self.allow_eos = allow_eos
+        self.limits = limits
         self.phase = phase  # open, start, bar, pos, pitch, note
         self.pos = -1
         self.bars = 0
         self.at_end = False
+        self.closing = False
+        self.program: int | None = None  # the instrument set in this bar (None before its PROG)
+        self.pitch: int | None = None
+        self.onset: list[tuple[int, int]] = []  # (program, pitch) of the notes at the current onset
+        self.sounding: list[int] = []  # end steps (from the first bar) of the notes still sounding
+        self.header_tokens = 0  # time signature and tempo tokens before the first bar (at most one of each)
+        self.used = set(used_programs)  # programs of the piece so far (the prime's, then what the model picked)
         self._cache: dict = {}
+
+    @property
+    def bars_left(self) -> int:
+        """BAR tokens still needed to finish the requested bars (0 without a target)."""
+        return max(0, self.target_bars - self.bars) if self.target_bars is not None else 0
 
     def update(self, token: int) -> None:
         """Advance past ``token`` (assumed allowed)."""
@@ -286,42 +307,115 @@ class Grammar:
                 self.at_end = True
             self.bars += 1
             self.phase, self.pos = "bar", -1
+            self.program, self.onset = None, []
         elif kind == "POS":
             self.phase, self.pos = "pos", token - self.tok.pos0
-        elif kind in ("VEL", "PROG"):
+            self.onset = []
+        elif kind == "PROG":
+            self.phase, self.program = "pos", token - self.tok.prog0
+            self.used.add(self.program)
+        elif kind == "VEL":
             self.phase = "pos"
         elif kind == "TEMPO":
             self.phase = "pos" if self.phase in ("pos", "note") else self.phase
         elif kind == "PITCH":
-            self.phase = "pitch"
+            self.phase, self.pitch = "pitch", token - self.tok.pitch0
         elif kind == "DUR":
             self.phase = "note"
+            now = self._now()
+            self.onset.append((self.program, self.pitch))
+            self.sounding = [end for end in self.sounding if end > now] + [now + token - self.tok.dur0 + 1]
+        elif kind == "TS" and self.phase == "start":  # the piece's metre: positions per bar follow it
+            self.steps = self.tok.bar_steps(TIME_SIGNATURES[token - self.tok.ts0])
         elif kind in ("EOS", "FILL", "SEP"):
             self.at_end = True
+        if self.phase == "start":
+            self.header_tokens += 1
+
+    def _now(self) -> int:
+        return (self.bars - 1) * self.steps + max(0, self.pos)
+
+    def _full(self) -> bool:
+        """Whether no further note may start at the current onset."""
+        limits = self.limits
+        if limits is None:
+            return False
+        if limits.max_onset_notes is not None and len(self.onset) >= limits.max_onset_notes:
+            return True
+        if limits.max_sounding_notes is not None:
+            now = self._now()
+            return sum(1 for end in self.sounding if end > now) >= limits.max_sounding_notes
+        return False
 
     def allowed(self) -> list[int]:
         """Ids allowed next (cached per state)."""
-        eos_ok = self.allow_eos and (self.target_bars is None or self.bars >= self.target_bars)
-        key = (self.phase, self.pos, eos_ok)
-        if key not in self._cache:
-            self._cache[key] = self._allowed(eos_ok)
-        return self._cache[key]
+        return self.allowed_ids().tolist()
 
-    def _allowed(self, eos_ok: bool) -> list[int]:
+    def allowed_ids(self) -> np.ndarray:
+        """Ids allowed next as an ascending int64 NumPy array (cached per state)."""
+        eos_ok = self.allow_eos and (self.target_bars is None or self.bars >= self.target_bars)
+        full = self._full() if self.phase in ("pos", "note") else False
+        program = self.program if self.phase in ("pos", "note") else None
+        if not full and program is not None and self.limits is not None and self.limits.onset_by_family:
+            cap = self.limits.onset_cap(program)  # this instrument's most notes at one onset
+            if cap is not None and sum(1 for prog, _ in self.onset if prog // 8 == program // 8) >= cap:
+                program = -1  # no more notes of it here; another instrument still may
+        closing = self.closing and self.phase != "pitch"
+        band = tuple(sorted(self.used)) if self.limits is not None and self.limits.max_parts else ()
+        key = (self.phase, self.pos, self.steps, eos_ok, full, program, closing, min(self.header_tokens, 2), band)
+        ids = self._cache.get(key)
+        if ids is None:
+            ids = self._cache[key] = np.array(sorted(set(self._allowed(eos_ok, full, program, closing))), dtype=np.int64)
+        if self.phase in ("pos", "note") and self.onset and not full and program != -1:
+            taken = [self.tok.pitch0 + p for prog, p in self.onset if prog == program]
+            if taken:
+                ids = ids[~np.isin(ids, taken)]
+        return ids
+
+    def _pitches(self, program: int | None) -> list[int]:
+        t, limits = self.tok, self.limits
+        if limits is not None and program is None:
+            return []  # the bar must name its instrument before its first note, as in training
+        if program == -1:
+            return []  # the instrument's notes at this onset are as many as the data ever had
+        if limits is None or limits.pitch_classes is None or program == DRUM_PROGRAM:
+            return list(range(t.pitch0, t.pitch0 + 128))
+        return [t.pitch0 + p for p in range(128) if p % 12 in limits.pitch_classes]
+
+    def _programs(self) -> list[int]:
+        """Programs a PROG token may name: the allowed ones; with ``max_parts``, one program per General MIDI
+        family and at most that many families in the piece (a band, not a new instrument every bar)."""
+        limits = self.limits
+        programs = list(range(129)) if limits is None or limits.programs is None else sorted(limits.programs)
+        if limits is None or not limits.max_parts:
+            return programs
+        families = {p // 8 for p in self.used}  # drums (128) are family 16
+        room = len(families) < limits.max_parts
+        band = [p for p in programs if p in self.used or (room and p // 8 not in families)]
+        return band or programs  # instruments asked for outside a full band are still written
+
+    def _allowed(self, eos_ok: bool, full: bool, program: int | None, closing: bool) -> list[int]:
         t = self.tok
         ends = [t.eos] if eos_ok else []
+        if closing:  # out of tokens: only finish the bars (after a pitch, its duration first)
+            return [t.bar] + ends
         later_pos = list(range(t.pos0 + self.pos + 1, t.pos0 + self.steps))
-        pitches = list(range(t.pitch0, t.pitch0 + 128))
-        setters = list(range(t.vel0, t.vel0 + t.config.velocity_bins)) + list(range(t.prog0, t.prog0 + 129))
+        pitches = [] if full else self._pitches(program)
+        programs = self._programs()
+        velocities = list(range(t.vel0, t.vel0 + t.config.velocity_bins))
+        setters = [] if full else velocities + [t.prog0 + p for p in programs]
         tempos = list(range(t.tempo0, t.tempo0 + len(t.tempo_values)))
         if self.phase == "open":  # a continuation or infill must start a new bar
             return [t.bar]
         if self.phase == "start":
+            if self.header_tokens >= 2:
+                return [t.bar] + ends
             return [t.bar] + tempos + list(range(t.ts0, t.ts0 + len(TIME_SIGNATURES))) + ends
         if self.phase == "bar":
             return [t.bar] + later_pos + ends
         if self.phase == "pos":
-            return pitches + setters + tempos
+            # An onset that cannot take a note (full, or no instrument allowed) may only move on.
+            return pitches + setters + tempos if pitches or setters else [t.bar] + later_pos + ends
         if self.phase == "pitch":
             return list(range(t.dur0, t.dur0 + t.config.max_duration_steps))
         return pitches + setters + later_pos + [t.bar] + ends  # after a note

@@ -55,6 +55,7 @@ class TrainMusicJob(TrainingFamily):
         if s.kind == "music-transformer":
             tok = self.mt.tok
             self.train_data = TokenWindows(self.train_songs, tok, s.context, s.transpose, s.infill_fraction)
+            self.mt.limits = self.train_data.limits  # into the card: the decoder never writes more than the data had
             self.val_data = TokenWindows(self.val_songs, tok, s.context, 0, 0.0)
             self.data_size = {"tokens": self.train_data.tokens, "val_tokens": self.val_data.tokens}
         else:

@@ -170,11 +170,11 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 
 
 def interpolate(model: MusicVAE, first: list[int], second: list[int], steps: int) -> list[list[int]]:
-    """``steps`` phrases from ``first`` to ``second`` (both ends included, decoded greedily)."""
+    """``steps`` phrases from ``first`` to ``second`` (both ends included, decoded greedily; one step: the middle)."""
     model.eval()
     with torch.no_grad():
         mu, _ = model.encode(torch.tensor([first, second], device=next(model.parameters()).device))
-        zs = torch.stack([slerp(mu[0], mu[1], i / max(1, steps - 1)) for i in range(steps)])
+        zs = torch.stack([slerp(mu[0], mu[1], i / (steps - 1) if steps > 1 else 0.5) for i in range(steps)])
         return model.decode(zs).tolist()
 
 

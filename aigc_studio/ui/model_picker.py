@@ -70,9 +70,12 @@ class ModelPicker(QComboBox):
     def select_path(self, path: Path) -> None:
         """Select (adding if needed) a model file."""
         path = Path(path)
+        before = self.current_path()
         if self.findData(str(path)) < 0:
             self._extra_paths.append(path)
         self.refresh(select=path)
+        if self.current_path() == path != before:  # refresh() only tells when the selection slipped
+            self.model_changed.emit(path)
 
     def _on_activated(self, index: int) -> None:
         if self.itemData(index) == _OPEN_FILE:

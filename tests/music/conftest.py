@@ -126,3 +126,28 @@ def _one_thread():
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def band_model(tmp_path_factory):
+    """An untrained tiny transformer whose card says it knows drums, bass and piano, 3 notes per onset."""
+    from dataclasses import asdict
+
+    import torch
+
+    from aigc_studio.core.modelfile import ModelCard, save_model
+    from aigc_studio.music.event_model import model_tensors, new_music_transformer
+    from aigc_studio.music.tokenizer import MusicTokenizer
+
+    torch.manual_seed(1)
+    mt = new_music_transformer(MusicTokenizer(), layers=1, heads=2, width=32, context=128)
+    card = ModelCard(
+        "music-transformer",
+        asdict(mt.model.config),
+        name="band",
+        tokenizer=mt.tok.to_card(),
+        extra={"limits": {"max_onset_notes": 3, "max_sounding_notes": 5, "programs": [0, 33, 128]}},
+    )
+    path = tmp_path_factory.mktemp("band") / "band.safetensors"
+    save_model(path, model_tensors(mt.model), card)
+    return path

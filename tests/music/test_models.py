@@ -73,7 +73,9 @@ def test_vae_sample_interpolate_and_variations(tiny_vae_path, song):
     starts = [n.start for t in result["fragment"].tracks for n in t.notes]
     assert min(starts) >= song.bars * song.bar_ticks
     varied = run_job(VariationsJob(str(tiny_vae_path), song, 0, count=2), seed=0)
-    assert varied["bars"] == 4
+    assert len(varied["alternatives"]) == 2 and (varied["first_bar"], varied["last_bar"]) == (0, 2)
+    for alternative in varied["alternatives"]:  # in place of bars 1-2, to audition and keep one
+        assert all(n.start >= 0 and n.end <= 2 * song.bar_ticks for t in alternative.tracks for n in t.notes)
 
 
 def test_incremental_decoder_matches_the_module_forward_step_for_step(tiny_transformer_path, song):

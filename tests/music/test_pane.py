@@ -294,3 +294,42 @@ def test_restore_asks_before_replacing_notes_drawn_since_the_start(qtbot, engine
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.Yes)
     second.banner.restore_button.click()
     assert [n.pitch for n in second.song.tracks[0].notes] == [60] and second.banner.isHidden()
+
+
+def test_variations_audition_keep_one_and_undo_brings_the_original_back(qtbot, pane, song, tmp_path, band_model):
+    path = tmp_path / "song.mid"
+    write_midi(song, path)
+    pane.open_path(path)
+    t = pane.toolbar
+    assert t.key_label.text() == "Key: C major" and t.key_lock.isChecked()  # locks to the song's key by default
+    pane.model_picker.select_path(band_model)
+    assert [a.text() for a in t.instruments.menu().actions()] == ["Piano", "Bass", "Drums"]
+    t.instruments.menu().actions()[2].setChecked(False)  # no drums this time
+
+    def bars_notes():
+        return sorted((n.pitch, n.start) for tr in pane.song.tracks for n in tr.notes if n.start < 2 * pane.song.bar_ticks)
+
+    original, steps = bars_notes(), pane.stack.count()
+    pane.state.range = (0, 2)
+    t.variation_count.setValue(3)
+    pane._actions["variations"].trigger()
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
+    bar = pane.variations_bar
+    assert bar.isVisible() and bar.label.text() == "Variation 1 of 3 · bars 1-2"
+    seen = {tuple(bars_notes())}
+    for _ in range(2):
+        pane._actions["next_variation"].trigger()
+        seen.add(tuple(bars_notes()))
+        assert pane.stack.count() == steps + 1  # flipping stays one undo step
+    assert bar.label.text() == "Variation 3 of 3 · bars 1-2" and len(seen) > 1
+    assert not any(tr.is_drum and n.start < 2 * pane.song.bar_ticks and n.generated
+                   for tr in pane.song.tracks for n in tr.notes)
+    assert all(n.pitch % 12 in (0, 2, 4, 5, 7, 9, 11) for tr in pane.song.tracks if not tr.is_drum
+               for n in tr.notes if n.generated)
+    bar.audition.click()
+    assert pane.player.is_playing
+    kept = bars_notes()
+    bar.keep.click()
+    assert not bar.isVisible() and bars_notes() == kept and not pane.player.is_playing
+    pane.undo()
+    assert bars_notes() == original

@@ -27,6 +27,9 @@ def test_training_streams_loss_skips_broken_files_and_resumes_exactly(tmp_path, 
     assert [p["step"] for p in points] == [1, 2, 3, 4] and all(p["type"] == "loss" for p in points)
     card = read_card(full, kind)
     assert card.training["steps"] == 4 and card.training["val_loss"] is not None
+    if kind == "music-transformer":  # the decoder's limits: what the data had (melody + bass + drums at once)
+        assert card.extra["limits"] == {"max_onset_notes": 3, "max_sounding_notes": 3, "programs": [0, 32, 128],
+                                        "max_parts": 3, "max_onset_by_family": {"0": 1, "4": 1, "16": 1}}
 
     token = CancelToken()
     half = tmp_path / "half.safetensors"

@@ -44,6 +44,7 @@ from aigc_studio.ui.music.roll_view import RollView
 from aigc_studio.ui.music.ruler import Ruler
 from aigc_studio.ui.music.sound_output import SoundOutput
 from aigc_studio.ui.music.toolbar import MusicToolbar
+from aigc_studio.ui.music.variations_bar import VariationsBar
 from aigc_studio.ui.music.velocity_lane import VelocityLane
 from aigc_studio.ui.pane import StudioPane
 from aigc_studio.ui.recovery_banner import RecoveryBanner
@@ -113,6 +114,8 @@ class MusicPane(StudioPane):
         self.hbar = QScrollBar(Qt.Horizontal)
         self.vbar = QScrollBar(Qt.Vertical)
         self.info = QLabel("")
+        self.variations_bar = VariationsBar()
+        self._key_lock_touched = False  # until the user sets the lock, it follows the song (on with notes)
         top = QHBoxLayout()
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.model_picker, 1)
@@ -132,6 +135,7 @@ class MusicPane(StudioPane):
         layout.addWidget(self.banner)
         layout.addLayout(top)
         layout.addWidget(self.toolbar)
+        layout.addWidget(self.variations_bar)
         layout.addLayout(grid, 1)
         self.setAcceptDrops(True)
 
@@ -172,6 +176,17 @@ class MusicPane(StudioPane):
         t.interpolate.clicked.connect(self.generation.interpolate)
         t.variations.clicked.connect(self.generation.variations)
         t.cancel.clicked.connect(self.generation.cancel_job)
+        t.key_lock.clicked.connect(self._on_key_lock_clicked)
+        t.key_tonic.activated.connect(self._on_key_lock_clicked)
+        t.key_scale.activated.connect(self._on_key_lock_clicked)
+        v = self.variations_bar
+        v.previous.clicked.connect(lambda: self.generation.flip(-1))
+        v.next.clicked.connect(lambda: self.generation.flip(1))
+        v.audition.clicked.connect(self.generation.audition)
+        v.keep.clicked.connect(self.generation.keep)
+        v.discard.clicked.connect(self.generation.discard)
+        self.model_picker.model_changed.connect(self._on_model_changed)
+        self._on_model_changed(self.model_picker.current_path())
 
     def _make_actions(self) -> dict[str, QAction]:
         def act(name: str, text: str, slot, shortcut=None) -> QAction:
@@ -189,6 +204,9 @@ class MusicPane(StudioPane):
             "infill": act("infill", "Regenerate selected bars", self.generation.regenerate_range, "Ctrl+R"),
             "interpolate": act("interpolate", "Interpolate phrases (MusicVAE)", self.generation.interpolate),
             "variations": act("variations", "Variations", self.generation.variations),
+            "previous_variation": act("previous_variation", "Previous variation", lambda: self.generation.flip(-1),
+                                      "Alt+Left"),
+            "next_variation": act("next_variation", "Next variation", lambda: self.generation.flip(1), "Alt+Right"),
             "play": act("play", "Play / Stop", self.toggle_playback, "Space"),
             "select_all": act("select_all", "Select all notes", self.select_all, "Ctrl+A"),
             "delete": act("delete", "Delete notes", self.delete_selection, "Delete"),
@@ -238,6 +256,7 @@ class MusicPane(StudioPane):
         live = {id(n) for t in self.song.tracks for n in t.notes}
         self.state.selection = [n for n in self.state.selection if id(n) in live]
         self._refresh_toolbar()
+        self._refresh_key()
         self._update_scrollbars()
         self.state.changed.emit()
         self.info.setText(f"{self.song.note_count} notes, {self.song.bars} bars"
@@ -261,6 +280,54 @@ class MusicPane(StudioPane):
         t.solo.setChecked(self.state.track in self.state.solo)
         for w in (t.track_combo, t.tempo, t.numerator, t.denominator, t.program, t.mute, t.solo):
             w.blockSignals(False)
+
+    def _refresh_key(self) -> None:
+        """Show the song's key; until the user sets the lock, it locks to that key when the song has notes."""
+        from aigc_studio.music.constraints import detect_key
+
+        t = self.toolbar
+        key = detect_key(self.song)
+        t.key_label.setText(f"Key: {key.name}" if key else "Key: –")
+        if not self._key_lock_touched:
+            t.key_lock.setChecked(key is not None)
+            if key is not None:
+                t.key_tonic.setCurrentIndex(key.tonic)
+                t.key_scale.setCurrentText(key.scale)
+
+    def _on_key_lock_clicked(self, *_args) -> None:
+        self._key_lock_touched = True
+
+    def _on_model_changed(self, path) -> None:
+        """Offer the model's instruments (all ticked) and take its recommended sampling settings."""
+        from aigc_studio.core.modelfile import read_card
+        from aigc_studio.errors import StudioError as _Error
+        from aigc_studio.music.constraints import FAMILIES, family_of
+        from aigc_studio.music.jobs import sampling_defaults, trained_programs
+
+        menu = self.toolbar.instruments.menu()
+        menu.clear()
+        try:
+            card = read_card(path) if path is not None else None
+        except _Error:
+            card = None
+        programs = trained_programs(card) if card is not None and card.kind == "music-transformer" else None
+        if programs:
+            families: dict[str, list[int]] = {}
+            for p in sorted(programs):
+                families.setdefault(family_of(p), []).append(p)
+            order = sorted(families, key=lambda f: (f == "drums", FAMILIES.index(f) if f in FAMILIES else 0))
+            voices = (card.extra or {}).get("voices")
+            for family in order:
+                label = f"Choir ({', '.join(voices['names'])})" if voices and family != "drums" else family.capitalize()
+                action = menu.addAction(label)
+                action.setCheckable(True)
+                action.setChecked(True)
+                action.setData(families[family])
+        self.toolbar.instruments.setEnabled(bool(programs))
+        if card is not None:
+            defaults = sampling_defaults(card)
+            self.toolbar.temperature.setValue(max(0.1, defaults.temperature))
+            self.toolbar.top_p.setValue(defaults.top_p)
 
     def _on_track_chosen(self, index: int) -> None:
         if index >= 0:

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QSpinBox,
     QToolButton,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from aigc_studio.music.constraints import NOTE_NAMES, SCALES
 from aigc_studio.ui.flow_layout import FlowLayout
 from aigc_studio.ui.music.roll_state import SNAPS
 
@@ -63,8 +65,8 @@ class MusicToolbar(QWidget):
             (self.play, self.loop, self.sound),
         ]
         self.bars = QSpinBox(minimum=1, maximum=64, value=4, suffix=" bars")
-        self.temperature = QDoubleSpinBox(minimum=0.0, maximum=2.0, value=1.0, singleStep=0.05, decimals=2)
-        self.temperature.setToolTip("Temperature (0 = always the likeliest note)")
+        self.temperature = QDoubleSpinBox(minimum=0.1, maximum=2.0, value=1.0, singleStep=0.05, decimals=2)
+        self.temperature.setToolTip("Temperature: low stays close to what the model knows best, high takes risks")
         self.top_p = QDoubleSpinBox(minimum=0.05, maximum=1.0, value=0.95, singleStep=0.05, decimals=2)
         self.seed = QSpinBox(minimum=0, maximum=2_000_000_000, value=1)
         self.random_seed = QCheckBox("random")
@@ -78,8 +80,25 @@ class MusicToolbar(QWidget):
         self.infill.setToolTip("Rewrite the bars selected in the ruler, keeping what is around them")
         self.interpolate = QPushButton("Interpolate")
         self.interpolate.setToolTip("MusicVAE: phrases morphing from the first 2 bars of the range to its last 2 bars")
-        self.steps = QSpinBox(minimum=2, maximum=16, value=4, suffix=" steps")
+        self.steps = QSpinBox(minimum=1, maximum=16, value=4, suffix=" steps")
+        self.steps.setToolTip("Phrases from the first to the last, both included (1: the phrase halfway between)")
         self.variations = QPushButton("Variations")
+        self.variations.setToolTip("Alternatives of the bars selected in the ruler (else 4 bars from the cursor): "
+                                   "audition each, keep one")
+        self.variation_count = QSpinBox(minimum=1, maximum=16, value=8, prefix="× ")
+        self.variation_count.setToolTip("How many alternatives Variations writes")
+        self.key_label = QLabel("Key: –")
+        self.key_label.setToolTip("The song's key, detected from its notes (Krumhansl profiles)")
+        self.key_lock = QCheckBox("Key lock")
+        self.key_lock.setToolTip("Generate only notes of this key's scale (on by default when the song has notes)")
+        self.key_tonic = QComboBox()
+        self.key_tonic.addItems(list(NOTE_NAMES))
+        self.key_scale = QComboBox()
+        self.key_scale.addItems(list(SCALES))
+        self.instruments = QToolButton(text="Instruments")
+        self.instruments.setToolTip("Which of the model's instruments to write (the others are masked out)")
+        self.instruments.setPopupMode(QToolButton.InstantPopup)
+        self.instruments.setMenu(QMenu(self.instruments))
         self.cancel = QPushButton("Cancel")
         self.cancel.setEnabled(False)
         bottom = [
@@ -90,7 +109,9 @@ class MusicToolbar(QWidget):
             (self.generate, self.continue_, self.at_cursor),
             (self.infill,),
             (self.interpolate, self.steps),
-            (self.variations, self.cancel),
+            (self.variations, self.variation_count),
+            (self.key_label, self.key_lock, self.key_tonic, self.key_scale),
+            (self.instruments, self.cancel),
         ]
         # Groups of related controls wrap as a whole when the window is narrow.
         layout = QVBoxLayout(self)
