@@ -85,10 +85,32 @@ def _generate(args: argparse.Namespace) -> int:
     song = prime.copy() if prime is not None else result["fragment"]
     if prime is not None:
         merge_command(song, result["fragment"], clear).do(song)
-    write_midi(song, args.out)
+    record = _provenance(args, path, "infill" if args.infill else ("continue" if prime is not None else "generate"))
+    write_midi(song, args.out, provenance=[*_earlier_records(args.prime), record])
     new = result["fragment"].note_count
     print(f"wrote {args.out}: {new} new notes, {song.bars} bars")
     return 0
+
+
+def _provenance(args: argparse.Namespace, model_path: Path, operation: str):
+    """The record of this generation (no time: the same seed must give the same bytes)."""
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.core.provenance import Provenance
+
+    settings = {"bars": args.bars, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
+    if args.prime:
+        settings["prime"] = Path(args.prime).name
+        settings["at_bar"] = args.at_bar
+    if args.infill:
+        settings["infill"] = args.infill
+    return Provenance("music", operation, args.model, read_card(model_path).content_hash, args.seed, settings)
+
+
+def _earlier_records(prime: str | None) -> list:
+    """The records already in the --prime file: its earlier generated notes keep theirs."""
+    from aigc_studio.music.midi_io import read_provenance
+
+    return read_provenance(prime) if prime else []
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from aigc_studio.cli.train_options import add_card_options, add_run_options
-from aigc_studio.errors import InputError
+from aigc_studio.errors import InputError, StudioError
 
 
 def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAction) -> None:
@@ -111,9 +111,31 @@ def _generate(args: argparse.Namespace) -> int:
     sys.stdout.write("\n")
     if args.out:
         from aigc_studio.core.atomic import atomic_write_text
+        from aigc_studio.ui.text.sidecar import write_sidecar  # Qt-free, like the rest of the document code
 
-        atomic_write_text(args.out, prompt + result["text"])
+        text = prompt + result["text"]
+        atomic_write_text(args.out, text)
+        span = [len(prompt), len(text)]
+        write_sidecar(args.out, text, [span] if span[1] > span[0] else [], [_provenance(args, len(prompt))])
     return 0
+
+
+def _provenance(args: argparse.Namespace, prompt_chars: int):
+    """The record of this generation, stored with its span in the --out file's sidecar."""
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.core.provenance import Provenance
+
+    try:
+        from aigc_studio.core.registry import resolve_model
+
+        model = resolve_model(args.model, ("text-gpt",))
+        model_hash = read_card(model).content_hash
+    except (StudioError, OSError):
+        model_hash = ""  # a Hugging Face folder: no card of ours
+    settings = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
+                "repetition_penalty": args.repetition_penalty, "max_new_tokens": args.max_tokens,
+                "stop": [_unescape(s) for s in args.stop], "prompt_chars": prompt_chars}
+    return Provenance("text", "continue", args.model, model_hash, args.seed, settings).stamped()
 
 
 def _common_settings(args: argparse.Namespace) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mido
 
+from aigc_studio.core.provenance import MIDI_TEXT_PREFIX, Provenance, from_midi_text, midi_text
 from aigc_studio.errors import InputError
 from aigc_studio.music.song import DRUM_CHANNEL, Note, Song, TempoChange, Track
 
@@ -160,6 +161,8 @@ def _to_song(midi: mido.MidiFile, tempo_override: int | None = None) -> tuple[So
                     programs[msg.channel] = msg.program
             elif kind == "track_name" and not name:
                 name = msg.name.strip()
+            elif kind == "text" and msg.text.startswith(MIDI_TEXT_PREFIX):
+                pass  # our provenance record (read_provenance), not a text the song loses
             elif kind in _DROPPED:
                 dropped[_DROPPED[kind]] += 1
             elif kind in ("end_of_track", "track_name", "instrument_name", "midi_port", "channel_prefix",
@@ -206,10 +209,15 @@ def _end_hanging_notes(open_notes: dict, notes: dict, end_tick: int, ticks_per_b
     return count
 
 
-def song_to_midi(song: Song, midi_type: int = 1) -> mido.MidiFile:
-    """Build a mido MidiFile (type 1: a conductor track then one track per part; type 0: one track)."""
+def song_to_midi(song: Song, midi_type: int = 1, provenance: tuple[Provenance, ...] | list = ()) -> mido.MidiFile:
+    """Build a mido MidiFile (type 1: a conductor track then one track per part; type 0: one track).
+
+    Each ``provenance`` record becomes a text meta event at tick 0 of the first track: other programs
+    ignore it (or list it as a comment) and pretty_midi keeps it when it rewrites the file.
+    """
     conductor = [(0, mido.MetaMessage("time_signature", numerator=song.time_signature[0],
                                       denominator=song.time_signature[1]))]
+    conductor += [(0, mido.MetaMessage("text", text=midi_text(record))) for record in provenance]
     conductor += [(c.tick, mido.MetaMessage("set_tempo", tempo=int(c.tempo))) for c in song.tempos]
     parts = []
     for index, track in enumerate(song.tracks):
@@ -246,15 +254,34 @@ def _to_track(events: list) -> mido.MidiTrack:
     return track
 
 
-def write_midi(song: Song, path: str | Path, midi_type: int = 1) -> None:
-    """Save ``song`` as a Standard MIDI File, atomically."""
+def write_midi(song: Song, path: str | Path, midi_type: int = 1, provenance: tuple | list = ()) -> None:
+    """Save ``song`` as a Standard MIDI File, atomically (with the provenance records of its generated notes)."""
     from aigc_studio.core.atomic import atomic_write_bytes
 
-    atomic_write_bytes(path, midi_bytes(song, midi_type))
+    atomic_write_bytes(path, midi_bytes(song, midi_type, provenance))
 
 
-def midi_bytes(song: Song, midi_type: int = 1) -> bytes:
+def midi_bytes(song: Song, midi_type: int = 1, provenance: tuple | list = ()) -> bytes:
     """The .mid file content for ``song``."""
     buffer = io.BytesIO()
-    song_to_midi(song, midi_type).save(file=buffer)
+    song_to_midi(song, midi_type, provenance).save(file=buffer)
     return buffer.getvalue()
+
+
+def read_provenance(path: str | Path) -> list[Provenance]:
+    """The provenance records in a MIDI file we wrote (none for other files); InputError for a damaged record."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_MIDI_BYTES:
+            raise InputError(f"{path.name} is over 50 MB; MIDI files that big are not supported.")
+        midi = mido.MidiFile(file=io.BytesIO(path.read_bytes()))
+    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
+        raise InputError(f"Cannot read {path.name}: {exc}") from exc
+    records = []
+    for track in midi.tracks:
+        for msg in track:
+            if msg.type == "text":
+                record = from_midi_text(msg.text, path.name)
+                if record is not None:
+                    records.append(record)
+    return records

@@ -61,11 +61,11 @@ class WriterEditor(QPlainTextEdit):
             selections.append(selection)
         self.setExtraSelections(selections)
 
-    def set_document_text(self, text: str, spans: list | None = None) -> None:
+    def set_document_text(self, text: str, spans: list | None = None, records: list | None = None) -> None:
         """Replace the whole text (opening a file); clears undo history and modified state."""
         self.spans.clear()
         self.setPlainText(text)
-        self.spans.load(spans or [], len(text))
+        self.spans.load(spans or [], len(text), records)
         self.document().setModified(False)
         self.refresh_highlights()
         self.spans_changed.emit()

@@ -28,6 +28,21 @@ class LastGeneration:
     index: int = -1
 
 
+def text_record(model: Path, operation: str, seed: int, options: dict, prompt_chars: int):
+    """The provenance record of one generation (the model's content hash; "" for a Hugging Face folder)."""
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.core.provenance import Provenance
+    from aigc_studio.errors import StudioError
+
+    try:
+        model_hash = read_card(model).content_hash if Path(model).is_file() else ""
+    except (StudioError, OSError):
+        model_hash = ""
+    settings = {**options, "prompt_chars": prompt_chars}
+    return Provenance("text", operation, Path(model).stem if Path(model).is_file() else str(model), model_hash,
+                      seed, settings).stamped()
+
+
 class GenerationController(QObject):
     """Runs GenerateTextJob on the engine and streams its tokens into the editor."""
 
@@ -104,13 +119,15 @@ class GenerationController(QObject):
     def _start(self, model: Path, writer: GenerationWriter, prompt: str, seed: int) -> None:
         from aigc_studio.text.jobs import GenerateTextJob
 
+        options = self.panel.job_options()
         job = GenerateTextJob(
             model=str(model),
             prompt=prompt,
             seed=seed,
             allow_pickle=self.panel.allow_pickle(model),
-            **self.panel.job_options(),
+            **options,
         )
+        self.editor.spans.set_record(writer.span, text_record(model, "continue", seed, options, len(prompt)))
         self.writer = writer
         self.tokens = 0
         self.editor.setReadOnly(True)

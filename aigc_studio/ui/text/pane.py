@@ -31,7 +31,7 @@ from aigc_studio.ui.text.blend_panel import BlendPanel
 from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 from aigc_studio.ui.text.generation import GenerationController
 from aigc_studio.ui.text.sampling_panel import SamplingPanel
-from aigc_studio.ui.text.sidecar import read_sidecar, write_sidecar
+from aigc_studio.ui.text.sidecar import read_sidecar_with_records, write_sidecar
 from aigc_studio.ui.text.word_count import WordCounter
 
 AUTOSAVE_MS = 2000  # an edit reaches the autosave within this time
@@ -267,7 +267,7 @@ class TextPane(StudioPane):
         text, encoding = read_text_file(path)
         if not self._confirm_discard():
             return
-        self.editor.set_document_text(text, read_sidecar(path, text))
+        self.editor.set_document_text(text, *read_sidecar_with_records(path, text))
         self._set_path(path)
         self._add_recent(path)
         self.autosave.clear()
@@ -291,7 +291,7 @@ class TextPane(StudioPane):
         text = self.editor.toPlainText()
         try:
             atomic_write_text(path, text)
-            write_sidecar(path, text, self.editor.generated_text_ranges())
+            write_sidecar(path, text, self.editor.generated_text_ranges(), self.editor.spans.records())
         except OSError as exc:
             raise StudioError(f"Could not save {path.name}: {exc.strerror or exc}. Your text is still here.") from exc
         self._set_path(path)
