@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from aigc_studio.errors import InputError, StudioError
 from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 
 PROMPT_CHARS = 6000  # the models see at most a few thousand characters; tokenising more is waste
@@ -28,19 +29,48 @@ class LastGeneration:
     index: int = -1
 
 
-def text_record(model: Path, operation: str, seed: int, options: dict, prompt_chars: int):
-    """The provenance record of one generation (the model's content hash; "" for a Hugging Face folder)."""
+OPTION_KEYS = ("temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "stop")
+
+
+def generation_record(model: Path, operation: str, seed: int, options: dict, prompt_chars: int):
+    """The provenance record of one generation: the model by name when the registry finds it under that
+    name, else by path; its content hash ("" for a Hugging Face folder, which has no card of ours)."""
     from aigc_studio.core.modelfile import read_card
     from aigc_studio.core.provenance import Provenance
-    from aigc_studio.errors import StudioError
+    from aigc_studio.core.registry import resolve_model
 
+    model = Path(model)
     try:
-        model_hash = read_card(model).content_hash if Path(model).is_file() else ""
+        model_hash = read_card(model).content_hash if model.is_file() else ""
     except (StudioError, OSError):
         model_hash = ""
-    settings = {**options, "prompt_chars": prompt_chars}
-    return Provenance("text", operation, Path(model).stem if Path(model).is_file() else str(model), model_hash,
-                      seed, settings).stamped()
+    try:
+        name = model.stem if resolve_model(model.stem, "text-gpt").resolve() == model.resolve() else str(model)
+    except (StudioError, OSError):
+        name = str(model)
+    settings = {**{k: options[k] for k in OPTION_KEYS if k in options}, "prompt_chars": prompt_chars}
+    return Provenance("text", operation, name, model_hash, seed, settings).stamped()
+
+
+def model_of_record(record, current: Path | None) -> Path:
+    """The model file (or folder) a record names; StudioError when it is missing or its weights changed."""
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.core.registry import resolve_model
+
+    candidates = [Path(record.model)] if Path(record.model).is_dir() else []
+    if current is not None:
+        candidates.append(current)
+    for path in candidates:
+        try:
+            if path.is_dir() or read_card(path).content_hash == record.model_hash:
+                return path
+        except (StudioError, OSError):
+            continue
+    path = resolve_model(record.model, "text-gpt")  # says which model is missing
+    if record.model_hash and read_card(path).content_hash != record.model_hash:
+        raise InputError(f"{record.model} has been retrained since this text was written (its weights differ); "
+                         "the recipe cannot be reproduced with it.")
+    return path
 
 
 class GenerationController(QObject):
@@ -116,10 +146,24 @@ class GenerationController(QObject):
         self.message.emit(f"Alternative {last.index + 1} of {len(last.alternatives)}")
         return True
 
-    def _start(self, model: Path, writer: GenerationWriter, prompt: str, seed: int) -> None:
+    def regenerate(self, span: list[int], record) -> bool:
+        """Write the generated span again from its record (same model, seed, settings and prompt)."""
+        if self.busy:
+            return False
+        model = model_of_record(record, self.panel.model_path())
+        prompt_chars = int(record.settings.get("prompt_chars", PROMPT_CHARS))
+        prompt = self.editor.toPlainText()[: span[0]][-prompt_chars:] if prompt_chars > 0 else ""
+        writer = GenerationWriter(self.editor, span[0], replace_end=span[1])
+        seed = record.seed if record.seed is not None else self.panel.next_seed()
+        self.last = LastGeneration(writer, prompt, seed)
+        options = {k: record.settings[k] for k in OPTION_KEYS if k in record.settings}
+        self._start(model, writer, prompt, seed, {**self.panel.job_options(), **options})
+        return True
+
+    def _start(self, model: Path, writer: GenerationWriter, prompt: str, seed: int, options: dict | None = None) -> None:
         from aigc_studio.text.jobs import GenerateTextJob
 
-        options = self.panel.job_options()
+        options = self.panel.job_options() if options is None else options
         job = GenerateTextJob(
             model=str(model),
             prompt=prompt,
@@ -127,7 +171,7 @@ class GenerationController(QObject):
             allow_pickle=self.panel.allow_pickle(model),
             **options,
         )
-        self.editor.spans.set_record(writer.span, text_record(model, "continue", seed, options, len(prompt)))
+        self.editor.spans.set_record(writer.span, generation_record(model, "continue", seed, options, len(prompt)))
         self.writer = writer
         self.tokens = 0
         self.editor.setReadOnly(True)

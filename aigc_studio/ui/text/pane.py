@@ -25,6 +25,7 @@ from aigc_studio.errors import InputError, StudioError
 from aigc_studio.ui.autosaver import Autosaver
 from aigc_studio.ui.file_dialogs import save_file
 from aigc_studio.ui.pane import StudioPane
+from aigc_studio.ui.recipe_dialog import RecipeDialog, recipe_action
 from aigc_studio.ui.recovery_banner import RecoveryBanner
 from aigc_studio.ui.text.autosave import KIND, Recovered, recoverable_texts, text_record
 from aigc_studio.ui.text.blend_panel import BlendPanel
@@ -152,6 +153,7 @@ class TextPane(StudioPane):
             "Open &model folder…", self.panel.choose_folder, None, "Open a Hugging Face model folder from disk"
         )
         self.export_action = self._action("Export &plain text…", self.export, None, "Save the text without AI marks")
+        self.recipe_action = recipe_action(self, self.show_recipe)
         self.train_gpt_action = self._action("Train text &GPT…", lambda: self.show_train_dialog("text-gpt"))
         self.train_vae_action = self._action("Train sentence &VAE…", lambda: self.show_train_dialog("text-vae"))
         self.recent_menu = QMenu("Open &Recent", self)
@@ -168,11 +170,31 @@ class TextPane(StudioPane):
                 self.prev_action,
                 self.next_action,
                 self.blend_action,
+                self.recipe_action,
             ],
             "file": [self.recent_action, self.folder_action],
             "edit": [self.accept_action],
             "train": [self.train_gpt_action, self.train_vae_action],
         }.get(menu, [])
+
+    def show_recipe(self) -> RecipeDialog | None:
+        """Generate > Recipe…: the record of the generated text at the cursor, with Regenerate."""
+        position = self.editor.textCursor().position()
+        span = next((s for s in self.editor.spans.ranges if s[0] <= position <= s[1] and s[1] > s[0]), None)
+        record = self.editor.spans.record_of(span) if span is not None else None
+        if record is None:
+            self.status_message.emit("Put the cursor in generated (tinted) text to see its recipe.")
+            return None
+
+        def regenerate() -> None:
+            try:
+                self.generation.regenerate(span, record)
+            except StudioError as exc:
+                self.status_message.emit(str(exc))
+
+        dialog = RecipeDialog(record, self, regenerate=regenerate)
+        dialog.open()
+        return dialog
 
     def _on_busy(self, busy: bool) -> None:
         if not busy:
