@@ -122,20 +122,17 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _provenance(args: argparse.Namespace, prompt_chars: int):
     """The record of this generation, stored with its span in the --out file's sidecar."""
-    from aigc_studio.core.modelfile import read_card
-    from aigc_studio.core.provenance import Provenance
+    from aigc_studio.core.provenance import Provenance, model_identity
+    from aigc_studio.core.registry import resolve_model
 
     try:
-        from aigc_studio.core.registry import resolve_model
-
-        model = resolve_model(args.model, ("text-gpt",))
-        model_hash = read_card(model).content_hash
-    except (StudioError, OSError):
-        model_hash = ""  # a Hugging Face folder: no card of ours
+        name, model_hash = model_identity(resolve_model(args.model, "text-gpt"), "text-gpt")
+    except StudioError:
+        name, model_hash = args.model, ""  # a Hugging Face folder: no card of ours
     settings = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
                 "repetition_penalty": args.repetition_penalty, "max_new_tokens": args.max_tokens,
                 "stop": [_unescape(s) for s in args.stop], "prompt_chars": prompt_chars}
-    return Provenance("text", "continue", args.model, model_hash, args.seed, settings).stamped()
+    return Provenance("text", "continue", name, model_hash, args.seed, settings).stamped()
 
 
 def _common_settings(args: argparse.Namespace) -> dict:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from aigc_studio import __version__
-from aigc_studio.errors import InputError
+from aigc_studio.errors import InputError, StudioError
 
 FORMAT = "aigc-studio-provenance"
 VERSION = 1
@@ -125,6 +126,50 @@ def from_image_recipe(recipe: dict[str, Any]) -> Provenance:
         app_version=str(recipe.get("app_version", "")),
         created=str(recipe.get("created", "")),
     )
+
+
+def model_identity(path: str | Path, kinds: str | tuple[str, ...]) -> tuple[str, str]:
+    """(name, content hash) for a record: the name when the registry finds this very file under it, else
+    the path; the hash is "" for a folder (a Hugging Face model has no card of ours)."""
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.core.registry import resolve_model
+
+    path = Path(path)
+    try:
+        content_hash = read_card(path).content_hash if path.is_file() else ""
+    except (StudioError, OSError):
+        content_hash = ""
+    try:
+        same = resolve_model(path.stem, kinds).resolve() == path.resolve()
+    except (StudioError, OSError):
+        same = False
+    return (path.stem if same else str(path)), content_hash
+
+
+def model_for(record: Provenance, kinds: str | tuple[str, ...], current: Path | None = None) -> Path:
+    """The model a record was made with: ``current`` or a folder when they match, else the registry's.
+
+    Raises a StudioError that names the model when it is missing or its weights changed since.
+    """
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.core.registry import resolve_model
+
+    candidates = [Path(record.model)] if Path(record.model).is_dir() else []
+    if current is not None:
+        candidates.append(Path(current))
+    for path in candidates:
+        try:
+            if path.is_dir() or read_card(path).content_hash == record.model_hash:
+                return path
+        except (StudioError, OSError):
+            continue
+    path = resolve_model(record.model, kinds)  # says which model is missing
+    if record.model_hash and read_card(path).content_hash != record.model_hash:
+        raise InputError(
+            f"{record.model} has been retrained since this was made (its weights differ); "
+            "the recipe cannot be reproduced with it."
+        )
+    return path
 
 
 def _show(value: Any) -> str:

@@ -294,3 +294,34 @@ def test_restore_asks_before_replacing_notes_drawn_since_the_start(qtbot, engine
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.Yes)
     second.banner.restore_button.click()
     assert [n.pitch for n in second.song.tracks[0].notes] == [60] and second.banner.isHidden()
+
+
+def _notes_of(song):
+    return sorted((t.channel, n.pitch, n.start, n.duration) for t in song.tracks for n in t.notes)
+
+
+def test_saved_song_carries_the_recipe_and_regenerate_writes_the_same_notes(qtbot, pane, tmp_path, tiny_transformer_path):
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.music.midi_io import read_provenance
+
+    pane.model_picker.select_path(tiny_transformer_path)
+    pane.toolbar.bars.setValue(2)
+    pane.toolbar.seed.setValue(11)
+    pane._actions["generate"].trigger()
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
+    generated = _notes_of(pane.song)
+    pane.path = tmp_path / "idea.mid"
+    assert pane.save()
+    (record,) = read_provenance(pane.path)
+    assert (record.operation, record.seed, record.settings["bars"]) == ("generate", 11, 2)
+    assert record.model_hash == read_card(tiny_transformer_path).content_hash
+
+    pane.new_document()
+    pane.open_path(tmp_path / "idea.mid")
+    pane.toolbar.seed.setValue(12345)  # the toolbar moved on; the recipe keeps its own seed
+    dialog = pane.show_recipe()
+    assert dialog.rows["Seed"].text() == "11" and dialog.regenerate_button.isEnabled()
+    dialog.regenerate_button.click()
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
+    assert _notes_of(pane.song) == generated  # the same notes, in the same bars
+    assert len(pane.records) == 2

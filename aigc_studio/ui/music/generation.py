@@ -53,17 +53,18 @@ class MusicGeneration(QObject):
             self.pane.toolbar.seed.setValue(random.randrange(1, 1_000_000))
         return self.pane.toolbar.seed.value()
 
-    def _submit(self, job, clear: tuple[int, int] | None, text: str) -> None:
+    def _submit(self, job, clear: tuple[int, int] | None, text: str, seed: int | None = None) -> None:
         if self.busy:
             self.status_message.emit("A model job is already running.")
             return
-        handle = self.pane.engine.submit(job, seed=self._seed())
+        seed = self._seed() if seed is None else seed
+        handle = self.pane.engine.submit(job, seed=seed)
         self._handle = handle
         for b in self.pane.toolbar.model_buttons():
             b.setEnabled(False)
         self.pane.toolbar.cancel.setEnabled(True)
         handle.progress.connect(lambda _f, msg: self.status_message.emit(f"{job.title}: {msg}"))
-        handle.finished.connect(lambda result: self._on_result(result, clear, text))
+        handle.finished.connect(lambda result: self._on_result(result, clear, text, job, seed))
         handle.failed.connect(self._on_failed)
         handle.cancelled.connect(lambda: self._job_done("Cancelled."))
 
@@ -75,8 +76,12 @@ class MusicGeneration(QObject):
         if message:
             self.status_message.emit(message)
 
-    def _on_result(self, result, clear, text: str) -> None:
+    def _on_result(self, result, clear, text: str, job=None, seed: int | None = None) -> None:
+        from aigc_studio.ui.music.recipe import record_of
+
         fragment: Song = result["fragment"]
+        if job is not None:
+            self.pane.records.append(record_of(job, seed, result.get("first_bar")))
         if self.pane.song.note_count == 0 and not clear and fragment.note_count:
             # A fresh song takes the generated tempo and metre.
             self.pane.song.time_signature = fragment.time_signature
@@ -152,6 +157,15 @@ class MusicGeneration(QObject):
             return
         job = InterpolateMusicJob(model, self.pane.song.copy(), bars[0], bars[1] - 2, self.pane.toolbar.steps.value())
         self._submit(job, None, "Interpolate")
+
+    def regenerate(self, record) -> None:
+        """Write a record's notes again: same model, seed and settings, into the same bars."""
+        from aigc_studio.core.provenance import model_for
+        from aigc_studio.ui.music.recipe import MUSIC_KINDS, regenerate_job
+
+        model = model_for(record, MUSIC_KINDS, self.pane.model_picker.current_path())
+        job, clear = regenerate_job(record, str(model), self.pane.song)
+        self._submit(job, clear, "Regenerate recipe", seed=record.seed)
 
     def _music_vae(self) -> str | None:
         """The picked model if it is a MusicVAE, else the first one installed (the user's before the bundled)."""

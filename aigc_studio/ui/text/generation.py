@@ -12,7 +12,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from aigc_studio.errors import InputError, StudioError
 from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 
 PROMPT_CHARS = 6000  # the models see at most a few thousand characters; tokenising more is waste
@@ -33,44 +32,12 @@ OPTION_KEYS = ("temperature", "top_k", "top_p", "repetition_penalty", "max_new_t
 
 
 def generation_record(model: Path, operation: str, seed: int, options: dict, prompt_chars: int):
-    """The provenance record of one generation: the model by name when the registry finds it under that
-    name, else by path; its content hash ("" for a Hugging Face folder, which has no card of ours)."""
-    from aigc_studio.core.modelfile import read_card
-    from aigc_studio.core.provenance import Provenance
-    from aigc_studio.core.registry import resolve_model
+    """The provenance record of one generation (model name and hash, seed, settings, prompt length, time)."""
+    from aigc_studio.core.provenance import Provenance, model_identity
 
-    model = Path(model)
-    try:
-        model_hash = read_card(model).content_hash if model.is_file() else ""
-    except (StudioError, OSError):
-        model_hash = ""
-    try:
-        name = model.stem if resolve_model(model.stem, "text-gpt").resolve() == model.resolve() else str(model)
-    except (StudioError, OSError):
-        name = str(model)
+    name, model_hash = model_identity(model, "text-gpt")
     settings = {**{k: options[k] for k in OPTION_KEYS if k in options}, "prompt_chars": prompt_chars}
     return Provenance("text", operation, name, model_hash, seed, settings).stamped()
-
-
-def model_of_record(record, current: Path | None) -> Path:
-    """The model file (or folder) a record names; StudioError when it is missing or its weights changed."""
-    from aigc_studio.core.modelfile import read_card
-    from aigc_studio.core.registry import resolve_model
-
-    candidates = [Path(record.model)] if Path(record.model).is_dir() else []
-    if current is not None:
-        candidates.append(current)
-    for path in candidates:
-        try:
-            if path.is_dir() or read_card(path).content_hash == record.model_hash:
-                return path
-        except (StudioError, OSError):
-            continue
-    path = resolve_model(record.model, "text-gpt")  # says which model is missing
-    if record.model_hash and read_card(path).content_hash != record.model_hash:
-        raise InputError(f"{record.model} has been retrained since this text was written (its weights differ); "
-                         "the recipe cannot be reproduced with it.")
-    return path
 
 
 class GenerationController(QObject):
@@ -150,7 +117,9 @@ class GenerationController(QObject):
         """Write the generated span again from its record (same model, seed, settings and prompt)."""
         if self.busy:
             return False
-        model = model_of_record(record, self.panel.model_path())
+        from aigc_studio.core.provenance import model_for
+
+        model = model_for(record, "text-gpt", self.panel.model_path())
         prompt_chars = int(record.settings.get("prompt_chars", PROMPT_CHARS))
         prompt = self.editor.toPlainText()[: span[0]][-prompt_chars:] if prompt_chars > 0 else ""
         writer = GenerationWriter(self.editor, span[0], replace_end=span[1])
