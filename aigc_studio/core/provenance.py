@@ -173,6 +173,8 @@ def model_for(record: Provenance, kinds: str | tuple[str, ...], current: Path | 
 
 
 def _show(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "-"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):
