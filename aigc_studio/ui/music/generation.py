@@ -77,7 +77,7 @@ class MusicGeneration(QObject):
             self.status_message.emit(message)
 
     def _on_result(self, result, clear, text: str, job=None, seed: int | None = None) -> None:
-        from aigc_studio.ui.music.recipe import record_of
+        from aigc_studio.music.recipes import record_of
 
         fragment: Song = result["fragment"]
         if job is not None:
@@ -161,7 +161,7 @@ class MusicGeneration(QObject):
     def regenerate(self, record) -> None:
         """Write a record's notes again: same model, seed and settings, into the same bars."""
         from aigc_studio.core.provenance import model_for
-        from aigc_studio.ui.music.recipe import MUSIC_KINDS, regenerate_job
+        from aigc_studio.music.recipes import MUSIC_KINDS, regenerate_job
 
         model = model_for(record, MUSIC_KINDS, self.pane.model_picker.current_path())
         job, clear = regenerate_job(record, str(model), self.pane.song)

@@ -484,7 +484,7 @@ class MusicPane(StudioPane):
     def show_recipe(self):
         """Generate > Recipe…: the record of the generation under the selected notes (or the ruler range, or
         the cursor bar; else the latest), with Regenerate."""
-        from aigc_studio.ui.music.recipe import bars_of, why_not_regenerable
+        from aigc_studio.music.recipes import bars_of, why_not_regenerable
         from aigc_studio.ui.recipe_dialog import RecipeDialog
 
         if not self.records:
