@@ -54,6 +54,7 @@ def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.core.registry import resolve_model
     from aigc_studio.music.jobs import GenerateMusicJob, InfillMusicJob, SamplingOptions
     from aigc_studio.music.midi_io import read_midi, write_midi
+    from aigc_studio.music.recipes import record_of
     from aigc_studio.music.song import merge_command
 
     if not 1 <= args.bars <= 256:
@@ -85,28 +86,11 @@ def _generate(args: argparse.Namespace) -> int:
     song = prime.copy() if prime is not None else result["fragment"]
     if prime is not None:
         merge_command(song, result["fragment"], clear).do(song)
-    operation = "infill" if args.infill else ("continue" if prime is not None else "generate")
-    record = _provenance(args, path, operation, result.get("first_bar"))
+    record = record_of(job, args.seed, result.get("first_bar"), stamp=False)
     write_midi(song, args.out, provenance=[*_earlier_records(args.prime), record])
     new = result["fragment"].note_count
     print(f"wrote {args.out}: {new} new notes, {song.bars} bars")
     return 0
-
-
-def _provenance(args: argparse.Namespace, model_path: Path, operation: str, first_bar: int | None):
-    """The record of this generation (no time: the same seed must give the same bytes)."""
-    from aigc_studio.core.provenance import Provenance, model_identity
-
-    settings = {"bars": args.bars, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
-    if args.prime:
-        settings["prime"] = Path(args.prime).name
-        settings["at_bar"] = args.at_bar
-    if args.infill:
-        settings["infill"] = args.infill
-    if first_bar is not None:
-        settings["first_bar"] = first_bar
-    name, model_hash = model_identity(model_path, ("music-transformer", "music-vae"))
-    return Provenance("music", operation, name, model_hash, args.seed, settings)
 
 
 def _earlier_records(prime: str | None) -> list:

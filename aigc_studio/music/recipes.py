@@ -14,8 +14,11 @@ MUSIC_KINDS = ("music-transformer", "music-vae")
 REGENERABLE = ("generate", "continue", "infill")
 
 
-def record_of(job: Any, seed: int, first_bar: int | None) -> Provenance:
-    """The record of a finished music job (which notes: ``first_bar`` and the job's bars)."""
+def record_of(job: Any, seed: int | None, first_bar: int | None, stamp: bool = True) -> Provenance:
+    """The record of a finished music job (which notes: ``first_bar`` and the job's bars).
+
+    ``stamp=False`` leaves the time out: the command line promises the same bytes for the same seed.
+    """
     from aigc_studio.music.jobs import GenerateMusicJob, InfillMusicJob, InterpolateMusicJob
 
     settings: dict[str, Any] = {}
@@ -37,7 +40,8 @@ def record_of(job: Any, seed: int, first_bar: int | None) -> Provenance:
     if first_bar is not None:
         settings["first_bar"] = int(first_bar)
     name, model_hash = model_identity(job.model, MUSIC_KINDS)
-    return Provenance("music", operation, name, model_hash, seed, settings).stamped()
+    record = Provenance("music", operation, name, model_hash, seed, settings)
+    return record.stamped() if stamp else record
 
 
 def bars_of(record: Provenance) -> tuple[int, int] | None:

@@ -16,8 +16,13 @@ RECIPE_SHORTCUT = "Ctrl+Shift+I"
 class RecipeDialog(QDialog):
     """Shows one record; *Regenerate* (when the studio can) closes the dialog and runs it again."""
 
-    def __init__(self, record: Provenance, parent: QWidget | None = None,
-                 regenerate: Callable[[], None] | None = None, why_not: str = "") -> None:
+    def __init__(
+        self,
+        record: Provenance,
+        parent: QWidget | None = None,
+        regenerate: Callable[[], None] | None = None,
+        why_not: str = "",
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Recipe — {record.media}")
         self.record = record
@@ -33,7 +38,9 @@ class RecipeDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.regenerate_button = buttons.addButton("Regenerate", QDialogButtonBox.ButtonRole.ActionRole)
         self.regenerate_button.setEnabled(regenerate is not None)
-        self.regenerate_button.setToolTip(why_not if regenerate is None else "Run this recipe again: same model, seed and settings")
+        self.regenerate_button.setToolTip(
+            why_not if regenerate is None else "Run this recipe again: same model, seed and settings"
+        )
         if regenerate is not None:
             self.regenerate_button.clicked.connect(lambda: (self.accept(), regenerate()))
         buttons.rejected.connect(self.reject)
