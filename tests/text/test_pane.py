@@ -242,3 +242,18 @@ def test_a_version_1_sidecar_still_opens_its_marks(qtbot, pane, tmp_path):
     cursor.setPosition(20)
     pane.editor.setTextCursor(cursor)
     assert pane.show_recipe() is None  # marked, but no record: the status bar says so
+
+
+def test_recovered_text_after_a_crash_keeps_the_recipes_of_its_generated_spans(qtbot, engine, pane, studio_home):
+    _type(pane, "Chapter one.\n")
+    _generate(qtbot, pane, pane.continue_action)
+    (record,) = pane.editor.spans.records()
+    pane.flush_autosave()
+    saved = json.loads(pane.autosave.file.read_text())
+    saved["pid"] = 999999999  # a crash: the autosave stays behind under a process that no longer runs
+    (autosave_dir() / "text-999999999.json").write_text(json.dumps(saved))
+    second = TextPane(engine, QSettings(str(studio_home / "settings2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    second.banner.restore_button.click()
+    assert second.editor.spans.records() == [record]
+    second.shutdown()

@@ -366,13 +366,15 @@ class TextPane(StudioPane):
         if not self.is_dirty():
             return None  # saved or never edited: nothing to recover
         path = str(self.path) if self.path else None
-        return text_record(self.editor.toPlainText(), path, self.editor.generated_text_ranges()), None
+        return text_record(
+            self.editor.toPlainText(), path, self.editor.generated_text_ranges(), self.editor.spans.records()
+        ), None
 
     def restore(self, recovered: Recovered) -> None:
         """Put recovered text into the editor (marked unsaved) and forget the old autosave."""
         if self.generation.busy or not self._confirm_discard():  # the text typed since the start counts too
             return
-        self.editor.set_document_text(recovered.text, recovered.spans)
+        self.editor.set_document_text(recovered.text, recovered.spans, recovered.records)
         self.editor.document().setModified(True)
         self._set_path(Path(recovered.path) if recovered.path else None)
         self.autosaver.changed()
