@@ -325,3 +325,17 @@ def test_saved_song_carries_the_recipe_and_regenerate_writes_the_same_notes(qtbo
     qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
     assert _notes_of(pane.song) == generated  # the same notes, in the same bars
     assert len(pane.records) == 2
+
+
+def test_a_song_recovered_after_a_crash_keeps_its_recipes(qtbot, engine, pane, studio_home, tiny_transformer_path):
+    pane.model_picker.select_path(tiny_transformer_path)
+    pane.toolbar.bars.setValue(1)
+    pane._actions["generate"].trigger()
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
+    pane.flush_autosave()
+    orphan = _as_if_crashed(pane.autosave.file)
+    second = _second_pane(qtbot, engine, studio_home)
+    second.banner.restore_button.click()
+    assert second.records == pane.records and len(second.records) == 1
+    assert not orphan.exists()
+    second.shutdown()

@@ -556,7 +556,7 @@ class MusicPane(StudioPane):
     def _autosave_snapshot(self) -> tuple[dict, None] | None:
         if not self.is_dirty():
             return None  # saved, just opened or never edited: nothing to recover
-        return song_record(self.song, self.path), None
+        return song_record(self.song, self.path, self.records), None
 
     def flush_autosave(self) -> None:
         """Write the autosave now if the song changed, and wait until it is on disk."""
@@ -568,7 +568,7 @@ class MusicPane(StudioPane):
             return  # notes drawn since the start count too
         self.player.stop()
         self.generation.cancel_job()
-        self.song, self.path = recovered.song, recovered.path
+        self.song, self.path, self.records = recovered.song, recovered.path, list(recovered.records)
         self.stack.clear()
         self.stack.resetClean()  # unsaved: File > Save writes it, quitting asks
         self.state.selection, self.state.range, self.state.cursor, self.state.track = [], None, 0, 0
