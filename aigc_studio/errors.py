@@ -6,7 +6,14 @@ one line and exits non-zero. Anything that is *not* a ``StudioError`` is a bug.
 
 
 class StudioError(Exception):
-    """Base class for every error whose message is meant for the user."""
+    """Base class for every error whose message is meant for the user; ``path``: the file it concerns, if any."""
+
+    path: str | None = None
+
+    def __init__(self, *args: object, path: object = None) -> None:
+        super().__init__(*args)
+        if path is not None:
+            self.path = str(path)
 
 
 class ModelFileError(StudioError):

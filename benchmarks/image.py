@@ -88,7 +88,7 @@ def ours_step_fn(batch: int, augment: str):
     """One step of our GAN trainer (hinge, DiffAugment, EMA) on random data at 64 px."""
     images = (torch.rand(256, 64, 64, 3) * 255).to(torch.uint8).numpy()
     data = BatchSource(ImageDataset(images, ["x"] * 256), flip=True, seed=0)
-    settings = ImageTrainSettings(data="", out="unused", batch=batch, augment=augment)
+    settings = ImageTrainSettings(data="", out="unused", batch_size=batch, augment=augment)
     trainer = GANTrainer(GANConfig(resolution=64), settings, data, torch.device("cpu"))
     return trainer.step, parameter_count(trainer.g), parameter_count(trainer.d)
 

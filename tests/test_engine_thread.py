@@ -52,11 +52,29 @@ def test_user_error_is_reported_with_its_message(qtbot, engine):
     assert handle.state == "failed"
 
 
+def test_a_damaged_model_file_fails_as_a_structured_error_that_names_the_file(qtbot, engine, tmp_path):
+    from aigc_studio.core.events import JobError
+    from aigc_studio.core.modelfile import read_card
+
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a model at all")
+    handle = engine.submit(FunctionJob("open", lambda ctx: read_card(bad)))
+    errors = []
+    handle.errored.connect(errors.append)
+    with qtbot.waitSignal(handle.failed, timeout=5000) as blocker:
+        pass
+    (error,) = errors
+    assert isinstance(error, JobError) and error.kind == "model-file" and error.file == str(bad)
+    assert blocker.args == [error.message] and "broken.safetensors" in error.message
+    assert handle.failure is error
+
+
 def test_a_crashing_job_fails_cleanly_and_the_engine_keeps_working(qtbot, engine):
     handle = engine.submit(FunctionJob("bug", lambda ctx: 1 / 0))
     with qtbot.waitSignal(handle.failed, timeout=5000) as blocker:
         pass
     assert "ZeroDivisionError" in blocker.args[0]
+    assert handle.failure.kind == "internal"
     ok = engine.submit(FunctionJob("after", lambda ctx: 42))
     with qtbot.waitSignal(ok.finished, timeout=5000) as blocker:
         pass

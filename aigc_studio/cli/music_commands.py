@@ -21,7 +21,7 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--top-k", type=int, default=0)
     g.add_argument("--top-p", type=float, default=0.95)
-    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--seed", type=int, default=None, help="random if omitted; the seed used is printed")
     g.add_argument("--out", required=True, help="output .mid file")
     g.add_argument("--no-cache", action="store_true", help="recompute the whole window for every token (slow)")
     g.set_defaults(func=_generate)
@@ -52,6 +52,7 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
 def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
     from aigc_studio.core.registry import resolve_model
+    from aigc_studio.core.seeds import random_seed
     from aigc_studio.music.jobs import GenerateMusicJob, InfillMusicJob, SamplingOptions
     from aigc_studio.music.midi_io import read_midi, write_midi
     from aigc_studio.music.recipes import record_of
@@ -63,6 +64,7 @@ def _generate(args: argparse.Namespace) -> int:
         raise InputError("--out must end in .mid or .midi.")
     path = resolve_model(args.model, ("music-transformer", "music-vae"))
     options = SamplingOptions(args.temperature, args.top_k, args.top_p, not args.no_cache)
+    seed = args.seed if args.seed is not None else random_seed()  # drawn once, printed, so the file can be remade
     prime = None
     if args.prime:
         prime, warnings = read_midi(args.prime)
@@ -75,21 +77,22 @@ def _generate(args: argparse.Namespace) -> int:
             first, last = (int(x) for x in args.infill.split(":"))
         except ValueError:
             raise InputError("--infill takes FIRST:LAST bar numbers, e.g. 4:6.") from None
-        job = InfillMusicJob(str(path), prime, first, last, options)
+        job = InfillMusicJob(str(path), prime, first, last, options, seed=seed)
         clear = (first * prime.bar_ticks, last * prime.bar_ticks)
     else:
-        job = GenerateMusicJob(str(path), args.bars, prime, args.at_bar, options)
+        job = GenerateMusicJob(str(path), args.bars, prime, args.at_bar, options, seed=seed)
         clear = None
         if prime is not None and args.at_bar is not None:
             clear = (args.at_bar * prime.bar_ticks, (args.at_bar + args.bars) * prime.bar_ticks)
-    result = run_in_terminal(job, device=args.device or "auto", seed=args.seed)
-    song = prime.copy() if prime is not None else result["fragment"]
+    result = run_in_terminal(job, device=args.device or "auto", seed=seed)
+    song = prime.copy() if prime is not None else result.fragment
     if prime is not None:
-        merge_command(song, result["fragment"], clear).do(song)
-    record = record_of(job, args.seed, result.get("first_bar"), stamp=False)
-    write_midi(song, args.out, provenance=[*_earlier_records(args.prime), record])
-    new = result["fragment"].note_count
-    print(f"wrote {args.out}: {new} new notes, {song.bars} bars")
+        merge_command(song, result.fragment, clear).do(song)
+    result.provenance = record_of(job, result.seed, result.details.get("first_bar"), stamp=False)
+    write_midi(song, args.out, provenance=[*_earlier_records(args.prime), result.provenance])
+    result.path = str(args.out)
+    new = result.fragment.note_count
+    print(f"wrote {args.out}: {new} new notes, {song.bars} bars (seed {result.seed})")
     return 0
 
 
@@ -103,6 +106,7 @@ def _earlier_records(prime: str | None) -> list:
 def _train(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
     from aigc_studio.cli.train_options import apply_training_options
+    from aigc_studio.core.events import LossPoint
     from aigc_studio.music.training import TrainMusicJob, train_settings_for
 
     apply_training_options(args)
@@ -117,10 +121,10 @@ def _train(args: argparse.Namespace) -> int:
         overrides[key] = getattr(args, key, None)
     job = TrainMusicJob(train_settings_for(args.kind, **overrides))
 
-    def on_partial(point):
-        if point.get("val_loss") is not None:
-            print(f"step {point['step']}: loss {point['loss']:.4f} val_loss {point['val_loss']:.4f}", flush=True)
+    def on_partial(event):
+        if isinstance(event, LossPoint) and "val_loss" in event.values:
+            print(f"step {event.step}: loss {event.values['loss']:.4f} val_loss {event.values['val_loss']:.4f}", flush=True)
 
-    out = run_in_terminal(job, device=args.device or "auto", seed=args.seed, on_partial=on_partial)
-    print(f"saved {out}")
+    result = run_in_terminal(job, device=args.device or "auto", seed=args.seed, on_partial=on_partial)
+    print(f"saved {result.path}")
     return 0

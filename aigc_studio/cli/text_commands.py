@@ -18,7 +18,7 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
     src.add_argument("--prompt", default=None, help="text to continue")
     src.add_argument("--prompt-file", default=None, help="file whose text is continued")
     g.add_argument("--max-tokens", type=int, default=200)
-    g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--seed", type=int, default=None, help="random if omitted; the seed used is printed")
     g.add_argument("--temperature", type=float, default=0.8)
     g.add_argument("--top-k", type=int, default=0)
     g.add_argument("--top-p", type=float, default=0.95)
@@ -68,6 +68,8 @@ def _unescape(text: str) -> str:
 
 def _generate(args: argparse.Namespace) -> int:
     from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.core.events import TextPiece
+    from aigc_studio.core.seeds import random_seed
     from aigc_studio.text.document_io import encoding_note, read_text_file
     from aigc_studio.text.jobs import GenerateTextJob
 
@@ -79,6 +81,7 @@ def _generate(args: argparse.Namespace) -> int:
         prompt = _unescape(args.prompt) if args.prompt else ""
     if args.max_tokens < 1:
         raise InputError("--max-tokens must be at least 1.")
+    seed = args.seed if args.seed is not None else random_seed()  # drawn once, printed, so the text can be remade
     job = GenerateTextJob(
         model=args.model,
         prompt=prompt,
@@ -88,7 +91,7 @@ def _generate(args: argparse.Namespace) -> int:
         repetition_penalty=args.repetition_penalty,
         max_new_tokens=args.max_tokens,
         stop=[_unescape(s) for s in args.stop],
-        seed=args.seed,
+        seed=seed,
         allow_pickle=args.allow_pickle,
         use_cache=not args.no_cache,
     )
@@ -99,28 +102,30 @@ def _generate(args: argparse.Namespace) -> int:
             echoed.append(True)
             sys.stdout.write(prompt)
 
-    def on_partial(payload):
-        if payload.get("type") == "token":
+    def on_partial(event):
+        if isinstance(event, TextPiece):
             echo_prompt()
-            sys.stdout.write(payload["text"])
+            sys.stdout.write(event.text)
             sys.stdout.flush()
 
     device = args.device or "auto"
-    result = run_in_terminal(job, device=device, seed=args.seed, on_partial=on_partial, show_progress=False)
+    result = run_in_terminal(job, device=device, seed=seed, on_partial=on_partial, show_progress=False)
     echo_prompt()
     sys.stdout.write("\n")
+    print(f"seed {result.seed}", file=sys.stderr)  # on stderr: the text on stdout stays clean for pipes
     if args.out:
         from aigc_studio.core.atomic import atomic_write_text
         from aigc_studio.ui.text.sidecar import write_sidecar  # Qt-free, like the rest of the document code
 
-        text = prompt + result["text"]
+        text = prompt + result.text
         atomic_write_text(args.out, text)
         span = [len(prompt), len(text)]
-        write_sidecar(args.out, text, [span] if span[1] > span[0] else [], [_provenance(args, len(prompt))])
+        result.provenance = _provenance(args, len(prompt), result.seed)
+        write_sidecar(args.out, text, [span] if span[1] > span[0] else [], [result.provenance])
     return 0
 
 
-def _provenance(args: argparse.Namespace, prompt_chars: int):
+def _provenance(args: argparse.Namespace, prompt_chars: int, seed: int | None):
     """The record of this generation, stored with its span in the --out file's sidecar."""
     from aigc_studio.core.provenance import Provenance, model_identity
     from aigc_studio.core.registry import resolve_model
@@ -132,7 +137,7 @@ def _provenance(args: argparse.Namespace, prompt_chars: int):
     settings = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
                 "repetition_penalty": args.repetition_penalty, "max_new_tokens": args.max_tokens,
                 "stop": [_unescape(s) for s in args.stop], "prompt_chars": prompt_chars}
-    return Provenance("text", "continue", name, model_hash, args.seed, settings).stamped()
+    return Provenance("text", "continue", name, model_hash, seed, settings).stamped()
 
 
 def _common_settings(args: argparse.Namespace) -> dict:
@@ -176,8 +181,7 @@ def _train_gpt(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         sample_every=args.sample_every,
     )
-    result = run_in_terminal(TrainGPTJob(settings), device=args.device or "auto", seed=args.seed)
-    _print_summary(result)
+    print(run_in_terminal(TrainGPTJob(settings), device=args.device or "auto", seed=args.seed).summary())
     return 0
 
 
@@ -187,11 +191,5 @@ def _train_vae(args: argparse.Namespace) -> int:
 
     settings = _common_settings(args)
     settings.update(latent=args.latent, hidden=args.hidden, embed=args.embed, vocab_size=args.vocab_size)
-    result = run_in_terminal(TrainVAEJob(settings), device=args.device or "auto", seed=args.seed)
-    _print_summary(result)
+    print(run_in_terminal(TrainVAEJob(settings), device=args.device or "auto", seed=args.seed).summary())
     return 0
-
-
-def _print_summary(result: dict) -> None:
-    parts = [f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()]
-    print("done: " + ", ".join(parts))

@@ -7,6 +7,7 @@ tensor library touches it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import struct
@@ -110,6 +111,22 @@ def save_model(path: str | Path, tensors: dict[str, torch.Tensor], card: ModelCa
     return card
 
 
+def _names_the_file(read):
+    """Mark a ModelFileError raised while reading ``path`` with that path (the GUI shows which file)."""
+
+    @functools.wraps(read)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return read(path, *args, **kwargs)
+        except ModelFileError as exc:
+            if exc.path is None:
+                exc.path = str(path)
+            raise
+
+    return wrapper
+
+
+@_names_the_file
 def read_card(path: str | Path, expected_kind: str | tuple[str, ...] | None = None) -> ModelCard:
     """Read only the card (fast, no tensors); refuse files that are not our models.
 
@@ -142,6 +159,7 @@ def read_card(path: str | Path, expected_kind: str | tuple[str, ...] | None = No
     return card
 
 
+@_names_the_file
 def load_model(
     path: str | Path, expected_kind: str | tuple[str, ...] | None = None
 ) -> tuple[ModelCard, dict[str, torch.Tensor]]:

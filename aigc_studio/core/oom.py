@@ -54,22 +54,3 @@ def call_halving_on_oom(work: Callable[[int], T], batch: int, ctx: Any, device: 
                 raise
             batch = halve_batch(batch, ctx, device, what)
 
-
-def backward_or_halve(
-    optimizer: Any, forward: Callable[[], T], batch: int, ctx: Any, device: Any
-) -> tuple[T | None, int]:
-    """Zero the gradients, run ``forward()`` (its result is the loss, or a tuple starting with it) and backward.
-
-    Returns ``(result, batch)``; after an out-of-memory failure the gradients are
-    cleared again and it returns ``(None, halved batch)`` so the caller retries the step.
-    """
-    optimizer.zero_grad(set_to_none=True)
-    try:
-        result = forward()
-        (result[0] if isinstance(result, tuple) else result).backward()
-        return result, batch
-    except (RuntimeError, MemoryError) as exc:
-        if not is_out_of_memory(exc):
-            raise
-        optimizer.zero_grad(set_to_none=True)
-        return None, halve_batch(batch, ctx, device)

@@ -92,14 +92,3 @@ def model_only(tensors: dict[str, Any]) -> dict[str, Any]:
     """Drop training-state tensors (for loading a checkpoint as a plain model)."""
     return {k: v for k, v in tensors.items() if not k.startswith(STATE_KEY + "/")}
 
-
-# What a resumed run takes from the new command rather than the checkpoint: how long, where, from
-# what data, and how it reports. Everything else (sizes, rates, seeds) must stay as it was.
-RUN_FIELDS = ("steps", "out", "resume", "data", "checkpoint_every", "log_every")
-
-
-def resumed_settings(saved: dict[str, Any], current: Any) -> dict[str, Any]:
-    """The checkpoint's settings with the run fields of ``current`` (a settings dataclass) put in."""
-    merged = dict(saved)
-    merged.update({name: getattr(current, name) for name in RUN_FIELDS})
-    return merged

@@ -20,6 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from aigc_studio.core.events import JobError
 from aigc_studio.core.jobs import CancelToken, Job, Progress
 from aigc_studio.errors import Cancelled, StudioError
 
@@ -44,7 +45,8 @@ class JobHandle(QObject):
     partial = Signal(object)
     log = Signal(str)
     finished = Signal(object)
-    failed = Signal(str)
+    failed = Signal(str)  # the user's message (the same as JobError.message)
+    errored = Signal(object)  # a JobError: kind, message, file — emitted just before ``failed``
     cancelled = Signal()
 
     def __init__(self, engine: Engine, job_id: int, title: str) -> None:
@@ -56,6 +58,8 @@ class JobHandle(QObject):
         self.cancel_requested_at: float | None = None  # time.monotonic() of the first cancel()
         self.stopped_at: float | None = None  # when the engine thread reported that the job's run() returned
         self.abandoned = False  # cancelled by the grace timer because the job did not stop in time
+        self.failure: JobError | None = None  # why it failed (kind, message, file), once it has
+        self.error = ""  # its message
 
     @property
     def done(self) -> bool:
@@ -81,7 +85,7 @@ class EngineWorker(QObject):
     partial = Signal(int, object)
     log = Signal(int, str)
     finished = Signal(int, object)
-    failed = Signal(int, str)
+    failed = Signal(int, object)  # job id, JobError
     cancelled = Signal(int)
 
     def __init__(self, device_preference: str) -> None:
@@ -117,7 +121,7 @@ class EngineWorker(QObject):
                 if broken is None:
                     self._switch_device(ticket)
             elif broken is not None:
-                self.failed.emit(ticket.job_id, broken)
+                self.failed.emit(ticket.job_id, JobError("device", broken))
             else:
                 self._run(ticket)
 
@@ -163,13 +167,13 @@ class EngineWorker(QObject):
         except Cancelled:
             self.cancelled.emit(ticket.job_id)
         except StudioError as exc:
-            self.failed.emit(ticket.job_id, str(exc))
-        except MemoryError:
-            self.failed.emit(ticket.job_id, "Out of memory. Try a smaller batch, size or length.")
+            self.failed.emit(ticket.job_id, JobError.from_exception(exc))
+        except MemoryError as exc:
+            message = "Out of memory. Try a smaller batch, size or length."
+            self.failed.emit(ticket.job_id, JobError.from_exception(exc, message))
         except Exception as exc:  # noqa: BLE001 - a bug, but the app must keep running
             traceback.print_exc(file=sys.stderr)
-            message = _friendly_runtime_error(exc)
-            self.failed.emit(ticket.job_id, message)
+            self.failed.emit(ticket.job_id, JobError.from_exception(exc, _friendly_runtime_error(exc)))
         else:
             if ticket.token.is_set:
                 self.cancelled.emit(ticket.job_id)
@@ -347,12 +351,13 @@ class Engine(QObject):
             handle.finished.emit(result)
         self._forget(job_id)
 
-    def _on_failed(self, job_id: int, message: str) -> None:
+    def _on_failed(self, job_id: int, failure: JobError) -> None:
         self._stopped(job_id)
         if handle := self._live(job_id):
-            handle.error = message
+            handle.failure, handle.error = failure, failure.message
             self._finish(job_id, "failed")
-            handle.failed.emit(message)
+            handle.errored.emit(failure)
+            handle.failed.emit(failure.message)
         self._forget(job_id)
 
     def _on_cancelled(self, job_id: int) -> None:

@@ -6,18 +6,14 @@ A recipe holds everything needed to redraw the picture: model hash, latent, psi,
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.core.events import GeneratedImages
+from aigc_studio.core.seeds import random_seed  # noqa: F401 - the image studio's "random" seed, re-exported
 from aigc_studio.errors import InputError
 
 RECIPE_VERSION = 1
-
-
-def random_seed() -> int:
-    """A fresh seed for "random" (shown to the user, so it can be reused)."""
-    return secrets.randbelow(2**31)
 
 
 def train_job(settings: Any) -> Any:
@@ -85,7 +81,7 @@ def make_recipe(m: Any, ctx: Any, latent: Any, psi: float, op: str, seed: int | 
     return recipe
 
 
-def _render(ctx: Any, m: Any, latents: Any, psi: float, op: str, seeds: list, **extra: Any) -> dict:
+def _render(ctx: Any, m: Any, latents: Any, psi: float, op: str, seeds: list, **extra: Any) -> GeneratedImages:
     """Decode latents in small chunks (progress + cancel between them) and build items.
 
     Cancel is also checked between the network's layers: one chunk of a big model can
@@ -115,7 +111,10 @@ def _render(ctx: Any, m: Any, latents: Any, psi: float, op: str, seeds: list, **
             items.append({"image": image, "recipe": recipe})
         start += len(images)
     ctx.progress(1.0, f"Drew {total} image(s)")
-    return {"items": items, "model": m.name, "model_hash": m.card.content_hash, "kind": m.kind}
+    batch_seed = seeds[0] if seeds and seeds[0] is not None and all(s is not None for s in seeds) else None
+    return GeneratedImages(
+        items, seed=batch_seed, model=m.name, details={"model_hash": m.card.content_hash, "kind": m.kind}
+    )
 
 
 def _smaller_after_oom(ctx: Any, m: Any, chunk: int) -> tuple[Any, int]:

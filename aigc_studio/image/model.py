@@ -130,7 +130,9 @@ def load_image_model(path: str | Path, device: torch.device | str = "cpu") -> Im
             raise ModelFileError(f"{path.name} lacks the mean latent w_avg; it is not a complete image-gan model.")
         w_avg = w_avg.to(device)
         if card.training.get("standing_stats_pending"):  # saved on Cancel, which leaves this to us
-            standing_statistics(net.to(device), int(card.training.get("batch") or 64))
+            standing_statistics(
+                net.to(device), int(card.training.get("batch_size") or card.training.get("batch") or 64)
+            )
     else:
         config = config_from_card(VAEConfig, card, path)
         net = ConvVAE(config)

@@ -23,7 +23,11 @@ SCALES = (1, 2, 4)
 
 
 def parameters_line(recipe: dict[str, Any]) -> str:
-    """The human-readable one-liner for the ``parameters`` chunk."""
+    """The human-readable one-liner for the ``parameters`` chunk (A1111's layout for diffusion pictures)."""
+    if recipe.get("model_kind") == "image-diffusion":
+        from aigc_studio.image.diffusion.metadata import parameters_text
+
+        return parameters_text(recipe)
     parts = [
         f"Model: {recipe.get('model', '?')}",
         f"Model hash: {str(recipe.get('model_hash', ''))[:12]}",
@@ -73,6 +77,10 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         text = dict(getattr(im, "text", {}) or {})
         fmt = im.format
     raw = text.get(JSON_KEY)
+    if raw is None and TEXT_KEY in text and "Steps:" in text[TEXT_KEY]:
+        from aigc_studio.image.diffusion.metadata import parse_parameters
+
+        return dict(parse_parameters(text[TEXT_KEY]), version=1, source_tool="parameters")  # A1111 and friends
     if raw is None:
         what = "a PNG" if fmt == "PNG" else f"a {fmt} image"
         hint = f" It has a 'parameters' text: {text[TEXT_KEY][:80]}" if TEXT_KEY in text else ""
@@ -81,6 +89,8 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         recipe = json.loads(raw)
     except json.JSONDecodeError:
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (not valid JSON).") from None
+    if isinstance(recipe, dict) and recipe.get("model_kind") == "image-diffusion":
+        return _checked_diffusion_recipe(path, recipe)
     if not isinstance(recipe, dict) or not isinstance(recipe.get("latent"), list):
         raise InputError(f"{path.name} has an incomplete AIGC Studio recipe (no latent vector).")
     version = recipe.get("version", 1)
@@ -99,3 +109,15 @@ def _is_number(value: Any, kind: type = float) -> bool:
     """True for a JSON number (an int when ``kind`` is int); bools are not numbers here."""
     allowed = (int,) if kind is int else (int, float)
     return isinstance(value, allowed) and not isinstance(value, bool) and value == value
+
+
+def _checked_diffusion_recipe(path: Path, recipe: dict[str, Any]) -> dict[str, Any]:
+    """A diffusion recipe has a prompt and numbers instead of a latent vector."""
+    if not isinstance(recipe.get("version", 1), int) or recipe.get("version", 1) > 1:
+        raise InputError(f"{path.name} was written by a newer AIGC Studio (recipe version {recipe.get('version')!r}).")
+    if not isinstance(recipe.get("prompt", ""), str):
+        raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its prompt is not text).")
+    for key in ("steps", "seed", "width", "height"):
+        if key in recipe and not (recipe[key] is None or _is_number(recipe[key], int)):
+            raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its {key} is not a whole number).")
+    return recipe

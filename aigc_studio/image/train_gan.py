@@ -55,8 +55,8 @@ class GANTrainer:
         self.noise = torch.Generator().manual_seed(settings.seed + 1)
         self.aug = torch.Generator().manual_seed(settings.seed + 2)
         self.step_count = 0
-        self.batch = settings.batch
         self.history: list[list[float]] = []
+        self.optimizers = [self.opt_d, self.opt_g]
         dtype = autocast_dtype(device)
         # bf16 autocast needs no loss scaling; fp16 would, so it stays in fp32.
         self.autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype == torch.bfloat16 else nullcontext
@@ -66,6 +66,15 @@ class GANTrainer:
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, self.settings.augment, self.aug)
+
+    @property
+    def batch(self) -> int:
+        """The batch size now (the loop halves ``settings.batch_size`` after an out-of-memory error)."""
+        return self.settings.batch_size
+
+    @batch.setter
+    def batch(self, value: int) -> None:
+        self.settings.batch_size = value
 
     def step(self, check_cancelled=lambda: None) -> dict[str, float]:
         """One discriminator and one generator update; returns the losses."""
@@ -115,7 +124,6 @@ class GANTrainer:
             "dataset_hash": dataset_hash,
             "dataset_size": dataset_size,
             "history": self.history[-LOSS_HISTORY_LIMIT:],
-            "settings": self.settings.to_dict(),
         }
 
     def load_state(self, state: dict[str, Any], model_tensors: dict[str, torch.Tensor]) -> None:
@@ -127,7 +135,7 @@ class GANTrainer:
         self.opt_d.load_state_dict(state["opt_d"])
         restore_generators(state["rng"], noise=self.noise, aug=self.aug, data=self.data.generator)
         self.step_count = int(state["step"])
-        self.batch = int(state["batch"])
+        self.batch = int(state.get("batch", self.batch))
         self.history = [list(p) for p in state.get("history", [])]
 
 
@@ -140,14 +148,14 @@ class TrainGANJob(ImageTrainJob):
     size_presets = SIZE_PRESETS
     loss_keys = ("d", "g")
 
-
     def make_trainer(self, config, settings, data, device) -> GANTrainer:
         return GANTrainer(config, settings, data, device)
 
-    def describe(self, trainer: GANTrainer, config: GANConfig, images: int) -> str:
+    def describe(self) -> str:
+        t, config = self.trainer, self.config
         return (
-            f"GAN {config.resolution} px: G {parameter_count(trainer.g) / 1e6:.2f} M, "
-            f"D {parameter_count(trainer.d) / 1e6:.2f} M parameters; {images} images; device {trainer.device}."
+            f"GAN {config.resolution} px: G {parameter_count(t.g) / 1e6:.2f} M, "
+            f"D {parameter_count(t.d) / 1e6:.2f} M parameters; {len(self.dataset)} images; device {t.device}."
         )
 
     def progress_text(self, losses: dict[str, float]) -> str:
@@ -156,12 +164,10 @@ class TrainGANJob(ImageTrainJob):
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
         return {"loss": "hinge", "augment": settings.augment}
 
-    def quick_save_notes(self, trainer: GANTrainer, data: BatchSource, quick: bool) -> dict[str, Any]:
+    def quick_save_notes(self, quick: bool) -> dict[str, Any]:
         return {"standing_stats_pending": True} if quick else {}
 
-    def model_tensors(
-        self, trainer: GANTrainer, data: BatchSource, quick: bool = False
-    ) -> dict[str, torch.Tensor]:
+    def trainer_tensors(self, quick: bool) -> dict[str, torch.Tensor]:
         if not quick:  # a quick (Cancel) save leaves the statistics to the loader: see standing_stats_pending
-            trainer.finalise_ema()
-        return gan_tensors(trainer.g_ema, mean_latent(trainer.g_ema))
+            self.trainer.finalise_ema()
+        return gan_tensors(self.trainer.g_ema, mean_latent(self.trainer.g_ema))

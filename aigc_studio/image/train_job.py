@@ -1,58 +1,40 @@
-"""The run loop shared by the image trainers: resume, checkpoints, progress, OOM fallback, cancel.
+"""The image studio's part of the training loop: what the GAN and the VAE share (data, resume, card).
 
 A subclass says what differs between the GAN and the VAE: how to build the
-config and the trainer, what one loss-history row holds, and which tensors
-make the saved model.
+trainer, what one loss-history row holds, and which tensors make the saved model.
+The loop itself is core/training_loop.py.
 """
 
 from __future__ import annotations
 
-import time
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import asdict
 from typing import Any
 
 import torch
 
-from aigc_studio.core.oom import halve_batch, is_out_of_memory
-from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
-from aigc_studio.errors import Cancelled
+from aigc_studio.core.events import LossPoint, Preview
+from aigc_studio.core.modelfile import ModelCard
+from aigc_studio.core.training_loop import Resume, TrainingFamily
 from aigc_studio.image.model import card_for, config_from_card
-from aigc_studio.image.training import (
-    BatchSource,
-    ImageTrainSettings,
-    Throughput,
-    check_resume_data,
-    out_path,
-    read_dataset,
-)
-
-# Settings that decide what each step draws and does; a resume takes them from the checkpoint, so that the
-# Train dialog (which does not show them) or a shorter command line cannot change the run half-way.
-RECIPE_KEYS = ("flip", "augment", "ema_decay", "fit")
+from aigc_studio.image.training import BatchSource, ImageTrainSettings, check_resume_data, read_dataset
 
 
-def keep_training_recipe(settings: ImageTrainSettings, saved: dict[str, Any], ctx: Any) -> None:
-    """Use the checkpoint's augmentation, EMA and fit settings for a resumed run; say so when they differ."""
-    for key in RECIPE_KEYS:
-        if key in saved and getattr(settings, key) != saved[key]:
-            ctx.log(f"Resuming with the checkpoint's {key} = {saved[key]!r} (not {getattr(settings, key)!r}).")
-            setattr(settings, key, saved[key])
-
-
-class ImageTrainJob(ABC):
+class ImageTrainJob(TrainingFamily):
     """Train (or resume) one image model kind on a folder; checkpoints to ``settings.out``."""
 
-    kind = ""  # model-card kind, e.g. "image-gan"
-    trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
     noun = ""  # "GAN" or "VAE", for titles and messages
     config_class: type = object
     size_presets: dict[str, dict[str, Any]] = {}  # "tiny"/"small"/"medium" -> config fields
     loss_keys: tuple[str, ...] = ()  # order of the values in a loss-history row
+    # Settings that decide what each step draws and does: a resume keeps the checkpoint's and says so when
+    # the Train dialog (which does not show them) or a shorter command line asked for others.
+    recipe_keys = ("flip", "augment", "ema_decay", "fit")
+    unit = "img"
+    settings: ImageTrainSettings
 
     def __init__(self, settings: ImageTrainSettings) -> None:
-        settings.check()
-        self.settings = settings
+        super().__init__(settings)
         self.title = f"Train image {self.noun} ({settings.resolution} px)"
 
     # --- what differs between the kinds ---
@@ -66,125 +48,87 @@ class ImageTrainJob(ABC):
 
     @abstractmethod
     def make_trainer(self, config: Any, settings: ImageTrainSettings, data: BatchSource, device: torch.device) -> Any:
-        """An object with ``step(check)``, ``preview()``, ``state()``, ``load_state()``, ``step_count``, ``batch``, ``history``."""
+        """An object with ``step(check)``, ``preview()``, ``state()``, ``load_state()``, ``step_count``, ``history``."""
 
-    @abstractmethod
-    def describe(self, trainer: Any, config: Any, images: int) -> str:
-        """One log line about the model and data."""
-
-    @abstractmethod
-    def progress_text(self, losses: dict[str, float]) -> str:
-        """The losses part of the progress message."""
-
-    @abstractmethod
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
         """Facts about the method for the card's training summary (loss, augmentation)."""
+        return {}
 
-    def quick_save_notes(self, trainer: Any, data: BatchSource, quick: bool) -> dict[str, Any]:
+    def quick_save_notes(self, quick: bool) -> dict[str, Any]:
         """What a quick (Cancel) save left out, for the card's training summary."""
         return {}
 
-    @abstractmethod
-    def model_tensors(self, trainer: Any, data: BatchSource, quick: bool = False) -> dict[str, torch.Tensor]:
-        """The tensors saved as the model (the rest of the training state goes beside them).
+    # --- the family's part of the loop ---
+    def upgrade_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        # Older image checkpoints kept the batch after any out-of-memory halving beside the settings.
+        if "batch" in state:
+            state["settings"] = {**state.get("settings", {}), "batch_size": int(state["batch"])}
+        return state
 
-        ``quick`` (the save after Cancel) may skip work the loader can redo, so Cancel lands fast.
-        """
-
-    # --- the shared loop ---
-    def run(self, ctx: Any) -> dict[str, Any]:
-        """Run the loop; returns a summary (steps, losses, output path)."""
+    def setup(self, ctx: Any, resume: Resume | None) -> None:
         s = self.settings
-        out = out_path(s)
-        resume = None
-        if s.resume:
-            card, model_tensors, state = load_checkpoint(s.resume, self.kind)
-            config = config_from_card(self.config_class, card, out)
-            s.resolution = config.resolution
-            keep_training_recipe(s, state.get("settings", {}), ctx)
-            resume = (model_tensors, state)
+        if resume is not None:
+            self.config = config_from_card(self.config_class, resume.card, s.out)
+            s.resolution = self.config.resolution
         else:
-            config = self.build_config(s)
-        dataset = read_dataset(s, ctx)
-        data = BatchSource(dataset, s.flip, s.seed)
-        trainer = self.make_trainer(config, s, data, ctx.device)
-        elapsed_before = 0.0
-        if resume:
-            check_resume_data(resume[1], dataset, ctx)
-            trainer.load_state(resume[1], resume[0])
-            elapsed_before = float(resume[1].get("seconds", 0.0))
-            ctx.log(f"Resumed at step {trainer.step_count} (batch {trainer.batch}).")
-            for step, *values in trainer.history:
-                ctx.partial({"type": "loss", "step": int(step), "values": dict(zip(self.loss_keys, values))})
-        ctx.log(self.describe(trainer, config, len(dataset)))
-        started = time.monotonic()
-        speed = Throughput()
-        losses: dict[str, float] = {}
-        start_step = trainer.step_count
+            self.config = self.build_config(s)
+        self.dataset = read_dataset(s, ctx)
+        self.data = BatchSource(self.dataset, s.flip, s.seed)
+        self.trainer = self.make_trainer(self.config, s, self.data, ctx.device)
+        self.optimizers = self.trainer.optimizers
+        self.check_cancelled = ctx.check_cancelled
+        if resume is not None:
+            check_resume_data(resume.state, self.dataset, ctx)
+            self.trainer.load_state(resume.state, resume.tensors)
 
-        def save(quick: bool = False) -> None:
-            seconds = elapsed_before + time.monotonic() - started
-            card = card_for(
-                self.kind,
-                config,
-                name=s.name or out.stem,
-                description=s.description or f"{self.noun} {config.resolution} px trained on {len(dataset)} images",
-                license=s.license,
-                data_sources=s.data_sources or str(s.data),
-                training={
-                    "steps": trainer.step_count,
-                    "final_loss": losses.get(self.loss_keys[0]),
-                    "final_losses": losses,
-                    "images": len(dataset),
-                    "batch": trainer.batch,
-                    "seconds": round(seconds, 1),
-                    "dataset_hash": dataset.hash,
-                    **self.card_notes(s),
-                    **self.quick_save_notes(trainer, data, quick),
-                },
-            )
-            state = trainer.state(dataset.hash, len(dataset))
-            state["seconds"] = seconds
-            save_checkpoint(out, self.model_tensors(trainer, data, quick), card, state)
+    def train_step(self, step: int) -> dict[str, float]:
+        return self.trainer.step(self.check_cancelled)
 
-        try:
-            while trainer.step_count < s.steps:
-                try:
-                    losses = trainer.step(ctx.check_cancelled)
-                except Cancelled:
-                    raise
-                except Exception as exc:
-                    if not is_out_of_memory(exc):
-                        raise
-                    trainer.batch = halve_batch(trainer.batch, ctx, ctx.device)
-                    continue
-                speed.add(trainer.batch)
-                step = trainer.step_count
-                if s.log_every and step % s.log_every == 0:
-                    ctx.log(f"step {step}/{s.steps} · {self.progress_text(losses)}")
-                if step % s.loss_every == 0 or step == s.steps:
-                    trainer.history.append([step, *(losses[k] for k in self.loss_keys)])
-                    ctx.partial({"type": "loss", "step": step, "values": losses})
-                preview = trainer.preview() if step % s.preview_every == 0 or step == s.steps else None
-                if preview is not None:
-                    ctx.partial({"type": "preview", "step": step, "image": preview})
-                if s.checkpoint_every and step % s.checkpoint_every == 0 and step < s.steps:
-                    save()
-                    ctx.log(f"Checkpoint at step {step} → {out}")
-                fraction = 0.02 + 0.98 * (step - start_step) / max(1, s.steps - start_step)
-                message = f"step {step}/{s.steps} · {self.progress_text(losses)} · {speed.rate:.1f} img/s"
-                ctx.progress(fraction, message, preview=preview)
-        except Cancelled:
-            if trainer.step_count > start_step:
-                save(quick=True)
-                ctx.log(f"Stopped at step {trainer.step_count}; resumable checkpoint saved to {out}")
-            raise
-        save()
-        ctx.log(f"Finished {trainer.step_count} steps → {out}")
-        return {
-            "path": str(out),
-            "steps": trainer.step_count,
-            "losses": losses,
-            "seconds": elapsed_before + time.monotonic() - started,
-            "config": asdict(config),
-        }
+    def record(self, step: int, losses: dict[str, float], held_out: dict[str, float] | None) -> None:
+        self.last_losses = losses
+        if step % self.settings.loss_interval() == 0 or step == self.settings.steps:
+            self.trainer.history.append([step, *(losses[k] for k in self.loss_keys)])
+
+    def replay(self) -> list[LossPoint]:
+        return [LossPoint(int(step), dict(zip(self.loss_keys, values))) for step, *values in self.trainer.history]
+
+    def sample(self, step: int) -> Preview | None:
+        image = self.trainer.preview()
+        return None if image is None else Preview(step, image)
+
+    def state(self) -> dict[str, Any]:
+        return self.trainer.state(self.dataset.hash, len(self.dataset))
+
+    def model_tensors(self, quick: bool) -> dict[str, torch.Tensor]:
+        return self.trainer_tensors(quick)
+
+    @abstractmethod
+    def trainer_tensors(self, quick: bool) -> dict[str, torch.Tensor]:
+        """The tensors saved as the model (the rest of the training state goes beside them)."""
+
+    def card(self, step: int, seconds: float, quick: bool) -> ModelCard:
+        s, config = self.settings, self.config
+        losses = getattr(self, "last_losses", None)
+        if losses is None:  # nothing trained in this process yet: the last point of the resumed history
+            losses = dict(zip(self.loss_keys, self.trainer.history[-1][1:])) if self.trainer.history else {}
+        return card_for(
+            self.kind,
+            config,
+            **self.card_fields(
+                f"{self.noun} {config.resolution} px trained on {len(self.dataset)} images", str(s.data)
+            ),
+            training={
+                "steps": step,
+                "final_loss": losses.get(self.loss_keys[0]),
+                "final_losses": losses,
+                "images": len(self.dataset),
+                "batch_size": s.batch_size,
+                "seconds": round(seconds, 1),
+                "dataset_hash": self.dataset.hash,
+                **self.card_notes(s),
+                **self.quick_save_notes(quick),
+            },
+        )
+
+    def result_metrics(self) -> dict[str, Any]:
+        return {"config": asdict(self.config)}

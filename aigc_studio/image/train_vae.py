@@ -29,6 +29,7 @@ PREVIEW_SEED = 20240
 FULL_FIT_IMAGES = 4096  # training images encoded for the sampling Gaussian in a VAE model file
 QUICK_FIT_IMAGES = 256  # the same after Cancel
 
+
 class VAETrainer:
     """Holds the VAE, its optimiser and RNGs; ``step()`` runs one update."""
 
@@ -41,13 +42,22 @@ class VAETrainer:
         self.opt = torch.optim.Adam(self.vae.parameters(), lr=settings.lr or 5e-4)
         self.noise = torch.Generator().manual_seed(settings.seed + 1)
         self.step_count = 0
-        self.batch = settings.batch
         self.history: list[list[float]] = []
+        self.optimizers = [self.opt]
         dtype = autocast_dtype(device)
         self.autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype == torch.bfloat16 else nullcontext
         fixed = torch.Generator().manual_seed(PREVIEW_SEED)
         idx = torch.randint(len(data), (8,), generator=fixed)
         self.preview_real = (data.images[idx].float() / 127.5 - 1.0).to(device)
+
+    @property
+    def batch(self) -> int:
+        """The batch size now (the loop halves ``settings.batch_size`` after an out-of-memory error)."""
+        return self.settings.batch_size
+
+    @batch.setter
+    def batch(self, value: int) -> None:
+        self.settings.batch_size = value
 
     def step(self, check_cancelled=lambda: None) -> dict[str, float]:
         """One optimiser step; returns the loss terms."""
@@ -85,7 +95,6 @@ class VAETrainer:
             "dataset_hash": dataset_hash,
             "dataset_size": dataset_size,
             "history": self.history[-LOSS_HISTORY_LIMIT:],
-            "settings": self.settings.to_dict(),
         }
 
     def load_state(self, state: dict[str, Any], model_tensors: dict[str, torch.Tensor]) -> None:
@@ -94,7 +103,7 @@ class VAETrainer:
         self.opt.load_state_dict(state["opt"])
         restore_generators(state["rng"], noise=self.noise, data=self.data.generator)
         self.step_count = int(state["step"])
-        self.batch = int(state["batch"])
+        self.batch = int(state.get("batch", self.batch))
         self.history = [list(p) for p in state.get("history", [])]
 
 
@@ -107,12 +116,14 @@ class TrainVAEJob(ImageTrainJob):
     size_presets = SIZE_PRESETS
     loss_keys = ("total", "l1", "ssim", "kl")
 
-
     def make_trainer(self, config, settings, data, device) -> VAETrainer:
         return VAETrainer(config, settings, data, device)
 
-    def describe(self, trainer: VAETrainer, config: VAEConfig, images: int) -> str:
-        return f"VAE {config.resolution} px: {parameter_count(trainer.vae) / 1e6:.2f} M parameters; {images} images."
+    def describe(self) -> str:
+        return (
+            f"VAE {self.config.resolution} px: {parameter_count(self.trainer.vae) / 1e6:.2f} M parameters; "
+            f"{len(self.dataset)} images."
+        )
 
     def progress_text(self, losses: dict[str, float]) -> str:
         return f"loss {losses['total']:.4f} (L1 {losses['l1']:.3f})"
@@ -120,14 +131,12 @@ class TrainVAEJob(ImageTrainJob):
     def card_notes(self, settings: ImageTrainSettings) -> dict[str, Any]:
         return {"loss": "L1 + SSIM + KL"}
 
-    def quick_save_notes(self, trainer: VAETrainer, data: BatchSource, quick: bool) -> dict[str, Any]:
-        if quick and len(data.images) > QUICK_FIT_IMAGES:
+    def quick_save_notes(self, quick: bool) -> dict[str, Any]:
+        if quick and len(self.data.images) > QUICK_FIT_IMAGES:
             return {"latent_fit_images": QUICK_FIT_IMAGES}
         return {}
 
-    def model_tensors(
-        self, trainer: VAETrainer, data: BatchSource, quick: bool = False
-    ) -> dict[str, torch.Tensor]:
+    def trainer_tensors(self, quick: bool) -> dict[str, torch.Tensor]:
         # Fitting the code Gaussian encodes the training images (seconds for thousands); the save
         # after Cancel fits it on an even spread of QUICK_FIT_IMAGES so that Cancel lands fast.
-        return vae_tensors(trainer.vae, data.images, QUICK_FIT_IMAGES if quick else FULL_FIT_IMAGES)
+        return vae_tensors(self.trainer.vae, self.data.images, QUICK_FIT_IMAGES if quick else FULL_FIT_IMAGES)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from aigc_studio.errors import InputError
 from aigc_studio.image.dataset import ImageDataset, load_image_folder
 from aigc_studio.image.settings import ImageTrainSettings
 
@@ -77,23 +74,6 @@ def image_grid(images: np.ndarray, columns: int | None = None, pad: int = 2, bac
     return grid
 
 
-class Throughput:
-    """Images per second over the recent steps (for progress messages and benchmarks)."""
-
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-        self.images = 0
-
-    def add(self, images: int) -> None:
-        """Count a finished step."""
-        self.images += images
-
-    @property
-    def rate(self) -> float:
-        """Images per second so far."""
-        return self.images / max(1e-6, time.monotonic() - self.started)
-
-
 def check_resume_data(state: dict[str, Any], dataset: ImageDataset, ctx: Any) -> None:
     """Warn when the data changed since the checkpoint: the run continues but is no longer an exact resume."""
     if state.get("dataset_hash") and state["dataset_hash"] != dataset.hash:
@@ -101,12 +81,3 @@ def check_resume_data(state: dict[str, Any], dataset: ImageDataset, ctx: Any) ->
             "Warning: the images differ from the ones this checkpoint was trained on "
             f"({state.get('dataset_size', '?')} then, {len(dataset)} now); continuing on the new images."
         )
-
-
-def out_path(settings: ImageTrainSettings) -> Path:
-    """The output file, with its folder created; refuses a folder as output."""
-    path = Path(settings.out).expanduser()
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; the output must be a .safetensors file.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aigc_studio.core.events import GeneratedMusic
+from aigc_studio.core.seeds import job_seed
 from aigc_studio.errors import InputError
 from aigc_studio.music.song import Song
 
@@ -26,6 +28,11 @@ class SamplingOptions:
     top_k: int = 0
     top_p: float = 0.95
     use_cache: bool = True
+
+
+def _name(path: str | Path) -> str:
+    """The model's file name, for the result (which model made these notes)."""
+    return Path(path).name
 
 
 def model_kind(path: str | Path) -> str:
@@ -117,29 +124,31 @@ class GenerateMusicJob:
     prime: Song | None = None
     at_bar: int | None = None
     options: SamplingOptions = field(default_factory=SamplingOptions)
+    seed: int | None = None  # None: the engine's seed for this job, else one drawn once when it starts
     title: str = "Generate music"
 
-    def run(self, ctx) -> dict:
-        """Write the bars (retried once after running out of memory)."""
+    def run(self, ctx) -> GeneratedMusic:
+        """Write the bars (retried once after running out of memory, with the same seed)."""
         if not 1 <= self.bars <= 256:
             raise InputError("Bars must be between 1 and 256.")
+        self.seed = job_seed(self.seed, ctx)
         return _guarded(ctx, f"writing {self.bars} bars", lambda: self._run(ctx))
 
-    def _run(self, ctx) -> dict:
+    def _run(self, ctx) -> GeneratedMusic:
         started = time.monotonic()
         kind, model = _load(ctx, self.model)
-        gen = ctx.generator()
+        gen = ctx.generator(self.seed)
         if kind == VAE:
             with _steps_checked(ctx, model):
                 fragment, first = _vae_phrases(model, self.bars, self.options.temperature, gen, self.prime,
                                                self.at_bar)
-            return {"fragment": fragment, "first_bar": first, "bars": self.bars, "tokens": 0,
-                    "seconds": time.monotonic() - started}
+            return GeneratedMusic(fragment, self.seed, _name(self.model), time.monotonic() - started,
+                                  details={"first_bar": first, "bars": self.bars, "tokens": 0})
         on_token, state = _token_reporter(ctx, self.bars)
         fragment, first = model.generate(self.bars, _settings(self.options, self.bars), gen, prime=self.prime,
                                          at_bar=self.at_bar, use_cache=self.options.use_cache, on_token=on_token)
-        return {"fragment": fragment, "first_bar": first, "bars": self.bars, "tokens": state["n"],
-                "seconds": time.monotonic() - started}
+        return GeneratedMusic(fragment, self.seed, _name(self.model), time.monotonic() - started,
+                              details={"first_bar": first, "bars": self.bars, "tokens": state["n"]})
 
 
 @dataclass
@@ -151,21 +160,24 @@ class InfillMusicJob:
     first_bar: int
     last_bar: int
     options: SamplingOptions = field(default_factory=SamplingOptions)
+    seed: int | None = None  # None: the engine's seed for this job, else one drawn once when it starts
     title: str = "Regenerate selection"
 
-    def run(self, ctx) -> dict:
-        """Regenerate the bars (retried once after running out of memory)."""
+    def run(self, ctx) -> GeneratedMusic:
+        """Regenerate the bars (retried once after running out of memory, with the same seed)."""
+        self.seed = job_seed(self.seed, ctx)
         return _guarded(ctx, "regenerating the selection", lambda: self._run(ctx))
 
-    def _run(self, ctx) -> dict:
+    def _run(self, ctx) -> GeneratedMusic:
         kind, model = _load(ctx, self.model)
         if kind != TRANSFORMER:
             raise InputError("Regenerating a selection needs a music-transformer model, not a MusicVAE.")
         on_token, state = _token_reporter(ctx, self.last_bar - self.first_bar)
         fragment = model.infill(self.song, self.first_bar, self.last_bar,
-                                _settings(self.options, self.last_bar - self.first_bar), ctx.generator(),
+                                _settings(self.options, self.last_bar - self.first_bar), ctx.generator(self.seed),
                                 use_cache=self.options.use_cache, on_token=on_token)
-        return {"fragment": fragment, "first_bar": self.first_bar, "last_bar": self.last_bar, "tokens": state["n"]}
+        return GeneratedMusic(fragment, self.seed, _name(self.model),
+                              details={"first_bar": self.first_bar, "last_bar": self.last_bar, "tokens": state["n"]})
 
 
 def _vae_phrases(model, bars: int, temperature: float, gen, template: Song | None, at_bar: int | None):
@@ -209,11 +221,11 @@ class InterpolateMusicJob:
     at_bar: int | None = None
     title: str = "Interpolate"
 
-    def run(self, ctx) -> dict:
+    def run(self, ctx) -> GeneratedMusic:
         """Morph between the two phrases (retried once after running out of memory)."""
         return _guarded(ctx, "interpolating", lambda: self._run(ctx))
 
-    def _run(self, ctx) -> dict:
+    def _run(self, ctx) -> GeneratedMusic:
         from aigc_studio.music.vae import interpolate, song_to_melody
 
         kind, model = _load(ctx, self.model)
@@ -229,7 +241,8 @@ class InterpolateMusicJob:
             phrases = interpolate(model, a, b, self.steps)
         fragment = _place(phrases, model.config, self.song, self.at_bar)
         first = self.at_bar if self.at_bar is not None else self.song.bars
-        return {"fragment": fragment, "first_bar": first, "bars": self.steps * model.config.bars}
+        return GeneratedMusic(fragment, None, _name(self.model),
+                              details={"first_bar": first, "bars": self.steps * model.config.bars})
 
 
 @dataclass
@@ -242,17 +255,19 @@ class VariationsJob:
     count: int = 4
     amount: float = 0.5
     options: SamplingOptions = field(default_factory=SamplingOptions)
+    seed: int | None = None  # None: the engine's seed for this job, else one drawn once when it starts
     title: str = "Variations"
 
-    def run(self, ctx) -> dict:
-        """Write the variations (retried once after running out of memory)."""
+    def run(self, ctx) -> GeneratedMusic:
+        """Write the variations (retried once after running out of memory, with the same seed)."""
+        self.seed = job_seed(self.seed, ctx)
         return _guarded(ctx, "writing variations", lambda: self._run(ctx))
 
-    def _run(self, ctx) -> dict:
+    def _run(self, ctx) -> GeneratedMusic:
         import torch
 
         kind, model = _load(ctx, self.model)
-        gen = ctx.generator()
+        gen = ctx.generator(self.seed)
         if kind == VAE:
             from aigc_studio.music.vae import song_to_melody
 
@@ -266,7 +281,8 @@ class VariationsJob:
                     ctx.progress(start / self.count, f"variation {start + 1} of {self.count}")
                     phrases += model.decode(z[start : start + VAE_DECODE_CHUNK]).tolist()
             fragment = _place(phrases, model.config, self.song, None)
-            return {"fragment": fragment, "first_bar": self.song.bars, "bars": self.count * model.config.bars}
+            return GeneratedMusic(fragment, self.seed, _name(self.model),
+                                  details={"first_bar": self.song.bars, "bars": self.count * model.config.bars})
         # Transformer: copies of the bars, each regenerated in the context of the original.
         fragment = self.song.copy()
         for t in fragment.tracks:
@@ -282,4 +298,5 @@ class VariationsJob:
                     fragment.tracks.append(track.__class__(track.name, track.program, track.channel, []))
                 fragment.tracks[index].notes += [n.__class__(n.pitch, n.start + shift, n.duration, n.velocity, True)
                                                  for n in track.notes]
-        return {"fragment": fragment, "first_bar": start_bar, "bars": 2 * self.count}
+        return GeneratedMusic(fragment, self.seed, _name(self.model),
+                              details={"first_bar": start_bar, "bars": 2 * self.count})

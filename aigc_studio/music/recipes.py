@@ -63,10 +63,10 @@ def regenerate_job(record: Provenance, model: str, song: Song) -> tuple[Any, tup
     first, last = bars_of(record)
     clear = (first * song.bar_ticks, last * song.bar_ticks)
     if record.operation == "infill":
-        return InfillMusicJob(model, song.copy(), first, last, options), clear
+        return InfillMusicJob(model, song.copy(), first, last, options, seed=record.seed), clear
     if record.operation == "generate":
-        return GenerateMusicJob(model, last - first, None, None, options), clear
-    return GenerateMusicJob(model, last - first, song.copy(), first, options), clear
+        return GenerateMusicJob(model, last - first, None, None, options, seed=record.seed), clear
+    return GenerateMusicJob(model, last - first, song.copy(), first, options, seed=record.seed), clear
 
 
 def why_not_regenerable(record: Provenance) -> str:

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
+
+from aigc_studio.core.train_settings import TrainSettings
 
 
 @dataclass
-class MusicTrainSettings:
+class MusicTrainSettings(TrainSettings):
     """Every knob of a music training run (stored in checkpoints so resume uses the same)."""
 
     kind: str = "music-transformer"  # or music-vae
     data: list[str] = field(default_factory=list)
     out: str = "music.safetensors"
     steps: int = 1000
-    resume: str | None = None
     batch_size: int = 16
     lr: float = 1e-3
     min_lr: float = 1e-4
     warmup: int = 50
+    grad_clip: float = 1.0
     weight_decay: float = 0.01
     val_fraction: float = 0.1
     eval_every: int = 100
     eval_batches: int = 8
-    checkpoint_every: int = 200  # 0 = only at the end
-    log_every: int = 0  # print a "step N/M" line every N steps (0 = never)
     transpose: int = 5
-    seed: int = 1337
     # transformer
     layers: int = 4
     heads: int = 4
@@ -37,16 +36,6 @@ class MusicTrainSettings:
     hidden: int = 256
     latent: int = 32
     beta: float = 0.5
-    name: str = ""
-    description: str = ""
-    license: str = ""
-    data_sources: str = ""
-
-    @classmethod
-    def from_dict(cls, data: dict) -> MusicTrainSettings:
-        """Rebuild from ``asdict`` output (unknown keys ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def train_settings_for(kind: str, **overrides) -> MusicTrainSettings:
@@ -58,5 +47,3 @@ def train_settings_for(kind: str, **overrides) -> MusicTrainSettings:
         if value is not None:
             setattr(s, key, value)
     return s
-
-

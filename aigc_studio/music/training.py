@@ -1,216 +1,165 @@
 """Training the event transformer and the MusicVAE on a folder of MIDI files.
 
-Plain loops: random batches from the training split, AdamW with warm-up and
-cosine decay, held-out loss, loss points streamed through ``ctx.partial``,
-atomic checkpoints holding optimiser and RNG state so that resume is exact.
+The music families' part of the one training loop (core/training_loop.py):
+random batches from the training split (transposed at random), one AdamW step,
+held-out loss. The loop does the warm-up and cosine decay, clipping, loss
+events, checkpoints and exact resume.
 """
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from aigc_studio.core.modelfile import with_article
-from aigc_studio.core.oom import backward_or_halve, call_halving_on_oom
-from aigc_studio.core.rng_state import global_rng_state, restore_global_rng_state
-from aigc_studio.core.statefile import load_checkpoint, save_checkpoint
-from aigc_studio.errors import Cancelled, InputError
+from aigc_studio.core.modelfile import ModelCard, with_article
+from aigc_studio.core.training_loop import Resume, TrainingFamily
+from aigc_studio.errors import InputError
 from aigc_studio.music.dataset import Phrases, TokenWindows, load_corpus, split_validation
 from aigc_studio.music.event_model import fill_model, model_tensors, music_transformer_card, new_music_transformer
 from aigc_studio.music.tokenizer import MusicTokenizer, TokenizerConfig
 from aigc_studio.music.train_settings import MusicTrainSettings, train_settings_for  # noqa: F401 - re-exported
 from aigc_studio.music.vae import MusicVAE, MusicVAEConfig, vae_card
 
-
-def _lr(settings: MusicTrainSettings, step: int) -> float:
-    if step < settings.warmup:
-        return settings.lr * (step + 1) / settings.warmup
-    progress = min(1.0, (step - settings.warmup) / max(1, settings.steps - settings.warmup))
-    return settings.min_lr + 0.5 * (settings.lr - settings.min_lr) * (1 + math.cos(math.pi * progress))
+KINDS = ("music-transformer", "music-vae")
 
 
-class TrainMusicJob:
-    """Train (or resume) a music-transformer or music-vae; returns the output path."""
+class TrainMusicJob(TrainingFamily):
+    """Train (or resume) a music-transformer or music-vae; returns a TrainingResult."""
 
-    trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
+    resume_kinds = KINDS
+    settings: MusicTrainSettings
 
     def __init__(self, settings: MusicTrainSettings) -> None:
-        self.settings = settings
-        self.title = f"Train {settings.kind}"
+        if settings.kind not in KINDS:
+            raise InputError(f"Unknown music model kind {settings.kind!r}.")
+        self.kind = settings.kind
+        super().__init__(settings)
+        self.unit = "tokens" if self.kind == "music-transformer" else "notes"
 
-    def run(self, ctx) -> str:
+    def setup(self, ctx, resume: Resume | None) -> None:
         s = self.settings
-        state: dict[str, Any] | None = None
-        resume_tensors = None
-        if s.resume:
-            card, resume_tensors, state = load_checkpoint(s.resume, ("music-transformer", "music-vae"))
-            saved = MusicTrainSettings.from_dict(state["settings"])
-            saved.steps, saved.out, saved.resume, saved.data = s.steps, s.out, s.resume, s.data or saved.data
-            saved.checkpoint_every, saved.log_every = s.checkpoint_every, s.log_every  # reporting, not training
-            s = self.settings = saved
-            if card.kind != s.kind:
-                raise InputError(f"{Path(s.resume).name} is {with_article(card.kind)} checkpoint, not {s.kind}.")
-        if s.kind not in ("music-transformer", "music-vae"):
-            raise InputError(f"Unknown music model kind {s.kind!r}.")
+        if resume is not None and resume.card.kind != s.kind:
+            raise InputError(f"{Path(s.resume).name} is {with_article(resume.card.kind)} checkpoint, not {s.kind}.")
+        self.kind = s.kind
         ctx.progress(0.0, "reading MIDI files")
-        corpus = load_corpus(s.data, ctx.log, ctx.check_cancelled)
+        self.corpus = corpus = load_corpus(s.data, ctx.log, ctx.check_cancelled)
         if corpus.skipped:
             ctx.log(f"skipped {corpus.skipped} of {corpus.files} MIDI files (broken or empty)")
         train_songs, val_songs = split_validation(corpus.songs, s.val_fraction)
-        train_songs = [song for _, song in train_songs]
-        val_songs = [song for _, song in val_songs]
-        gen = torch.Generator().manual_seed(s.seed)
-        device = ctx.device
-        # Same seed, same initial weights; the global RNG (dropout) then runs from the seed too, not from
-        # the random state a fresh process starts with, so that two runs and a resumed one stay identical.
-        torch.manual_seed(s.seed)
-        net, mt = _build_model(s)
+        self.train_songs = [song for _, song in train_songs]
+        self.val_songs = [song for _, song in val_songs]
+        self.gen = torch.Generator().manual_seed(s.seed)
+        self.net, self.mt = _build_model(s)
         if s.kind == "music-transformer":
-            tok = mt.tok
-            train_data = TokenWindows(train_songs, tok, s.context, s.transpose, s.infill_fraction)
-            val_data = TokenWindows(val_songs, tok, s.context, 0, 0.0)
-            data_size = {"tokens": train_data.tokens, "val_tokens": val_data.tokens}
+            tok = self.mt.tok
+            self.train_data = TokenWindows(self.train_songs, tok, s.context, s.transpose, s.infill_fraction)
+            self.val_data = TokenWindows(self.val_songs, tok, s.context, 0, 0.0)
+            self.data_size = {"tokens": self.train_data.tokens, "val_tokens": self.val_data.tokens}
         else:
-            train_data = Phrases(train_songs, net.config, s.transpose)
-            val_data = Phrases(val_songs, net.config, 0)
-            data_size = {"phrases": len(train_data), "val_phrases": len(val_data)}
-        if resume_tensors is not None:
-            fill_model(net, resume_tensors, s.resume)
-        net.to(device)
-        opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
-        step, history, elapsed_before, seen = 0, [], 0.0, 0
-        if state is not None:
-            opt.load_state_dict(state["optimizer"])
-            gen.set_state(state["generator"])
-            if "global_rng" in state:
-                restore_global_rng_state(state["global_rng"], device)
-            step, history = int(state["step"]), list(state.get("history", []))
-            elapsed_before, seen = float(state.get("elapsed", 0.0)), int(state.get("seen", 0))
-            ctx.log(f"Resumed {Path(s.resume).name} at step {step}.")
-        ctx.log(
-            f"{len(train_songs)} training / {len(val_songs)} validation songs, {data_size}, "
-            f"{sum(p.numel() for p in net.parameters()):,} parameters"
+            self.train_data = Phrases(self.train_songs, self.net.config, s.transpose)
+            self.val_data = Phrases(self.val_songs, self.net.config, 0)
+            self.data_size = {"phrases": len(self.train_data), "val_phrases": len(self.val_data)}
+        if resume is not None:
+            fill_model(self.net, resume.tensors, s.resume)
+        self.net.to(self.device)
+        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+        self.optimizers = [self.optimizer]
+        self.history: list[dict[str, Any]] = []
+        self.seen = 0
+        if resume is not None:
+            self.optimizer.load_state_dict(resume.state["optimizer"])
+            self.gen.set_state(resume.state["generator"])
+            self.history = list(resume.state.get("history", []))
+            self.seen = int(resume.state.get("seen", 0))
+        self.last_val = self.history[-1].get("val_loss") if self.history else None
+        self.net.train()
+
+    def describe(self) -> str:
+        return (
+            f"{len(self.train_songs)} training / {len(self.val_songs)} validation songs, {self.data_size}, "
+            f"{sum(p.numel() for p in self.net.parameters()):,} parameters"
         )
-        started = time.monotonic()
-        last_val = history[-1].get("val_loss") if history else None
 
-        def evaluate(batch_size: int) -> float:
-            net.eval()
-            eval_gen = torch.Generator().manual_seed(0)
-            total = 0.0
-            try:
-                with torch.no_grad():
-                    for _ in range(s.eval_batches):
-                        if s.kind == "music-transformer":
-                            x, y = val_data.batch(batch_size, eval_gen, infill=False)
-                            total += float(net.loss(x.to(device), y.to(device)))
-                        else:
-                            batch = val_data.batch(batch_size, eval_gen, augment=False).to(device)
-                            total += float(net.loss(batch, eval_gen, beta=0.0)[1])
-            finally:
-                net.train()  # also after an out-of-memory failure, which the caller retries
-            return total / s.eval_batches
+    def train_step(self, step: int) -> dict[str, float]:
+        s, device = self.settings, self.device
+        self.zero_grad()
+        if s.kind == "music-transformer":
+            x, y = self.train_data.batch(s.batch_size, self.gen)
+            loss = self.net.loss(x.to(device), y.to(device))
+            losses = {"loss": float(loss.detach())}
+            self.items = int((y >= 0).sum())
+        else:
+            batch = self.train_data.batch(s.batch_size, self.gen).to(device)
+            beta = s.beta * min(1.0, step / max(1, s.steps // 3))
+            loss, recon, kl = self.net.loss(batch, self.gen, beta=beta)
+            losses = {"loss": float(loss.detach()), "recon": float(recon.detach()), "kl": float(kl.detach())}
+            self.items = batch.numel()
+        loss.backward()
+        self.seen += self.items
+        self.clip_and_step(self.net.parameters())
+        return losses
 
-        def checkpoint(final: bool = False) -> None:
-            nonlocal elapsed_before, started
-            elapsed = elapsed_before + time.monotonic() - started
-            training = {
-                "steps": step,
-                "final_loss": history[-1]["loss"] if history else None,
-                "val_loss": last_val,
-                "files": corpus.files,
-                "skipped": corpus.skipped,
-                "train_songs": len(train_songs),
-                "val_songs": len(val_songs),
-                **data_size,
-                "time_s": round(elapsed, 1),
-                "batch_size": s.batch_size,
-                "transpose": s.transpose,
-                "seen": seen,
-            }
-            fields_ = dict(
-                name=s.name or Path(s.out).stem,
-                description=s.description,
-                training=training,
-                license=s.license,
-                data_sources=s.data_sources,
-                untrained=step == 0,
-            )
-            card = music_transformer_card(mt, **fields_) if s.kind == "music-transformer" else vae_card(net, **fields_)
-            st = {
-                "settings": asdict(s),
-                "step": step,
-                "optimizer": opt.state_dict(),
-                "generator": gen.get_state(),
-                "global_rng": global_rng_state(device),
-                "history": history[-2000:],
-                "elapsed": elapsed,
-                "seen": seen,
-            }
-            save_checkpoint(s.out, model_tensors(net), card, st)
+    def items_per_step(self) -> int:
+        return self.items
 
-        net.train()
-        last_report = 0.0
+    def evaluate(self, batch_size: int) -> dict[str, float]:
+        s, net, device = self.settings, self.net, self.device
+        net.eval()
+        eval_gen = torch.Generator().manual_seed(0)
+        total = 0.0
         try:
-            while step < s.steps:
-                for group in opt.param_groups:
-                    group["lr"] = _lr(s, step)
-                # After an OOM the smaller batch stays in the settings, so the checkpoint resumes with it.
-                result, s.batch_size = backward_or_halve(
-                    opt, partial(_forward, s, net, train_data, gen, step, device), s.batch_size, ctx, device
-                )
-                if result is None:
-                    continue
-                loss, point, items = result
-                seen += items
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-                opt.step()
-                step += 1
-                if step % s.eval_every == 0 or step == s.steps:
-                    last_val = call_halving_on_oom(evaluate, s.batch_size, ctx, device, "held-out batch")
-                    point["val_loss"] = last_val
-                    ctx.log(f"step {step}: loss {point['loss']:.3f} val {last_val:.3f}")
-                history.append(point)
-                ctx.partial(point)
-                if s.log_every and step % s.log_every == 0:
-                    ctx.log(f"step {step}/{s.steps} loss {point['loss']:.3f}")
-                now = time.monotonic()
-                if now - last_report > 0.2 or step == s.steps:
-                    last_report = now
-                    ctx.progress(step / s.steps, f"step {step}/{s.steps} loss {point['loss']:.3f}")
-                if s.checkpoint_every and step % s.checkpoint_every == 0 and step < s.steps:
-                    checkpoint()
-                    ctx.log(f"Checkpoint at step {step} → {s.out}")
-        except Cancelled:
-            checkpoint()
-            raise
-        checkpoint(final=True)
-        return s.out
+            with torch.no_grad():
+                for _ in range(s.eval_batches):
+                    if s.kind == "music-transformer":
+                        x, y = self.val_data.batch(batch_size, eval_gen, infill=False)
+                        total += float(net.loss(x.to(device), y.to(device)))
+                    else:
+                        batch = self.val_data.batch(batch_size, eval_gen, augment=False).to(device)
+                        total += float(net.loss(batch, eval_gen, beta=0.0)[1])
+        finally:
+            net.train()  # also after an out-of-memory failure, which the caller retries
+        self.last_val = total / s.eval_batches
+        return {"val_loss": self.last_val}
 
+    def record(self, step: int, losses: dict[str, float], held_out: dict[str, float] | None) -> None:
+        self.history.append({"type": "loss", "step": step, **losses, **(held_out or {})})
 
-def _forward(s: MusicTrainSettings, net, train_data, gen: torch.Generator, step: int, device):
-    """One training batch through the model: (loss, loss-history point, items seen)."""
-    if s.kind == "music-transformer":
-        x, y = train_data.batch(s.batch_size, gen)
-        loss = net.loss(x.to(device), y.to(device))
-        return loss, {"type": "loss", "step": step + 1, "loss": float(loss.detach())}, int((y >= 0).sum())
-    batch = train_data.batch(s.batch_size, gen).to(device)
-    beta = s.beta * min(1.0, step / max(1, s.steps // 3))
-    loss, recon, kl = net.loss(batch, gen, beta=beta)
-    point = {
-        "type": "loss",
-        "step": step + 1,
-        "loss": float(loss.detach()),
-        "recon": float(recon.detach()),
-        "kl": float(kl.detach()),
-    }
-    return loss, point, batch.numel()
+    def state(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.gen.get_state(),
+            "history": self.history[-2000:],
+            "seen": self.seen,
+        }
+
+    def model_tensors(self, quick: bool) -> dict[str, torch.Tensor]:
+        return model_tensors(self.net)
+
+    def card(self, step: int, seconds: float, quick: bool) -> ModelCard:
+        s, corpus = self.settings, self.corpus
+        training = {
+            "steps": step,
+            "final_loss": self.history[-1]["loss"] if self.history else None,
+            "val_loss": self.last_val,
+            "files": corpus.files,
+            "skipped": corpus.skipped,
+            "train_songs": len(self.train_songs),
+            "val_songs": len(self.val_songs),
+            **self.data_size,
+            "seconds": round(seconds, 1),
+            "batch_size": s.batch_size,
+            "transpose": s.transpose,
+            "seen": self.seen,
+        }
+        fields_ = dict(training=training, untrained=step == 0, **self.card_fields(""))
+        if s.kind == "music-transformer":
+            return music_transformer_card(self.mt, **fields_)
+        return vae_card(self.net, **fields_)
+
+    def result_metrics(self) -> dict[str, Any]:
+        return {"val_loss": self.last_val}
 
 
 def _build_model(s: MusicTrainSettings):

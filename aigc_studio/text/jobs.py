@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.core.events import GeneratedText, TextPiece
+from aigc_studio.core.seeds import job_seed
 from aigc_studio.errors import InputError
 
 
@@ -42,7 +44,7 @@ def _hf_loader_pickle(path: Path, device: Any) -> Any:
 
 @dataclass
 class GenerateTextJob:
-    """Continue ``prompt``; streams ``{"type": "token", "text": piece}`` partials; returns the full text."""
+    """Continue ``prompt``; streams TextPiece partials; returns a GeneratedText (the text and the seed used)."""
 
     model: str
     prompt: str
@@ -57,7 +59,7 @@ class GenerateTextJob:
     use_cache: bool = True
     title: str = "Continue text"
 
-    def run(self, ctx: Any) -> dict[str, Any]:
+    def run(self, ctx: Any) -> GeneratedText:
         """Load the model (cached), then sample token by token."""
         from aigc_studio.core.device import one_cpu_thread
         from aigc_studio.nn.sampling import SamplingSettings
@@ -74,6 +76,7 @@ class GenerateTextJob:
             repetition_penalty=self.repetition_penalty,
             max_new_tokens=self.max_new_tokens,
         )
+        self.seed = job_seed(self.seed, ctx)
         generator = ctx.generator(self.seed)
         pieces: list[str] = []
         started = time.monotonic()
@@ -84,10 +87,10 @@ class GenerateTextJob:
                                  on_token=ctx.check_cancelled, on_oom=recover)
             for count, piece in enumerate(stream, 1):
                 pieces.append(piece)
-                ctx.partial({"type": "token", "text": piece})
+                ctx.partial(TextPiece(piece))
                 if count % 16 == 0:
                     ctx.progress(count / self.max_new_tokens, f"{count} tokens")
-        return {"text": "".join(pieces), "seconds": time.monotonic() - started, "model": getattr(lm, "name", "")}
+        return GeneratedText("".join(pieces), self.seed, getattr(lm, "name", ""), time.monotonic() - started)
 
 
 class _OutOfMemoryRecovery:
@@ -130,8 +133,8 @@ class TrainGPTJob:
     title: str = "Train text GPT"
     trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
 
-    def run(self, ctx: Any) -> dict[str, Any]:
-        """Run the training loop (see ``train_gpt.py``)."""
+    def run(self, ctx: Any) -> Any:
+        """Run the training loop (see ``train_gpt.py``); returns a TrainingResult."""
         from aigc_studio.text.train_gpt import GPTTrainer, GPTTrainSettings
 
         return GPTTrainer(GPTTrainSettings(**self.settings)).run(ctx)
@@ -145,8 +148,8 @@ class TrainVAEJob:
     title: str = "Train sentence VAE"
     trains = True  # builds optimisers: warm_up_training() first (see core/jobs.py)
 
-    def run(self, ctx: Any) -> dict[str, Any]:
-        """Run the VAE training loop (see ``train_vae.py``)."""
+    def run(self, ctx: Any) -> Any:
+        """Run the VAE training loop (see ``train_vae.py``); returns a TrainingResult."""
         from aigc_studio.text.train_vae import VAETrainer, VAETrainSettings
 
         return VAETrainer(VAETrainSettings(**self.settings)).run(ctx)
@@ -198,6 +201,7 @@ class NeighboursJob:
 
         vae = ctx.models.get(resolve_model(self.model, "text-vae"), ctx.device, load_vae)
         ctx.check_cancelled()
+        self.seed = job_seed(self.seed, ctx)
         generator = ctx.generator(self.seed)
         mu = vae.encode(self.sentence)
         out = []

@@ -153,8 +153,8 @@ def test_training_from_the_pane_streams_previews_and_losses(qtbot, pane, tmp_pat
         resolution=32,
         size="tiny",
         steps=3,
-        batch=4,
-        preview_every=1,
+        batch_size=4,
+        sample_every=1,
         loss_every=1,
     )
     handle = pane.start_training(settings)

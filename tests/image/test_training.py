@@ -22,7 +22,9 @@ def folder(tmp_path):
 
 
 def settings(folder, out, kind="image-gan", **kw):
-    base = dict(data=str(folder), out=str(out), kind=kind, resolution=32, size="tiny", steps=1, batch=4, loss_every=1)
+    base = dict(
+        data=str(folder), out=str(out), kind=kind, resolution=32, size="tiny", steps=1, batch_size=4, loss_every=1
+    )
     base.update(kw)
     return ImageTrainSettings(**base)
 
@@ -61,7 +63,7 @@ def test_larger_resolutions_train_a_step_and_decode_at_their_size(folder, tmp_pa
     from aigc_studio.image.model import load_image_model
 
     out = tmp_path / "m.safetensors"
-    result, losses = run(settings(folder, out, kind, resolution=resolution, batch=2))
+    result, losses = run(settings(folder, out, kind, resolution=resolution, batch_size=2))
     assert result["steps"] == 1 and all(math.isfinite(v) for v in losses[-1][1].values())
     model = load_image_model(out)
     assert model.decode(torch.zeros(1, model.latent_dim)).shape == (1, resolution, resolution, 3)
@@ -98,7 +100,7 @@ def test_out_of_memory_halves_the_batch_and_continues(folder, tmp_path, monkeypa
     monkeypatch.setattr(train_gan.GANTrainer, "step", flaky)
     lines = []
     out = tmp_path / "m.safetensors"
-    run_job(train_job(settings(folder, out, batch=8, steps=2)), on_log=lines.append)
+    run_job(train_job(settings(folder, out, batch_size=8, steps=2)), on_log=lines.append)
     assert any("Out of memory at batch 8: continuing with batch 4" in line for line in lines)
     assert load_checkpoint(out, "image-gan")[2]["batch"] == 4
 
@@ -119,7 +121,7 @@ def test_cancel_stops_and_keeps_a_resumable_checkpoint(folder, tmp_path):
 def test_preview_grids_stream_during_training(folder, tmp_path):
     previews = []
     run_job(
-        train_job(settings(folder, tmp_path / "m.safetensors", steps=2, preview_every=1)),
+        train_job(settings(folder, tmp_path / "m.safetensors", steps=2, sample_every=1)),
         on_partial=lambda p: p["type"] == "preview" and previews.append(p),
     )
     assert [p["step"] for p in previews] == [1, 2]

@@ -195,8 +195,8 @@ def _image(folder: Path, heavy: bool) -> dict[str, Any]:
         def build() -> LongJob:
             out = folder / f"{kind}.safetensors"
             settings = ImageTrainSettings(data=str(image_folder(folder / "images")), out=str(out), kind=kind,
-                                          resolution=32, size="tiny", steps=100_000, batch=8, checkpoint_every=50,
-                                          preview_every=25, loss_every=1)
+                                          resolution=32, size="tiny", steps=100_000, batch_size=8, checkpoint_every=50,
+                                          sample_every=25, loss_every=1)
             return long(TrainImageJob(settings), outputs=[out], checkpoint_kind=kind)
 
         return build

@@ -13,7 +13,7 @@ from .harness import write_training_data
 
 
 def settings(data, out, steps: int, **kw) -> ImageTrainSettings:
-    base = dict(data=str(data), out=str(out), kind="image-gan", resolution=32, size="tiny", steps=steps, batch=4)
+    base = dict(data=str(data), out=str(out), kind="image-gan", resolution=32, size="tiny", steps=steps, batch_size=4)
     return ImageTrainSettings(**{**base, **kw})
 
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from aigc_studio.core.autosave import AutosaveStore
+from aigc_studio.core.events import GeneratedImages
 from aigc_studio.core.registry import list_models
 from aigc_studio.errors import InputError, StudioError
 from aigc_studio.image import jobs
@@ -33,6 +34,7 @@ from aigc_studio.ui.image.autosave import KIND, canvas_record, recoverable_canva
 from aigc_studio.ui.image.canvas import CanvasView
 from aigc_studio.ui.image.commands import CanvasState, ReplaceCanvas
 from aigc_studio.ui.image.controls import GeneratePanel, SelectionPanel, stretch
+from aigc_studio.ui.image.diffusion_actions import DiffusionActions
 from aigc_studio.ui.image.exporting import find_model_by_hash
 from aigc_studio.ui.image.history import HistoryPanel, HistoryStore
 from aigc_studio.ui.image.train_dialog import TrainDialog
@@ -60,7 +62,7 @@ class ImagePane(StudioPane):
         self._undo = QUndoStack(self)
         self._handle = None
         self._shown_once = False
-        self.last_result: dict[str, Any] | None = None
+        self.last_result: GeneratedImages | None = None
         self.last_exported: list[Path] = []
 
         self.model_picker = ModelPicker(self.model_kinds)
@@ -91,6 +93,9 @@ class ImagePane(StudioPane):
         holder.layout().insertWidget(1, self.sel_panel)
         # Scroll areas keep the side panel usable on short (768 px) screens.
         self.tabs.addTab(_scrolling(holder), "Create")
+        self.diffusion = DiffusionActions(self)
+        self.diffusion.tab = _scrolling(stretch(self.diffusion.panel))
+        self.tabs.addTab(self.diffusion.tab, "Prompt")
         self.tabs.addTab(self.history, "History")
         self._training_tab = _scrolling(self.training)
         self.tabs.addTab(self._training_tab, "Training")
@@ -232,13 +237,14 @@ class ImagePane(StudioPane):
         handle.failed.connect(self._error)
         handle.cancelled.connect(lambda: self._info(f"{label}: cancelled."))
 
-    def _apply(self, result: dict[str, Any], label: str, strip: bool) -> None:
+    def _apply(self, result: GeneratedImages, label: str, strip: bool) -> None:
         self.last_result = result
         before = CanvasState(self.canvas.items_data, self.canvas.strip, self.canvas.order)
-        after = CanvasState(result["items"], strip, [0] if len(result["items"]) == 1 else [])
+        after = CanvasState(result.items, strip, [0] if len(result.items) == 1 else [])
         self._undo.push(ReplaceCanvas(self.canvas, before, after, label))
-        self.history.add(result["items"])
-        self._info(f"{label}: {len(result['items'])} picture(s) from {result['model']}.")
+        self.history.add(result.items)
+        seed = f", seed {result.seed}" if result.seed is not None else ""
+        self._info(f"{label}: {len(result.items)} picture(s) from {result.model}{seed}.")
 
     # --- canvas operations ---
     def generate(self) -> None:
@@ -279,6 +285,8 @@ class ImagePane(StudioPane):
 
         def go():
             (item,) = self._selected(1, "Variations")
+            if self.diffusion.handles(item["recipe"]):
+                return self.diffusion.variations(item)
             strength = self.sel_panel.strength.value() / 100
             seed = jobs.random_seed()
             psi = item["recipe"].get("psi", 1.0)
@@ -369,6 +377,9 @@ class ImagePane(StudioPane):
             recipe = read_recipe(path)  # empty, damaged or oversized files are refused here
         except MissingRecipe:
             self.encode_file(path)
+            return
+        if self.diffusion.handles(recipe):
+            self.diffusion.restore(recipe, path.name)
             return
         self.restore_recipe(recipe, path.name)
 

@@ -125,7 +125,7 @@ class TrainDialog(QDialog):
             resolution=int(self.resolution.currentData()),
             size=self.size.currentData(),
             steps=self.steps.value(),
-            batch=self.batch.value(),
+            batch_size=self.batch.value(),
             fit=self.fit.currentData(),
             flip=self.flip.isChecked(),
             resume=self.resume.text().strip() or None,

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from aigc_studio.core.events import LossPoint, Preview, TrainingResult
 from aigc_studio.ui.image.qimage import to_pixmap
 from aigc_studio.ui.loss_chart import LossChart
 
@@ -80,20 +81,16 @@ class TrainingView(QWidget):
             self.progress.setValue(int(fraction * 1000))
         self.status.setText(message)
 
-    def _on_partial(self, payload) -> None:
-        if not isinstance(payload, dict):
-            return
-        if payload.get("type") == "loss":
+    def _on_partial(self, event) -> None:
+        if isinstance(event, LossPoint):
             # KL is in nats per image, on another scale than the per-pixel terms; it stays in the status line.
-            self.chart.add(payload["step"], {k: v for k, v in payload["values"].items() if k != "kl"})
-        elif payload.get("type") == "preview":
-            self.preview.setPixmap(
-                to_pixmap(payload["image"], max(200, min(self.preview.width(), self.preview.height())))
-            )
+            self.chart.add(event.step, {k: v for k, v in event.values.items() if k != "kl"})
+        elif isinstance(event, Preview):
+            self.preview.setPixmap(to_pixmap(event.image, max(200, min(self.preview.width(), self.preview.height()))))
 
-    def _on_finished(self, result) -> None:
-        self._done(f"Finished {result['steps']} steps → {result['path']}")
-        self.model_ready.emit(result["path"])
+    def _on_finished(self, result: TrainingResult) -> None:
+        self._done(f"Finished {result.steps} steps → {result.path}")
+        self.model_ready.emit(result.path)
 
     def _done(self, message: str) -> None:
         self.status.setText(message)

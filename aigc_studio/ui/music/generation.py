@@ -7,13 +7,14 @@ one undoable edit, highlighted until the musician edits it.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from aigc_studio.core.events import GeneratedMusic
+from aigc_studio.core.seeds import random_seed
 from aigc_studio.music.song import Song, merge_command
 
 if TYPE_CHECKING:
@@ -49,22 +50,24 @@ class MusicGeneration(QObject):
         return SamplingOptions(self.pane.toolbar.temperature.value(), 0, self.pane.toolbar.top_p.value())
 
     def _seed(self) -> int:
+        """The seed box's value; with "random" ticked, a fresh seed drawn now and shown in the box."""
         if self.pane.toolbar.random_seed.isChecked():
-            self.pane.toolbar.seed.setValue(random.randrange(1, 1_000_000))
+            self.pane.toolbar.seed.setValue(random_seed() % (self.pane.toolbar.seed.maximum() + 1))
         return self.pane.toolbar.seed.value()
 
-    def _submit(self, job, clear: tuple[int, int] | None, text: str, seed: int | None = None) -> None:
+    def _submit(self, job, clear: tuple[int, int] | None, text: str) -> None:
         if self.busy:
             self.status_message.emit("A model job is already running.")
             return
-        seed = self._seed() if seed is None else seed
-        handle = self.pane.engine.submit(job, seed=seed)
+        if getattr(job, "seed", 0) is None:  # the job owns its seed: "random" is drawn here, once, and shown
+            job.seed = self._seed()
+        handle = self.pane.engine.submit(job, seed=getattr(job, "seed", None))
         self._handle = handle
         for b in self.pane.toolbar.model_buttons():
             b.setEnabled(False)
         self.pane.toolbar.cancel.setEnabled(True)
         handle.progress.connect(lambda _f, msg: self.status_message.emit(f"{job.title}: {msg}"))
-        handle.finished.connect(lambda result: self._on_result(result, clear, text, job, seed))
+        handle.finished.connect(lambda result: self._on_result(result, clear, text, job))
         handle.failed.connect(self._on_failed)
         handle.cancelled.connect(lambda: self._job_done("Cancelled."))
 
@@ -76,18 +79,20 @@ class MusicGeneration(QObject):
         if message:
             self.status_message.emit(message)
 
-    def _on_result(self, result, clear, text: str, job=None, seed: int | None = None) -> None:
+    def _on_result(self, result: GeneratedMusic, clear, text: str, job=None) -> None:
         from aigc_studio.music.recipes import record_of
 
-        fragment: Song = result["fragment"]
-        if job is not None:
-            self.pane.records.append(record_of(job, seed, result.get("first_bar")))
+        fragment: Song = result.fragment
+        if job is not None:  # the provenance record goes with the result, and with the song into its file
+            result.provenance = record_of(job, result.seed, result.details.get("first_bar"))
+            self.pane.records.append(result.provenance)
         if self.pane.song.note_count == 0 and not clear and fragment.note_count:
             # A fresh song takes the generated tempo and metre.
             self.pane.song.time_signature = fragment.time_signature
             self.pane.song.tempos = list(fragment.tempos)
         self.pane.push(merge_command(self.pane.song, fragment, clear, text))
-        self._job_done(f"{text}: {fragment.note_count} new notes (highlighted until edited).")
+        seed = f" (seed {result.seed})" if result.seed is not None else ""
+        self._job_done(f"{text}: {fragment.note_count} new notes{seed} (highlighted until edited).")
 
     def _on_failed(self, message: str) -> None:
         self._job_done("")
@@ -165,7 +170,7 @@ class MusicGeneration(QObject):
 
         model = model_for(record, MUSIC_KINDS, self.pane.model_picker.current_path())
         job, clear = regenerate_job(record, str(model), self.pane.song)
-        self._submit(job, clear, "Regenerate recipe", seed=record.seed)
+        self._submit(job, clear, "Regenerate recipe")
 
     def _music_vae(self) -> str | None:
         """The picked model if it is a MusicVAE, else the first one installed (the user's before the bundled)."""
@@ -199,12 +204,13 @@ class MusicGeneration(QObject):
         dialog = MusicTrainDialog(self.pane)
         if dialog.exec() != MusicTrainDialog.Accepted:
             return
+        from aigc_studio.core.events import LossPoint
         from aigc_studio.music.training import TrainMusicJob
 
         handle = self.pane.engine.submit(TrainMusicJob(dialog.settings()))
         self._train_handle = handle
         handle.partial.connect(lambda p: self.status_message.emit(
-            f"training step {p.get('step')}: loss {p.get('loss', 0):.3f}") if isinstance(p, dict) else None)
-        handle.finished.connect(lambda out: (self.pane.model_picker.refresh(Path(out)),
-                                             self.status_message.emit(f"Training finished: {out}")))
+            f"training step {p.step}: loss {p.values['loss']:.3f}") if isinstance(p, LossPoint) else None)
+        handle.finished.connect(lambda result: (self.pane.model_picker.refresh(Path(result.path)),
+                                                self.status_message.emit(f"Training finished: {result.path}")))
         handle.failed.connect(lambda m: QMessageBox.warning(self.pane, "Training failed", m))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from aigc_studio.core.events import TextPiece
 from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 
 PROMPT_CHARS = 6000  # the models see at most a few thousand characters; tokenising more is waste
@@ -140,24 +141,29 @@ class GenerationController(QObject):
             allow_pickle=self.panel.allow_pickle(model),
             **options,
         )
-        self.editor.spans.set_record(writer.span, generation_record(model, "continue", seed, options, len(prompt)))
+        record = generation_record(model, "continue", seed, options, len(prompt))
+        self.editor.spans.set_record(writer.span, record)  # the span keeps it (sidecar, autosave, Recipe…)
         self.writer = writer
         self.tokens = 0
         self.editor.setReadOnly(True)
         handle = self.engine.submit(job, seed=seed)
         self.handle = handle
         handle.partial.connect(lambda payload, h=handle: self._on_partial(h, payload))
-        handle.finished.connect(lambda result, h=handle: self._end(h, f"Generated {self.tokens} tokens."))
+        handle.finished.connect(lambda result, h=handle: self._finished(h, result, record))
         handle.failed.connect(lambda text, h=handle: self._end(h, text, failed=True))
         handle.cancelled.connect(lambda h=handle: self._end(h, "Stopped."))
         self.busy_changed.emit(True)
         self.message.emit("Generating… (Esc stops)")
 
-    def _on_partial(self, handle, payload) -> None:
-        if handle is not self.handle or payload.get("type") != "token":
+    def _finished(self, handle, result, record) -> None:
+        result.provenance = record
+        self._end(handle, f"Generated {self.tokens} tokens (seed {result.seed}).")
+
+    def _on_partial(self, handle, event) -> None:
+        if handle is not self.handle or not isinstance(event, TextPiece):
             return  # a token that arrived after Stop
         self.tokens += 1
-        self.writer.append(payload["text"])
+        self.writer.append(event.text)
 
     def stop(self) -> None:
         """Stop now: the handle is cancelled and any token still on its way is ignored."""

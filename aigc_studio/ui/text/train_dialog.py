@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from aigc_studio.core.events import HeldOutLoss, LossPoint, Sample, TrainingResult
 from aigc_studio.core.paths import user_models_dir
 from aigc_studio.core.registry import list_models
 from aigc_studio.ui.file_dialogs import choose_folder, open_file
@@ -193,17 +194,18 @@ class TrainTextDialog(QDialog):
             self.progress.setRange(0, 0)
         self.status.setText(message)
 
-    def _on_partial(self, payload) -> None:
-        kind = payload.get("type")
-        if kind in ("loss", "val_loss"):
-            self.plot.add(payload["step"], {"held-out" if kind == "val_loss" else "training": payload["loss"]})
-        elif kind == "sample":
-            self.sample.setPlainText(f"— step {payload['step']} —\n{payload['text']}")
+    def _on_partial(self, event) -> None:
+        if isinstance(event, LossPoint):  # a HeldOutLoss is a LossPoint too
+            self.plot.add(
+                event.step, {"held-out" if isinstance(event, HeldOutLoss) else "training": event.values["loss"]}
+            )
+        elif isinstance(event, Sample):
+            self.sample.setPlainText(f"— step {event.step} —\n{event.text}")
 
-    def _on_finished(self, result) -> None:
-        bits = [f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}" for k, v in result.items() if k != "out"]
-        self._done("Done. " + ", ".join(bits))
-        self.model_trained.emit(Path(result["out"]))
+    def _on_finished(self, result: TrainingResult) -> None:
+        bits = [f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}" for k, v in result.flat_metrics().items()]
+        self._done(f"Done: {result.steps} steps. " + ", ".join(bits))
+        self.model_trained.emit(Path(result.path))
 
     def _done(self, message: str) -> None:
         self.status.setText(message)
