@@ -108,7 +108,7 @@ class EngineWorker(QObject):
             except Exception as cpu_exc:  # noqa: BLE001 - e.g. torch missing or the process is exiting
                 broken = f"The model engine could not start: {cpu_exc}"
         # Only now: while it imports torch this thread holds the interpreter lock for long stretches, and at a
-        # lower priority on a busy machine the GUI thread would wait for it (1-2 s stalls instead of 0.9 s).
+        # lower priority on a busy machine the GUI thread waited for it longer (boot stalls ~2x on a shared CPU).
         _leave_the_cpu_to_the_gui()
         while True:
             ticket = self.queue.get()
