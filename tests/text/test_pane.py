@@ -257,3 +257,12 @@ def test_recovered_text_after_a_crash_keeps_the_recipes_of_its_generated_spans(q
     second.banner.restore_button.click()
     assert second.editor.spans.records() == [record]
     second.shutdown()
+
+
+def test_flipping_between_alternatives_shows_each_ones_own_recipe(qtbot, pane):
+    _type(pane, "Chapter one.\n")
+    _generate(qtbot, pane, pane.continue_action)
+    _generate(qtbot, pane, pane.retry_action)
+    assert [r.seed for r in pane.editor.spans.records()] == [4]  # a fixed seed moves on for each retry
+    assert pane.generation.flip(-1)
+    assert [r.seed for r in pane.editor.spans.records()] == [3]

@@ -124,6 +124,7 @@ class GenerationWriter:
         cursor.insertText(piece)
         cursor.endEditBlock()
         self.span[1] = end_before + len(piece)
+        self.editor.spans.drop_copies_of(self.span)
         self.text += piece
         self.editor.refresh_highlights()
         self.editor.setTextCursor(self._cursor(self.span[1]))

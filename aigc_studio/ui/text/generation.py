@@ -26,6 +26,7 @@ class LastGeneration:
     prompt: str
     seed: int
     alternatives: list[str] = field(default_factory=list)
+    records: list = field(default_factory=list)  # each alternative's provenance record
     index: int = -1
 
 
@@ -110,6 +111,8 @@ class GenerationController(QObject):
         last.index = (last.index + delta) % len(last.alternatives)
         writer = GenerationWriter(self.editor, last.writer.start, replace_end=last.writer.end)
         writer.append(last.alternatives[last.index])
+        if last.index < len(last.records):  # the alternative keeps the recipe (seed) that wrote it
+            self.editor.spans.set_record(writer.span, last.records[last.index])
         last.writer = writer
         self.message.emit(f"Alternative {last.index + 1} of {len(last.alternatives)}")
         return True
@@ -180,6 +183,7 @@ class GenerationController(QObject):
         last = self.last
         if last is not None and self.writer is last.writer and self.writer.text:
             last.alternatives.append(self.writer.text)
+            last.records.append(self.editor.spans.record_of(self.writer.span))
             last.index = len(last.alternatives) - 1
             if len(last.alternatives) > 1:
                 message += f"  Alternative {last.index + 1} of {len(last.alternatives)} (Alt+Left/Right to flip)."

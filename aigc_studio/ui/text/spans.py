@@ -39,6 +39,13 @@ class GeneratedSpans:
         else:
             self._records[id(span)] = record
 
+    def drop_copies_of(self, span: list[int]) -> None:
+        """Forget other spans over exactly ``span``'s range (a same-length rewrite brings back the old mark)."""
+        self.ranges[:] = [s for s in self.ranges if s is span or s != span]
+        live = {id(s) for s in self.ranges}
+        for key in [k for k in self._records if k not in live]:
+            del self._records[key]
+
     def record_of(self, span: list[int]) -> Any:
         """The provenance record of a live span (None when it has none)."""
         return self._records.get(id(span)) if any(s is span for s in self.ranges) else None
