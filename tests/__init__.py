@@ -1,1 +1,1 @@
-"""AIGC Studio's tests (a package, so that `tests.*` never resolves to a `tests` package some library installed)."""
+"""AIGC Studio tests (a regular package, so that a `tests` package some library installs in site-packages cannot shadow it)."""

@@ -8,9 +8,9 @@ import mido
 import pytest
 
 from aigc_studio import __version__
-from aigc_studio.core.provenance import Provenance, from_image_recipe, from_json
+from aigc_studio.core.provenance import MIDI_TEXT_PREFIX, Provenance, from_image_recipe, from_json
 from aigc_studio.errors import InputError
-from aigc_studio.music.midi_io import read_midi, read_provenance, write_midi
+from aigc_studio.music.midi_io import read_midi, read_provenance, song_to_midi, write_midi
 from tests.music.conftest import chorale_like_song
 
 RECORD = Provenance(
@@ -82,3 +82,15 @@ def test_an_older_png_recipe_gives_a_record_without_an_app_version():
     recipe = {"model": "emoji-gan-64", "model_hash": "cd" * 32, "seed": 7, "psi": 0.7, "index": 2, "latent": [0.1]}
     record = from_image_recipe(recipe)
     assert (record.media, record.seed, record.settings["psi"], record.app_version) == ("image", 7, 0.7, "")
+
+
+def test_a_hostile_record_in_a_midi_file_is_refused_but_the_notes_still_open(tmp_path):
+    song = chorale_like_song()
+    path = tmp_path / "hostile.mid"
+    midi = song_to_midi(song)
+    midi.tracks[0].insert(0, mido.MetaMessage("text", text=MIDI_TEXT_PREFIX + "[" * 100_000))
+    midi.save(str(path))
+    again, warnings = read_midi(path)  # the one-pass reader skips our text events whatever they hold
+    assert again.note_count == song.note_count and warnings == []
+    with pytest.raises(InputError, match="provenance record"):
+        read_provenance(path)

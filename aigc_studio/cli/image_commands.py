@@ -71,6 +71,9 @@ def _generate(args: argparse.Namespace) -> int:
     args.n = 16 if args.n is None else args.n
     if args.n < 1:
         raise InputError("--n must be at least 1.")
+    from aigc_studio.core.registry import resolve_model
+
+    resolve_model(args.model, ("image-gan", "image-vae"))  # a bad model file is refused before torch is imported
     seed = args.seed if args.seed is not None else random_seed()
     job = GenerateImagesJob(model=args.model, count=args.n, seed=seed, psi=args.psi)
     result = run_in_terminal(job, device=args.device or "auto", seed=seed)

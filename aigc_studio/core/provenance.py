@@ -93,10 +93,12 @@ def from_json(text: str, where: str = "the file") -> Provenance:
     """Parse one record from JSON text."""
     if len(text) > MAX_RECORD_CHARS:
         raise InputError(f"{where} has a provenance record of {len(text)} characters; it is not ours.")
+    from aigc_studio.core.untrusted_json import UnsafeJson, parse_untrusted_json
+
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        raise InputError(f"{where} has a damaged provenance record (not valid JSON).") from None
+        data = parse_untrusted_json(text)  # bounded depth and digits: a stranger's file may hold anything
+    except UnsafeJson as exc:
+        raise InputError(f"{where} has a damaged provenance record ({exc}).") from None
     return from_dict(data, where)
 
 

@@ -135,6 +135,11 @@ class TrainingFamily(ABC):
         """The losses part of the progress message."""
         return "  ".join(f"{k} {v:.3f}" for k, v in losses.items())
 
+    def evaluation_data(self) -> tuple[Any, str] | None:
+        """Held-out items for the short evaluation stored in the card at the end of a run, and what they
+        are (see :func:`aigc_studio.evaluate.card.in_memory_reference`); None to skip it."""
+        return None
+
     def result_metrics(self) -> dict[str, Any]:
         """Final figures for the :class:`TrainingResult`."""
         return {}
@@ -199,6 +204,17 @@ def _upgrade_common(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def _evaluate_for_card(family: TrainingFamily, out: Path, ctx: Any, steps: int) -> dict[str, Any] | None:
+    """The short evaluation of the saved model on the family's held-out data (None when there is none)."""
+    from aigc_studio.evaluate.card import card_samples, evaluate_after_training
+
+    data = family.evaluation_data()
+    if data is None:
+        return None
+    items, what = data
+    return evaluate_after_training(out, family.kind, items, ctx, what, card_samples(steps))
+
+
 def _resume(family: TrainingFamily, ctx: Any) -> Resume | None:
     """Load the checkpoint named by ``settings.resume`` and take its settings (except the run fields)."""
     s = family.settings
@@ -241,18 +257,21 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
     start_step, started = step, time.monotonic()
     losses: dict[str, float] = {}
 
-    def save(quick: bool = False) -> None:
+    def save(quick: bool = False, evaluation: dict[str, Any] | None = None, rng: Any = None, at: float = 0.0) -> None:
         if not ranks.is_main:  # one process writes the file; the others hold the same weights
             return
-        seconds = elapsed_before + time.monotonic() - started
+        seconds = elapsed_before + (at or time.monotonic()) - started
         state = {
             **family.state(),
             "step": step,
             "settings": s.to_dict(),
             "elapsed": seconds,
-            "global_rng": global_rng_state(ctx.device),
+            "global_rng": rng or global_rng_state(ctx.device),
         }
-        save_checkpoint(out, family.model_tensors(quick), family.card(step, seconds, quick), state)
+        card = family.card(step, seconds, quick)
+        if evaluation:
+            card.evaluation = evaluation
+        save_checkpoint(out, family.model_tensors(quick), card, state)
 
     items, last_report = 0, 0.0
     try:
@@ -317,6 +336,14 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
         raise
     save()
     ctx.log(f"Finished {step} steps → {out}")
+    if ranks.is_main and s.evaluate_at_end and step > start_step:
+        # The evaluation must leave no trace in the run: the re-saved checkpoint keeps the random
+        # state and the training time of the save above, so a later --resume continues exactly.
+        rng, finished = global_rng_state(ctx.device), time.monotonic()
+        evaluation = _evaluate_for_card(family, out, ctx, step)
+        restore_global_rng_state(rng, ctx.device)
+        if evaluation:
+            save(evaluation=evaluation, rng=rng, at=finished)
     return TrainingResult(
         path=str(out),
         kind=family.kind,

@@ -14,12 +14,36 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from aigc_studio.core.atomic import atomic_path
+from aigc_studio.core.untrusted_json import (
+    Float,
+    Int,
+    ListOf,
+    NotJson,
+    Optional,
+    Text,
+    UnsafeJson,
+    check_fields,
+    parse_untrusted_json,
+)
 from aigc_studio.errors import InputError
 from aigc_studio.image.picture_io import read_picture
 
 JSON_KEY = "aigc-studio"
 TEXT_KEY = "parameters"
 SCALES = (1, 2, 4)
+MAX_RECIPE_BYTES = 1024 * 1024  # a recipe is a few KB: a latent vector of up to 4,096 numbers and a few fields
+# What the code that restores a recipe relies on (unknown fields are kept and ignored).
+RECIPE_FIELDS = {
+    "latent": ListOf(Float(-1e6, 1e6), max_len=65_536, min_len=1),
+    "psi": Float(-100.0, 100.0),
+    "seed": Optional(Int(-(2**63), 2**64 - 1)),
+    "index": Int(0, 2**31 - 1),
+    "resolution": Int(1, 65_536),
+    "scale": Int(1, 64),
+    "op": Text(200),
+    "model": Text(1_000),
+    "model_hash": Text(200),
+}
 
 
 def parameters_line(recipe: dict[str, Any]) -> str:
@@ -86,9 +110,11 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         hint = f" It has a 'parameters' text: {text[TEXT_KEY][:80]}" if TEXT_KEY in text else ""
         raise MissingRecipe(f"{path.name} is {what} without an AIGC Studio recipe.{hint}")
     try:
-        recipe = json.loads(raw)
-    except json.JSONDecodeError:
+        recipe = parse_untrusted_json(raw, max_bytes=MAX_RECIPE_BYTES)
+    except NotJson:
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (not valid JSON).") from None
+    except UnsafeJson as exc:
+        raise InputError(f"{path.name} has a damaged AIGC Studio recipe ({exc}).") from None
     if isinstance(recipe, dict) and recipe.get("model_kind") == "image-diffusion":
         return _checked_diffusion_recipe(path, recipe)
     if not isinstance(recipe, dict) or not isinstance(recipe.get("latent"), list):
@@ -102,7 +128,9 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its latent vector is not a list of numbers).")
     if not _is_number(recipe.get("psi", 1.0)) or not (recipe.get("seed") is None or _is_number(recipe["seed"], int)):
         raise InputError(f"{path.name} has a damaged AIGC Studio recipe (its psi or seed is not a number).")
-    return recipe
+    return check_fields(
+        recipe, RECIPE_FIELDS, lambda key, problem: f"{path.name} has a damaged AIGC Studio recipe ({problem})."
+    )
 
 
 def _is_number(value: Any, kind: type = float) -> bool:

@@ -20,7 +20,8 @@ def pane(qtbot, engine, tiny_gpt_path, studio_home):
     pane = TextPane(engine, settings)
     qtbot.addWidget(pane)
     pane.panel.select_model(tiny_gpt_path)
-    pane.panel.max_tokens.setValue(30)
+    pane.panel.length.set_length(30, "tokens")
+    pane.panel.length.finish_sentence.setChecked(False)
     pane.panel.random_seed.setChecked(False)
     pane.panel.seed.setValue(3)
     pane.panel.temperature.setValue(1.0)
@@ -67,7 +68,7 @@ def test_continue_streams_at_the_cursor_and_undo_removes_it_in_one_step(qtbot, p
 
 
 def test_stop_ignores_tokens_after_it(qtbot, pane):
-    pane.panel.max_tokens.setValue(4000)
+    pane.panel.length.set_length(4000, "tokens")
     _type(pane, "Once")
     pane.continue_action.trigger()
     qtbot.waitUntil(lambda: len(pane.editor.toPlainText()) > 10, timeout=20000)
@@ -210,17 +211,23 @@ def test_recipe_of_generated_text_survives_save_and_regenerate_writes_it_again(q
     spans, records = read_sidecar_with_records(path, pane.editor.toPlainText())
     (record,) = records
     assert (record.media, record.seed, record.model_hash) == ("text", 3, read_card(tiny_gpt_path).content_hash)
-    assert record.settings["max_new_tokens"] == 30 and record.created
+    assert (record.settings["length"], record.settings["length_unit"], record.settings["finish"]) == (
+        30,
+        "tokens",
+        "none",
+    )
+    assert record.created
 
     pane.new_document()
     pane.open_path(path)  # the record comes back with the span
     pane.panel.seed.setValue(99)  # other settings now: Regenerate must use the record's
-    pane.panel.max_tokens.setValue(5)
+    pane.panel.length.set_length(5, "words")
+    pane.panel.length.finish_sentence.setChecked(True)
     cursor = pane.editor.textCursor()
     cursor.setPosition(spans[0][0] + 2)
     pane.editor.setTextCursor(cursor)
     dialog = pane.show_recipe()
-    assert dialog.rows["Seed"].text() == "3" and dialog.rows["Max new tokens"].text() == "30"
+    assert dialog.rows["Seed"].text() == "3" and dialog.rows["Length"].text() == "30"
     pane.editor.setReadOnly(False)
     dialog.regenerate_button.click()
     qtbot.waitUntil(lambda: not pane.is_busy(), timeout=20000)
@@ -234,7 +241,12 @@ def test_a_version_1_sidecar_still_opens_its_marks(qtbot, pane, tmp_path):
     path = tmp_path / "old.md"
     text = "Written by hand. Written by a model."
     path.write_text(text, encoding="utf-8")
-    old = {"format": "aigc-studio-text-spans", "version": 1, "text_sha256": text_hash(text), "generated_spans": [[17, 36]]}
+    old = {
+        "format": "aigc-studio-text-spans",
+        "version": 1,
+        "text_sha256": text_hash(text),
+        "generated_spans": [[17, 36]],
+    }
     sidecar_path(path).write_text(json.dumps(old), encoding="utf-8")
     pane.open_path(path)
     assert pane.editor.generated_text_ranges() == [[17, 36]]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.core.events import GeneratedImages
 from aigc_studio.errors import InputError, StudioError
 from aigc_studio.image.diffusion.metadata import KIND
 from aigc_studio.image.diffusion.schedulers import check_scheduler
@@ -137,7 +138,9 @@ class DiffusionJob:
                     step_down_memory(ctx, m)
             items.append({"image": image, "recipe": self._recipe(m, op, i, seed, variation_seed, width, height)})
         ctx.progress(1.0, f"Drew {s.count} picture(s)")
-        return {"items": items, "model": m.name, "model_hash": m.content_hash, "kind": KIND}
+        return GeneratedImages(
+            items=items, seed=s.seed, model=m.name, details={"model_hash": m.content_hash, "kind": KIND}
+        )
 
     def _draw(self, ctx, m, i, seed, variation_seed, width, height, init, mask) -> tuple[Any, str]:
         import numpy as np

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aigc_studio.core.atomic import atomic_write_text
+from aigc_studio.core.untrusted_json import UnsafeJson, parse_untrusted_json
 from aigc_studio.errors import ModelFileError
 
 FAMILIES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "sdxl": "SDXL"}
@@ -51,9 +52,9 @@ def read_header(path: Path) -> dict[str, tuple[int, ...]]:
             (length,) = struct.unpack("<Q", head)
             if length > min(MAX_HEADER_BYTES, size - 8):
                 raise ModelFileError(f"{path.name} is not a readable safetensors file (damaged or truncated header).")
-            header = json.loads(f.read(length))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        if isinstance(exc, OSError) and not isinstance(exc, UnicodeDecodeError):
+            header = parse_untrusted_json(f.read(length), max_bytes=MAX_HEADER_BYTES)
+    except (OSError, UnsafeJson) as exc:
+        if isinstance(exc, OSError):
             raise ModelFileError(f"Cannot read {path.name}: {exc.strerror or exc}.") from None
         raise ModelFileError(f"{path.name} is not a readable safetensors file (damaged header).") from None
     if not isinstance(header, dict):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.core.untrusted_json import UnsafeJson, parse_untrusted_json
 from aigc_studio.errors import InputError, ModelFileError
 from aigc_studio.image.diffusion.single_file import (
     FAMILIES,
@@ -147,8 +148,8 @@ def _inspect_folder(path: Path) -> DiffusionSource:
             f"{path.name} has no model_index.json; a diffusers model folder has one beside unet/, vae/ and text_encoder/."
         )
     try:
-        index = json.loads(index_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        index = parse_untrusted_json(index_file.read_bytes())
+    except (OSError, UnsafeJson) as exc:
         raise ModelFileError(f"{path.name}/model_index.json cannot be read ({exc}).") from None
     if not isinstance(index, dict):
         raise ModelFileError(f"{path.name}/model_index.json is not a JSON object.")
@@ -201,8 +202,8 @@ def _sd_family(unet_config: dict[str, Any]) -> str:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = parse_untrusted_json(path.read_bytes())
+    except (OSError, UnsafeJson):
         return {}
     return data if isinstance(data, dict) else {}
 

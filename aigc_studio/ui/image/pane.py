@@ -362,8 +362,8 @@ class ImagePane(StudioPane):
             )
         self.model_picker.select_path(path)
         self.gen_panel.psi.setValue(float(recipe.get("psi", 1.0)))
-        if recipe.get("seed") is not None:
-            self.gen_panel.seed.setValue(int(recipe["seed"]))
+        if recipe.get("seed") is not None:  # a CLI seed may lie outside the seed box's range
+            self.gen_panel.seed.setValue(max(0, min(int(recipe["seed"]), self.gen_panel.seed.maximum())))
         job = jobs.RenderLatentsJob(
             str(path), [recipe["latent"]], recipe.get("psi", 1.0), recipe.get("op", "restore"), [recipe.get("seed")]
         )

@@ -76,7 +76,9 @@ def _read(autosave: Autosave) -> Recovered:
         raise CorruptAutosave(f"{autosave.file.name}: not a text autosave")
     raw = data.get("records")
     raw = raw if isinstance(raw, list) and len(raw) == len(spans) else [None] * len(spans)
-    pairs = [(s, r) for s, r in zip(spans, raw) if isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) for v in s)]
+    pairs = [
+        (s, r) for s, r in zip(spans, raw) if isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) for v in s)
+    ]
     return Recovered(autosave, text, path, [s for s, _ in pairs], [_record(r) for _, r in pairs])
 
 

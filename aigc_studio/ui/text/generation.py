@@ -12,7 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from aigc_studio.core.events import TextPiece
+from aigc_studio.core.events import TextPiece, TextTrim
+from aigc_studio.text.jobs import generation_summary
 from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 
 PROMPT_CHARS = 6000  # the models see at most a few thousand characters; tokenising more is waste
@@ -28,18 +29,6 @@ class LastGeneration:
     alternatives: list[str] = field(default_factory=list)
     records: list = field(default_factory=list)  # each alternative's provenance record
     index: int = -1
-
-
-OPTION_KEYS = ("temperature", "top_k", "top_p", "repetition_penalty", "max_new_tokens", "stop")
-
-
-def generation_record(model: Path, operation: str, seed: int, options: dict, prompt_chars: int):
-    """The provenance record of one generation (model name and hash, seed, settings, prompt length, time)."""
-    from aigc_studio.core.provenance import Provenance, model_identity
-
-    name, model_hash = model_identity(model, "text-gpt")
-    settings = {**{k: options[k] for k in OPTION_KEYS if k in options}, "prompt_chars": prompt_chars}
-    return Provenance("text", operation, name, model_hash, seed, settings).stamped()
 
 
 class GenerationController(QObject):
@@ -122,19 +111,23 @@ class GenerationController(QObject):
         if self.busy:
             return False
         from aigc_studio.core.provenance import model_for
+        from aigc_studio.text.recipes import job_options
 
+        options = job_options(record)  # a rewrite's record, or a damaged one, is refused before the text changes
         model = model_for(record, "text-gpt", self.panel.model_path())
         prompt_chars = int(record.settings.get("prompt_chars", PROMPT_CHARS))
         prompt = self.editor.toPlainText()[: span[0]][-prompt_chars:] if prompt_chars > 0 else ""
         writer = GenerationWriter(self.editor, span[0], replace_end=span[1])
         seed = record.seed if record.seed is not None else self.panel.next_seed()
         self.last = LastGeneration(writer, prompt, seed)
-        options = {k: record.settings[k] for k in OPTION_KEYS if k in record.settings}
-        self._start(model, writer, prompt, seed, {**self.panel.job_options(), **options})
+        self._start(model, writer, prompt, seed, options)
         return True
 
-    def _start(self, model: Path, writer: GenerationWriter, prompt: str, seed: int, options: dict | None = None) -> None:
+    def _start(
+        self, model: Path, writer: GenerationWriter, prompt: str, seed: int, options: dict | None = None
+    ) -> None:
         from aigc_studio.text.jobs import GenerateTextJob
+        from aigc_studio.text.recipes import record_of
 
         options = self.panel.job_options() if options is None else options
         job = GenerateTextJob(
@@ -144,7 +137,7 @@ class GenerationController(QObject):
             allow_pickle=self.panel.allow_pickle(model),
             **options,
         )
-        record = generation_record(model, "continue", seed, options, len(prompt))
+        record = record_of(job, model, len(prompt))
         self.editor.spans.set_record(writer.span, record)  # the span keeps it (sidecar, autosave, Recipe…)
         self.writer = writer
         self.tokens = 0
@@ -160,13 +153,16 @@ class GenerationController(QObject):
 
     def _finished(self, handle, result, record) -> None:
         result.provenance = record
-        self._end(handle, f"Generated {self.tokens} tokens (seed {result.seed}).")
+        self._end(handle, generation_summary(result))
 
     def _on_partial(self, handle, event) -> None:
-        if handle is not self.handle or not isinstance(event, TextPiece):
+        if handle is not self.handle:
             return  # a token that arrived after Stop
-        self.tokens += 1
-        self.writer.append(event.text)
+        if isinstance(event, TextTrim):  # a repetition loop was cut
+            self.writer.trim(event.chars)
+        elif isinstance(event, TextPiece):
+            self.tokens += 1
+            self.writer.append(event.text)
 
     def stop(self) -> None:
         """Stop now: the handle is cancelled and any token still on its way is ignored."""

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from aigc_studio.core.atomic import atomic_write_text
 from aigc_studio.core.provenance import Provenance, from_dict
+from aigc_studio.core.untrusted_json import UnsafeJson, parse_untrusted_json
 from aigc_studio.errors import InputError
 
 SUFFIX = ".aigc.json"
 FORMAT = "aigc-studio-text-spans"
+MAX_SIDECAR_BYTES = 8 * 1024 * 1024  # spans of a 10 MB document (the largest the editor opens)
 
 
 def sidecar_path(document: str | Path) -> Path:
@@ -56,8 +58,10 @@ def read_sidecar_with_records(document: str | Path, text: str) -> tuple[list[lis
     """Generated spans and their provenance records (None where a span has none, e.g. version 1 sidecars)."""
     path = sidecar_path(document)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        if path.stat().st_size > MAX_SIDECAR_BYTES:  # not ours: ignored without reading it
+            return [], []
+        data = parse_untrusted_json(path.read_bytes(), max_bytes=MAX_SIDECAR_BYTES)
+    except (OSError, UnsafeJson):
         return [], []
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("text_sha256") != text_hash(text):
         return [], []
@@ -68,9 +72,15 @@ def read_sidecar_with_records(document: str | Path, text: str) -> tuple[list[lis
     if not isinstance(raw_records, list) or len(raw_records) != len(spans):
         raw_records = [None] * len(spans)
     kept, records = [], []
-    # A hand-edited sidecar may hold anything: keep only [start, end] pairs of whole numbers.
+    # A hand-edited sidecar may hold anything: keep only [start, end] pairs of whole numbers inside the text
+    # (the editor hands them to Qt, which takes 32-bit positions).
     for span, raw in zip(spans, raw_records):
-        if isinstance(span, list) and len(span) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in span):
+        if (
+            isinstance(span, list)
+            and len(span) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+            and 0 <= span[0] <= span[1] <= len(text)
+        ):
             kept.append(list(span))
             records.append(_record(raw, path.name))
     return kept, records

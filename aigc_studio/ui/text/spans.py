@@ -54,6 +54,26 @@ class GeneratedSpans:
         """The record of the generated span around ``position`` (None outside generated text)."""
         return next((self._records.get(id(s)) for s in self.ranges if s[0] <= position <= s[1] and s[1] > s[0]), None)
 
+    def keep_outside(self, start: int, end: int) -> None:
+        """Before model text replaces ``[start, end)``: spans reaching past it stay marked outside it.
+
+        (A writer's own edit inside a span unmarks all of it; a rewrite of a part does not.)
+        """
+        kept = []
+        for span in self.ranges:
+            s, e = span
+            if s < start < e or s < end < e:
+                parts = [part for part in ([s, min(e, start)], [max(s, end), e]) if part[0] < part[1]]
+                for part in parts:  # each part keeps the record of the generation that wrote it
+                    self.set_record(part, self._records.get(id(span)))
+                kept += parts
+            else:
+                kept.append(span)
+        self.ranges[:] = sorted(kept)
+        live = {id(s) for s in self.ranges}
+        for key in [k for k in self._records if k not in live]:
+            del self._records[key]
+
     def apply_edit(self, position: int, removed: int, added: int) -> None:
         """Follow a document change: shift spans after it, drop spans it touches inside.
 
