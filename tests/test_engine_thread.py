@@ -119,3 +119,45 @@ def test_queued_jobs_run_in_order_and_a_queued_job_can_be_cancelled(qtbot, engin
     with qtbot.waitSignal(third.finished, timeout=5000):
         pass
     assert order == ["a", "c"] and first.state == "finished"
+
+
+def test_the_engine_leaves_the_gui_a_core_and_runs_below_its_priority(qtbot, engine):
+    import os
+    import sys
+
+    import pytest
+
+    from aigc_studio.core.cpu_share import usable_cpus
+
+    def where_am_i(ctx):
+        import torch
+
+        nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) if sys.platform.startswith("linux") else 0
+        return torch.get_num_threads(), nice
+
+    handle = engine.submit(FunctionJob("where", where_am_i))
+    with qtbot.waitSignal(handle.finished, timeout=10000) as blocker:
+        pass
+    threads, nice = blocker.args[0]
+    if not os.environ.get("OMP_NUM_THREADS"):
+        assert threads <= max(1, usable_cpus() - 1)
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread nice values are Linux's")
+    assert nice > os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # the GUI thread's
+
+
+def test_a_flood_of_progress_reports_reaches_the_gui_thinned_but_every_new_message_arrives(qtbot, engine):
+    def chatty(ctx):
+        for i in range(20_000):
+            ctx.progress(i / 20_000, f"step {i}")
+        ctx.progress(None, "saving…")
+        time.sleep(0.3)  # long enough for the GUI to show "saving…"
+        return True
+
+    seen = []
+    handle = engine.submit(FunctionJob("chatty", chatty))
+    handle.progress.connect(lambda f, m: seen.append(m))
+    with qtbot.waitSignal(handle.finished, timeout=20000):
+        pass
+    assert 1 <= len(seen) < 2_000  # not one relayout of the status bar per step
+    assert seen[0] == "step 0" and seen[-1] == "saving…"

@@ -51,7 +51,12 @@ def test_view_shortcuts_switch_panes_and_pane_actions_follow_the_tab(qtbot, wind
             assert all(a.isVisible() == (key == "music") for a in actions)
 
 
-def test_window_geometry_and_tab_persist_between_sessions(qtbot, window):
+def test_first_window_takes_most_of_the_screen_and_its_size_persists_between_sessions(qtbot, window):
+    area = window.screen().availableGeometry()  # fresh settings: the very first start
+    smallest = window.minimumSizeHint()  # offscreen screens are 800x800: 80 % is below what the panes need
+    assert window.width() == max(round(0.8 * area.width()), smallest.width())
+    assert window.height() == max(round(0.8 * area.height()), smallest.height())
+    assert area.contains(window.frameGeometry().center())
     # 780x560 also checks that every pane fits a small screen (offscreen screens are 800x600).
     window.resize(780, 560)
     window.show_pane("text")
@@ -73,7 +78,16 @@ def test_screenshot_option_saves_the_real_window(studio_home, tmp_path):
     result = _run_app(["--screenshot", str(out), "--tab", "music", "--device", "cpu"], studio_home)
     assert result.returncode == 0, result.stderr
     image = QImage(str(out))
-    assert image.width() >= 800 and image.height() >= 500
+    assert image.width() >= 640 and image.height() >= 640  # 80 % of the 800x800 offscreen screen, or more
+
+
+def test_without_a_display_the_app_says_so_in_one_line_instead_of_aborting(studio_home):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["AIGC_STUDIO_HOME"] = str(studio_home)
+    result = subprocess.run([sys.executable, "-m", "aigc_studio"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 1  # Qt's own abort would be -6 (SIGABRT)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aigc-studio: error: no display") and "xcb" not in lines[0]
 
 
 def test_torch_is_imported_on_the_engine_thread_after_the_window_is_shown(studio_home):

@@ -90,6 +90,7 @@ def _generate(args: argparse.Namespace) -> int:
         sampling_defaults,
     )
     from aigc_studio.music.midi_io import read_midi, write_midi
+    from aigc_studio.music.recipes import record_of
     from aigc_studio.music.song import merge_command
 
     if not 1 <= args.bars <= 256:
@@ -143,7 +144,13 @@ def _generate(args: argparse.Namespace) -> int:
         merge_command(song, result.fragment, clear).do(song)
     first_bar = result.details["first_bar"]
     end_bar = result.details.get("last_bar", first_bar + result.details.get("bars", 0))
-    write_midi(song, args.out, end_tick=end_bar * song.bar_ticks)  # the file lasts the bars asked for
+    result.provenance = record_of(job, result.seed, first_bar, stamp=False)
+    write_midi(  # the file lasts the bars asked for, and carries the records of its generated notes
+        song,
+        args.out,
+        end_tick=end_bar * song.bar_ticks,
+        provenance=[*_earlier_records(args.prime), result.provenance],
+    )
     result.path = str(args.out)
     new = result.fragment.note_count
     bars = max(song.bars, end_bar)
@@ -191,6 +198,13 @@ def _request(args: argparse.Namespace, card, prime):
     if args.instruments:
         instruments = parse_instruments(args.instruments, trained_programs(card))
     return MusicRequest(key, instruments)
+
+
+def _earlier_records(prime: str | None) -> list:
+    """The records already in the --prime file: its earlier generated notes keep theirs."""
+    from aigc_studio.music.midi_io import read_provenance
+
+    return read_provenance(prime) if prime else []
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -202,9 +202,28 @@ def _stream_job(args: argparse.Namespace, job, echo: str) -> int:
         print(f"note: {result['words']} words added ({result['reason_text']}).", file=sys.stderr)
     if args.out:
         from aigc_studio.core.atomic import atomic_write_text
+        from aigc_studio.ui.text.sidecar import write_sidecar  # Qt-free, like the rest of the document code
 
-        atomic_write_text(args.out, echo + result["text"] if echo else result.get("replacement", result.text))
+        generated = result.text if echo else result.get("replacement", result.text)
+        text = echo + generated
+        atomic_write_text(args.out, text)
+        result.provenance = _provenance(args, job, len(echo))
+        spans = [[len(echo), len(text)]] if generated else []
+        write_sidecar(args.out, text, spans, [result.provenance])
     return 0
+
+
+def _provenance(args: argparse.Namespace, job, prompt_chars: int):
+    """The record of this generation (seed already drawn), stored with its span in the --out file's sidecar."""
+    from aigc_studio.core.registry import resolve_model
+    from aigc_studio.errors import StudioError
+    from aigc_studio.text.recipes import record_of
+
+    try:
+        model = resolve_model(args.model, "text-gpt")
+    except StudioError:
+        model = Path(args.model)  # a Hugging Face folder: no card of ours
+    return record_of(job, model, prompt_chars)
 
 
 def _common_settings(args: argparse.Namespace) -> dict:

@@ -137,6 +137,7 @@ class Generated(Event):
     seconds: float = 0.0
     path: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    provenance: Any = None  # the core.provenance.Provenance record of what was made (set where it is kept)
 
     def _extra(self) -> dict[str, Any]:
         return {**self.details, self.item_name: self.items}

@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import itertools
 import queue
+import re
 import sys
 import time
 import traceback
@@ -70,6 +71,7 @@ class JobHandle(QObject):
         self.engine.cancel(self.job_id)
 
 
+_DIGITS = re.compile(r"[0-9][0-9.,:]*")
 PREPARE_TRAINING = "<prepare training>"  # a queue item: import what optimisers need (see Engine.prepare_training)
 
 
@@ -105,6 +107,9 @@ class EngineWorker(QObject):
                 self._boot("cpu")
             except Exception as cpu_exc:  # noqa: BLE001 - e.g. torch missing or the process is exiting
                 broken = f"The model engine could not start: {cpu_exc}"
+        # Only now: while it imports torch this thread holds the interpreter lock for long stretches, and at a
+        # lower priority on a busy machine the GUI thread waited for it longer (boot stalls ~2x on a shared CPU).
+        _leave_the_cpu_to_the_gui()
         while True:
             ticket = self.queue.get()
             if ticket is None:
@@ -124,8 +129,10 @@ class EngineWorker(QObject):
         import torch
 
         from aigc_studio.core.cache import ModelCache
+        from aigc_studio.core.cpu_share import threads_beside_a_gui
         from aigc_studio.core.device import describe_device, pick_device
 
+        torch.set_num_threads(threads_beside_a_gui(torch.get_num_threads()))  # this thread's torch work only
         self.models = self.models or ModelCache()
         self.device = pick_device(preference)
         self.ready.emit(describe_device(self.device), self.device.type, torch.__version__)
@@ -149,7 +156,7 @@ class EngineWorker(QObject):
             device=self.device,
             seed=ticket.seed,
             models=self.models,
-            on_progress=lambda p: self.progress.emit(ticket.job_id, p),
+            on_progress=_every_so_often(lambda p: self.progress.emit(ticket.job_id, p)),
             on_partial=lambda payload: self.partial.emit(ticket.job_id, payload),
             on_log=lambda line: self.log.emit(ticket.job_id, line),
             cancel_token=ticket.token,
@@ -399,6 +406,37 @@ def _shutdown_at_exit(engine_ref: weakref.ref) -> None:
     if engine is not None:
         with contextlib.suppress(RuntimeError):  # the Qt object is already gone
             engine.shutdown()
+
+
+def _leave_the_cpu_to_the_gui() -> None:
+    """Run the engine thread (and the torch threads it starts from now on) below the GUI thread's priority."""
+    from aigc_studio.core.cpu_share import lower_this_thread_priority
+
+    if not lower_this_thread_priority():
+        QThread.currentThread().setPriority(QThread.Priority.LowPriority)
+
+
+def _every_so_often(report):
+    """Pass progress on at most every PROGRESS_INTERVAL_S, but always with a preview, when done, or
+    when the message says something new (not just new numbers: "saving…" after "step 9/100").
+
+    A job may report after every tiny step; each report costs the GUI thread a relayout of
+    the status bar and the Jobs panel, so the ones in between are dropped here.
+    """
+    from aigc_studio.core.cpu_share import PROGRESS_INTERVAL_S
+
+    last = {"at": float("-inf"), "shape": None}
+
+    def throttled(progress: Progress) -> None:
+        now = time.monotonic()
+        shape = _DIGITS.sub("#", progress.message)
+        done = progress.fraction is not None and progress.fraction >= 1.0
+        if progress.preview is None and not done and shape == last["shape"] and now - last["at"] < PROGRESS_INTERVAL_S:
+            return
+        last.update(at=now, shape=shape)
+        report(progress)
+
+    return throttled
 
 
 def _warm_up() -> None:

@@ -80,7 +80,9 @@ def upscale(image: np.ndarray | Image.Image, scale: int) -> Image.Image:
 
 def save_png(path: str | Path, image: np.ndarray | Image.Image, recipe: dict[str, Any], scale: int = 1) -> Path:
     """Write ``image`` (optionally upscaled) with both recipe chunks, atomically. Deterministic bytes."""
-    recipe = dict(recipe, scale=scale)
+    from aigc_studio import __version__
+
+    recipe = {"app_version": __version__, **recipe, "scale": scale}  # the provenance record's app version
     info = PngImagePlugin.PngInfo()
     info.add_text(TEXT_KEY, parameters_line(recipe))
     info.add_itxt(JSON_KEY, json.dumps(recipe, sort_keys=True, ensure_ascii=False))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import mido
 
+from aigc_studio.core.provenance import MAX_RECORD_CHARS, MIDI_TEXT_PREFIX, Provenance, from_midi_text, midi_text
 from aigc_studio.errors import InputError
 from aigc_studio.music.song import DRUM_CHANNEL, Note, Song, TempoChange, Track
 
@@ -31,6 +32,9 @@ MAX_MIDI_EVENTS = 500_000  # the largest of 413 MIDI files found on this machine
 MAX_MIDI_NOTES = 200_000
 MAX_MIDI_TEMPOS = 20_000  # one per beat of the longest song
 MAX_MIDI_BEATS = 20_000  # 2 h 47 min at 120 BPM
+MAX_MIDI_RECORDS = 10_000  # provenance records kept (one per generation; a song has tens)
+MAX_PROVENANCE_EVENT = len(MIDI_TEXT_PREFIX) + MAX_RECORD_CHARS + 1  # a longer one is refused by from_midi_text
+_PROVENANCE_PREFIX = MIDI_TEXT_PREFIX.encode("ascii")
 
 _GM_NAMES = ("Piano", "Chromatic perc.", "Organ", "Guitar", "Bass", "Strings", "Ensemble", "Brass",
              "Reed", "Pipe", "Synth lead", "Synth pad", "Synth FX", "Ethnic", "Percussive", "Sound FX")
@@ -71,6 +75,13 @@ def read_midi(path: str | Path) -> tuple[Song, list[str]]:
 
 def read_midi_bytes(data: bytes, name: str = "MIDI data") -> tuple[Song, list[str]]:
     """Parse MIDI bytes (see :func:`read_midi`): one pass, limits checked as it goes."""
+    reader, warnings = _read_tracks(data, name)
+    song, more = reader.song()
+    return song, warnings + more
+
+
+def _read_tracks(data: bytes, name: str) -> tuple[_TrackReader, list[str]]:
+    """Check the header and read every track chunk; returns the reader and the header's warnings."""
     if not data:
         raise InputError(f"{name} is empty (0 bytes); it is not a MIDI file.")
     if not data.startswith(b"MThd"):
@@ -105,8 +116,7 @@ def read_midi_bytes(data: bytes, name: str = "MIDI data") -> tuple[Song, list[st
     position = 8 + header_size
     for _ in range(track_count):
         position = reader.read_track(position)
-    song, more = reader.song()
-    return song, warnings + more
+    return reader, warnings
 
 
 def _from_smpte(division: int, name: str) -> tuple[int, int, str]:
@@ -141,6 +151,7 @@ class _TrackReader:
         self.time_signatures: list[tuple[int, tuple[int, int]]] = []
         self.dropped: Counter[str] = Counter()
         self.warnings: list[str] = []
+        self.provenance: list[str] = []  # our provenance text events (read_provenance), not texts the song loses
 
     def _truncated(self) -> InputError:
         return InputError(f"{self.name} is a truncated MIDI file: it ends in the middle of a header, track or event.")
@@ -273,9 +284,14 @@ class _TrackReader:
                 if p + length > end:
                     raise self._overrun(end)
                 body = data[p:p + length] if meta in (0x03, 0x51, 0x58) else b""
+                ours = meta == 0x01 and data.startswith(_PROVENANCE_PREFIX, p, p + length)
+                if ours and len(self.provenance) < MAX_MIDI_RECORDS:
+                    self.provenance.append(data[p:p + min(length, MAX_PROVENANCE_EVENT)].decode("latin-1"))
                 p += length
                 if meta < 0:
                     dropped["system-exclusive messages"] += 1
+                elif ours:
+                    pass
                 elif meta == 0x51:
                     self._tempo(tick, body)
                 elif meta == 0x58:
@@ -354,13 +370,18 @@ class _TrackReader:
         return song, warnings
 
 
-def song_to_midi(song: Song, midi_type: int = 1, end_tick: int = 0) -> mido.MidiFile:
+def song_to_midi(
+    song: Song, midi_type: int = 1, end_tick: int = 0, provenance: tuple[Provenance, ...] | list = ()
+) -> mido.MidiFile:
     """Build a mido MidiFile (type 1: a conductor track then one track per part; type 0: one track).
 
     ``end_tick``: the file lasts at least this long (generated bars that end in a rest keep their length).
+    Each ``provenance`` record becomes a text meta event at tick 0 of the first track: other programs
+    ignore it (or list it as a comment) and pretty_midi keeps it when it rewrites the file.
     """
     conductor = [(0, mido.MetaMessage("time_signature", numerator=song.time_signature[0],
                                       denominator=song.time_signature[1]))]
+    conductor += [(0, mido.MetaMessage("text", text=midi_text(record))) for record in provenance]
     conductor += [(c.tick, mido.MetaMessage("set_tempo", tempo=int(c.tempo))) for c in song.tempos]
     parts = []
     for index, track in enumerate(song.tracks):
@@ -397,15 +418,39 @@ def _to_track(events: list, end_tick: int = 0) -> mido.MidiTrack:
     return track
 
 
-def write_midi(song: Song, path: str | Path, midi_type: int = 1, end_tick: int = 0) -> None:
-    """Save ``song`` as a Standard MIDI File, atomically (lasting at least ``end_tick``)."""
+def write_midi(
+    song: Song, path: str | Path, midi_type: int = 1, end_tick: int = 0, provenance: tuple | list = ()
+) -> None:
+    """Save ``song`` as a Standard MIDI File, atomically (lasting at least ``end_tick``, with the provenance
+    records of its generated notes)."""
     from aigc_studio.core.atomic import atomic_write_bytes
 
-    atomic_write_bytes(path, midi_bytes(song, midi_type, end_tick))
+    atomic_write_bytes(path, midi_bytes(song, midi_type, end_tick, provenance))
 
 
-def midi_bytes(song: Song, midi_type: int = 1, end_tick: int = 0) -> bytes:
+def midi_bytes(song: Song, midi_type: int = 1, end_tick: int = 0, provenance: tuple | list = ()) -> bytes:
     """The .mid file content for ``song``."""
     buffer = io.BytesIO()
-    song_to_midi(song, midi_type, end_tick).save(file=buffer)
+    song_to_midi(song, midi_type, end_tick, provenance).save(file=buffer)
     return buffer.getvalue()
+
+
+def read_provenance(path: str | Path) -> list[Provenance]:
+    """The provenance records in a MIDI file we wrote (none for other files); InputError for a damaged record.
+
+    The file goes through the same bounded one-pass reader as :func:`read_midi`.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_MIDI_BYTES:
+            raise InputError(
+                f"{path.name} is {size / 1e6:.0f} MB; MIDI files over {MAX_MIDI_BYTES // 2**20} MB are not opened."
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot open {path.name}: {exc.strerror or exc}.") from exc
+    if not data.startswith(b"MThd"):
+        raise InputError(f"{path.name} is not a Standard MIDI File (it does not start with 'MThd').")
+    reader, _warnings = _read_tracks(data, path.name)
+    return [record for text in reader.provenance if (record := from_midi_text(text, path.name)) is not None]

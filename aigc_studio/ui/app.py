@@ -15,6 +15,12 @@ SCREENSHOT_TIMEOUT_S = 120
 
 def run_gui(args: argparse.Namespace) -> int:
     """Open the main window and run the event loop; returns the exit status."""
+    from aigc_studio.ui.display_check import display_problem
+
+    problem = display_problem()
+    if problem:  # before Qt, which would abort with a message that blames xcb-cursor
+        print(f"aigc-studio: error: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 

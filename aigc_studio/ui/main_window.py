@@ -37,6 +37,7 @@ DROP_TARGETS = {
     ".txt": "text", ".md": "text",
     ".mid": "music", ".midi": "music",
 }
+FIRST_WINDOW_FRACTION = 0.8  # of the screen's available area, on the very first start
 _FALLBACK_KEYS = {  # platforms that bind no key to these standard actions get the common ones
     QKeySequence.StandardKey.Quit: ("Ctrl+Q",),
     QKeySequence.StandardKey.Preferences: ("Ctrl+,",),
@@ -330,14 +331,23 @@ class MainWindow(QMainWindow):
 
     def _restore_state(self) -> None:
         geometry = self.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 820)
+        if geometry is None or not self.restoreGeometry(geometry):
+            self._size_for_screen()
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
         self.tabs.setCurrentIndex(read_setting(self.settings, "window/tab", 0, int))
+
+    def _size_for_screen(self) -> None:
+        """First start: take about 80 % of the screen's free area, centred (the size is remembered on quit)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            self.resize(1280, 820)
+            return
+        area = screen.availableGeometry()
+        width, height = round(area.width() * FIRST_WINDOW_FRACTION), round(area.height() * FIRST_WINDOW_FRACTION)
+        self.resize(width, height)
+        self.move(area.x() + (area.width() - width) // 2, area.y() + (area.height() - height) // 2)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         for pane in self.panes.values():

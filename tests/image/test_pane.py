@@ -252,3 +252,22 @@ def test_a_clean_exit_leaves_no_canvas_to_restore(qtbot, pane, tmp_path):
     second = ImagePane(pane.engine, settings)
     qtbot.addWidget(second)
     assert second.canvas.items_data == []
+
+
+def test_recipe_of_the_selected_picture_and_regenerate_draws_it_again(qtbot, pane, tmp_path):
+    from aigc_studio import __version__
+
+    pane.gen_panel.count.setValue(3)
+    pane.gen_panel.seed.setValue(21)
+    pane.gen_panel.random_seed.setChecked(False)
+    qtbot.mouseClick(pane.gen_panel.button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, pane, 3)
+    picked = pane.canvas.items_data[2]["image"]
+    assert pane.show_recipe() is None  # nothing selected: the message says what to do
+    pane.canvas.select([2])
+    dialog = pane.show_recipe()
+    assert dialog.rows["Seed"].text() == "23" and dialog.rows["AIGC Studio"].text() == __version__
+    assert dialog.rows["Model"].text() == "tiny-gan" and dialog.rows["Psi"].text()
+    dialog.regenerate_button.click()
+    wait_idle(qtbot, pane, 1)
+    assert np.array_equal(pane.canvas.items_data[0]["image"], picked)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from aigc_studio import __version__
 from aigc_studio.errors import InputError
 from aigc_studio.image.export import contact_sheet, save_animation, save_frames
 from aigc_studio.image.recipe import read_recipe, save_png
@@ -41,7 +42,7 @@ def test_png_chunks_round_trip_at_every_scale(tmp_path, scale):
     )
     assert json.loads(chunks["aigc-studio"])["latent"] == RECIPE["latent"]
     back = read_recipe(path)
-    assert back == dict(RECIPE, scale=scale)
+    assert back == dict(RECIPE, scale=scale, app_version=__version__)  # the provenance record's app version
 
 
 def test_png_bytes_are_identical_when_written_twice(tmp_path):

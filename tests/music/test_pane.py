@@ -333,3 +333,48 @@ def test_variations_audition_keep_one_and_undo_brings_the_original_back(qtbot, p
     assert not bar.isVisible() and bars_notes() == kept and not pane.player.is_playing
     pane.undo()
     assert bars_notes() == original
+
+
+def _notes_of(song):
+    return sorted((t.channel, n.pitch, n.start, n.duration) for t in song.tracks for n in t.notes)
+
+
+def test_saved_song_carries_the_recipe_and_regenerate_writes_the_same_notes(qtbot, pane, tmp_path, tiny_transformer_path):
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.music.midi_io import read_provenance
+
+    pane.model_picker.select_path(tiny_transformer_path)
+    pane.toolbar.bars.setValue(2)
+    pane.toolbar.seed.setValue(11)
+    pane._actions["generate"].trigger()
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
+    generated = _notes_of(pane.song)
+    pane.path = tmp_path / "idea.mid"
+    assert pane.save()
+    (record,) = read_provenance(pane.path)
+    assert (record.operation, record.seed, record.settings["bars"]) == ("generate", 11, 2)
+    assert record.model_hash == read_card(tiny_transformer_path).content_hash
+
+    pane.new_document()
+    pane.open_path(tmp_path / "idea.mid")
+    pane.toolbar.seed.setValue(12345)  # the toolbar moved on; the recipe keeps its own seed
+    dialog = pane.show_recipe()
+    assert dialog.rows["Seed"].text() == "11" and dialog.regenerate_button.isEnabled()
+    dialog.regenerate_button.click()
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
+    assert _notes_of(pane.song) == generated  # the same notes, in the same bars
+    assert len(pane.records) == 2
+
+
+def test_a_song_recovered_after_a_crash_keeps_its_recipes(qtbot, engine, pane, studio_home, tiny_transformer_path):
+    pane.model_picker.select_path(tiny_transformer_path)
+    pane.toolbar.bars.setValue(1)
+    pane._actions["generate"].trigger()
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=30000)
+    pane.flush_autosave()
+    orphan = _as_if_crashed(pane.autosave.file)
+    second = _second_pane(qtbot, engine, studio_home)
+    second.banner.restore_button.click()
+    assert second.records == pane.records and len(second.records) == 1
+    assert not orphan.exists()
+    second.shutdown()

@@ -151,3 +151,27 @@ def test_sound_menu_lists_ports_or_says_why_not_and_remembers_the_soundfont(qtbo
         assert pane.player.use_soundfont and pane.toolbar.sound.text() == "SoundFont: good"
         pcm, message = render_song(one_note(), soundfont=pane.player._soundfont)
         assert "good.sf2" in message
+
+
+def test_a_soundfont_found_at_start_up_is_used_without_a_status_message(qtbot, pane, tmp_path, monkeypatch):
+    import aigc_studio.ui.music.sound_output as sound_output
+    from aigc_studio.ui.music.pane import MusicPane
+
+    if tinysoundfont_installed():
+        system_soundfont = write_sf2(tmp_path / "system.sf2")
+    else:  # without tinysoundfont a start-up load could only fail, and say so
+        system_soundfont = tmp_path / "system.sf2"
+        system_soundfont.write_bytes(b"RIFF\0\0\0\0sfbk" + bytes(64))
+    monkeypatch.setattr(sound_output, "find_system_soundfont", lambda: system_soundfont)
+    fresh = MusicPane(pane.engine, pane.settings)  # nobody chose a SoundFont: the system's is found
+    qtbot.addWidget(fresh)
+    messages: list[str] = []
+    fresh.status_message.connect(messages.append)
+    if tinysoundfont_installed():
+        qtbot.waitUntil(lambda: fresh.player._soundfont is not None, timeout=5000)
+        assert fresh.toolbar.sound.text() == "SoundFont: system"
+    else:
+        qtbot.wait(500)  # a load thread, had one started, reports within this
+        assert fresh.player.soundfont_path == system_soundfont and not fresh.player.use_soundfont
+    assert messages == []
+    fresh.shutdown()

@@ -76,6 +76,7 @@ def version_on_disk(name: str, path: Path) -> int:
     return version
 
 
+@pytest.mark.slow  # many kills of a child saving large files; CI runs it (pytest -m slow)
 def test_kill_during_large_saves_leaves_old_or_new_file_never_a_torn_one(tmp_path):
     rng = random.Random(f"{SEED}-atomic")
     folder = tmp_path / "files"

@@ -35,6 +35,7 @@ SAVE_KILL_TRIES = 3
 MAX_DELAY_S = 0.4
 SEED = int(os.environ.get("AIGC_KILL_SEED", "6"))
 KILLED_DURING_SAVE = {"image-gan", "text-gpt", "music-transformer"}  # one per studio
+pytestmark = pytest.mark.slow  # a minute or more per trainer on 2 cores: CI runs it (pytest -m slow)
 
 
 @pytest.mark.parametrize("kind", KINDS)

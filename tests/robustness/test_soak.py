@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from .soak_driver import WAVE, run_soak, soak_models
 
 JOBS = int(os.environ.get("AIGC_SOAK_JOBS", "200"))
 
 
+@pytest.mark.slow  # 200 jobs; CI runs it (pytest -m slow)
 def test_queued_jobs_with_random_cancels_all_end_and_memory_stays_flat(qtbot, engine, tmp_path):
     from aigc_studio.engine.thread import KEEP_DONE_HANDLES
     from aigc_studio.ui.jobs_panel import JobsPanel

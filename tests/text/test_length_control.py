@@ -62,5 +62,7 @@ def test_a_loop_is_cut_in_the_editor_and_the_status_bar_says_so(qtbot, pane, mon
     assert pane.editor.toPlainText() == "Once upon a time and then. The cat sat on the mat today."
     assert "repeat" in status
     assert pane.editor.generated_text_ranges() == [[len("Once upon a time"), len(pane.editor.toPlainText())]]
+    (record,) = pane.editor.spans.records()  # the shortened span still has the recipe that wrote it
+    assert record is not None and (record.settings["length"], record.settings["loop_stop"]) == (200, True)
     pane.undo()
     assert pane.editor.toPlainText() == "Once upon a time"

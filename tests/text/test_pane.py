@@ -197,3 +197,84 @@ def test_a_fresh_pane_has_nothing_unsaved(qtbot, engine, studio_home):
     assert not fresh.is_dirty()
     fresh.shutdown()
     assert not fresh.autosave.file.exists()
+
+
+def test_recipe_of_generated_text_survives_save_and_regenerate_writes_it_again(qtbot, pane, tmp_path, tiny_gpt_path):
+    from aigc_studio.core.modelfile import read_card
+    from aigc_studio.ui.text.sidecar import read_sidecar_with_records
+
+    _type(pane, "Chapter one.\n")
+    _generate(qtbot, pane, pane.continue_action)
+    generated = pane.generation.last.alternatives[-1]
+    path = tmp_path / "story.md"
+    assert pane._write(path)
+    spans, records = read_sidecar_with_records(path, pane.editor.toPlainText())
+    (record,) = records
+    assert (record.media, record.seed, record.model_hash) == ("text", 3, read_card(tiny_gpt_path).content_hash)
+    assert (record.settings["length"], record.settings["length_unit"], record.settings["finish"]) == (
+        30,
+        "tokens",
+        "none",
+    )
+    assert record.created
+
+    pane.new_document()
+    pane.open_path(path)  # the record comes back with the span
+    pane.panel.seed.setValue(99)  # other settings now: Regenerate must use the record's
+    pane.panel.length.set_length(5, "words")
+    pane.panel.length.finish_sentence.setChecked(True)
+    cursor = pane.editor.textCursor()
+    cursor.setPosition(spans[0][0] + 2)
+    pane.editor.setTextCursor(cursor)
+    dialog = pane.show_recipe()
+    assert dialog.rows["Seed"].text() == "3" and dialog.rows["Length"].text() == "30"
+    pane.editor.setReadOnly(False)
+    dialog.regenerate_button.click()
+    qtbot.waitUntil(lambda: not pane.is_busy(), timeout=20000)
+    assert pane.editor.toPlainText() == "Chapter one.\n" + generated  # the same words, written again
+    assert pane.editor.generated_text_ranges() == spans
+
+
+def test_a_version_1_sidecar_still_opens_its_marks(qtbot, pane, tmp_path):
+    from aigc_studio.ui.text.sidecar import text_hash
+
+    path = tmp_path / "old.md"
+    text = "Written by hand. Written by a model."
+    path.write_text(text, encoding="utf-8")
+    old = {
+        "format": "aigc-studio-text-spans",
+        "version": 1,
+        "text_sha256": text_hash(text),
+        "generated_spans": [[17, 36]],
+    }
+    sidecar_path(path).write_text(json.dumps(old), encoding="utf-8")
+    pane.open_path(path)
+    assert pane.editor.generated_text_ranges() == [[17, 36]]
+    cursor = pane.editor.textCursor()
+    cursor.setPosition(20)
+    pane.editor.setTextCursor(cursor)
+    assert pane.show_recipe() is None  # marked, but no record: the status bar says so
+
+
+def test_recovered_text_after_a_crash_keeps_the_recipes_of_its_generated_spans(qtbot, engine, pane, studio_home):
+    _type(pane, "Chapter one.\n")
+    _generate(qtbot, pane, pane.continue_action)
+    (record,) = pane.editor.spans.records()
+    pane.flush_autosave()
+    saved = json.loads(pane.autosave.file.read_text())
+    saved["pid"] = 999999999  # a crash: the autosave stays behind under a process that no longer runs
+    (autosave_dir() / "text-999999999.json").write_text(json.dumps(saved))
+    second = TextPane(engine, QSettings(str(studio_home / "settings2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    second.banner.restore_button.click()
+    assert second.editor.spans.records() == [record]
+    second.shutdown()
+
+
+def test_flipping_between_alternatives_shows_each_ones_own_recipe(qtbot, pane):
+    _type(pane, "Chapter one.\n")
+    _generate(qtbot, pane, pane.continue_action)
+    _generate(qtbot, pane, pane.retry_action)
+    assert [r.seed for r in pane.editor.spans.records()] == [4]  # a fixed seed moves on for each retry
+    assert pane.generation.flip(-1)
+    assert [r.seed for r in pane.editor.spans.records()] == [3]

@@ -63,6 +63,15 @@ def test_answer_streams_into_the_preview_and_accept_is_one_marked_undo_step(qtbo
     start, end = TEXT.index(PASSAGE), TEXT.index(PASSAGE) + len(answer)
     assert pane.editor.generated_text_ranges() == [[0, start], [start, end], [end, len(expected)]]
     assert not pane.rewrite_panel.isVisible()
+    # The new text keeps the recipe that wrote it; Recipe… shows it, and Regenerate is off (the passage is gone).
+    (record,) = [r for r in pane.editor.spans.records() if r is not None]
+    assert (record.operation, record.seed, record.settings["preset"]) == ("rewrite", 2, "shorten")
+    cursor = pane.editor.textCursor()
+    cursor.setPosition(start + 1)
+    pane.editor.setTextCursor(cursor)
+    dialog = pane.show_recipe()
+    assert dialog.rows["Operation"].text() == "text: rewrite" and not dialog.regenerate_button.isEnabled()
+    dialog.close()
     pane.undo()
     assert pane.editor.toPlainText() == TEXT
     pane.redo()
@@ -118,6 +127,11 @@ def test_instructions_and_the_cli(chat_folder, tmp_path, capsys):
     assert main([*args, "--instruction", "Make it formal", "--out", str(out)]) == 0
     printed = capsys.readouterr().out.strip()
     assert printed and out.read_bytes().decode("utf-8") == printed + "\n"  # the passage's own line break is kept
+    from aigc_studio.ui.text.sidecar import read_sidecar_with_records
+
+    spans, (record,) = read_sidecar_with_records(out, out.read_text(encoding="utf-8"))
+    assert spans == [[0, len(printed) + 1]]
+    assert (record.operation, record.seed, record.settings["instruction"]) == ("rewrite", 1, "Make it formal")
     no_template = tmp_path / "plain"
     shutil.copytree(chat_folder, no_template)
     config = json.loads((no_template / "tokenizer_config.json").read_text())

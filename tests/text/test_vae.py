@@ -11,7 +11,7 @@ SENTENCES = (
 )
 
 
-def test_interpolation_endpoints_decode_to_their_sentences(tmp_path):
+def test_interpolation_endpoints_decode_to_their_sentences(tmp_path, one_torch_thread):
     (tmp_path / "s.txt").write_text(SENTENCES, encoding="utf-8")
     out = tmp_path / "vae.safetensors"
     losses = []

@@ -41,6 +41,7 @@ from aigc_studio.ui.image.train_dialog import TrainDialog
 from aigc_studio.ui.image.train_view import TrainingView
 from aigc_studio.ui.model_picker import ModelPicker
 from aigc_studio.ui.pane import StudioPane
+from aigc_studio.ui.recipe_dialog import RecipeDialog, recipe_action
 from aigc_studio.ui.recovery_banner import autosave_time
 from aigc_studio.ui.settings import read_setting
 
@@ -149,6 +150,7 @@ class ImagePane(StudioPane):
         self.interpolate_action = self._action("Interpolate A → B", self.interpolate, "Ctrl+I")
         self.mix_action = self._action("Mix A × B", self.mix, "Ctrl+M")
         self.encode_action = self._action("Encode image (VAE)…", self._encode_dialog)
+        self.recipe_action = recipe_action(self, self.show_recipe)
         self.train_action = self._action(
             "Train image model…", self.open_train_dialog, tip="Train a GAN or VAE on a folder"
         )
@@ -168,6 +170,7 @@ class ImagePane(StudioPane):
                 self.interpolate_action,
                 self.mix_action,
                 self.encode_action,
+                self.recipe_action,
             ],
             "train": [self.train_action],
             "file": [self.export_png_action, self.export_sheet_action, self.export_anim_action],
@@ -201,6 +204,21 @@ class ImagePane(StudioPane):
         self.message.setText(text)
         self.message.setVisible(bool(text))
         self.status_message.emit(text)
+
+    def show_recipe(self) -> RecipeDialog | None:
+        """Generate > Recipe…: the record of the selected picture (the first one), with Regenerate."""
+        from aigc_studio import __version__
+        from aigc_studio.core.provenance import from_image_recipe
+
+        items = self.canvas.selected_items()
+        if not items:
+            self._info("Select a picture to see its recipe.")
+            return None
+        recipe = items[0]["recipe"]
+        record = from_image_recipe({"app_version": __version__, **recipe})  # made in this session: this version
+        dialog = RecipeDialog(record, self, regenerate=lambda: self._guard(self.restore_recipe, recipe, "recipe"))
+        dialog.open()
+        return dialog
 
     def _info(self, text: str) -> None:
         self.message.setStyleSheet("")

@@ -95,7 +95,7 @@ class MusicGeneration(QObject):
             b.setEnabled(False)
         self.pane.toolbar.cancel.setEnabled(True)
         handle.progress.connect(lambda _f, msg: self.status_message.emit(f"{job.title}: {msg}"))
-        handle.finished.connect(lambda result: self._on_result(result, clear, text))
+        handle.finished.connect(lambda result: self._on_result(result, clear, text, job))
         handle.failed.connect(self._on_failed)
         handle.cancelled.connect(lambda: self._job_done("Cancelled."))
 
@@ -107,11 +107,16 @@ class MusicGeneration(QObject):
         if message:
             self.status_message.emit(message)
 
-    def _on_result(self, result: GeneratedMusic | MusicVariations, clear, text: str) -> None:
+    def _on_result(self, result: GeneratedMusic | MusicVariations, clear, text: str, job=None) -> None:
         if isinstance(result, MusicVariations):
             self._on_variations(result)
             return
+        from aigc_studio.music.recipes import record_of
+
         fragment: Song = result.fragment
+        if job is not None:  # the provenance record goes with the result, and with the song into its file
+            result.provenance = record_of(job, result.seed, result.details.get("first_bar"))
+            self.pane.records.append(result.provenance)
         if self.pane.song.note_count == 0 and not clear and fragment.note_count:
             # A fresh song takes the generated tempo and metre.
             self.pane.song.time_signature = fragment.time_signature
@@ -198,6 +203,15 @@ class MusicGeneration(QObject):
             return
         job = InterpolateMusicJob(model, self.pane.song.copy(), bars[0], bars[1] - 2, self.pane.toolbar.steps.value())
         self._submit(job, None, "Interpolate")
+
+    def regenerate(self, record) -> None:
+        """Write a record's notes again: same model, seed and settings, into the same bars."""
+        from aigc_studio.core.provenance import model_for
+        from aigc_studio.music.recipes import MUSIC_KINDS, regenerate_job
+
+        model = model_for(record, MUSIC_KINDS, self.pane.model_picker.current_path())
+        job, clear = regenerate_job(record, str(model), self.pane.song)
+        self._submit(job, clear, "Regenerate recipe")
 
     def _music_vae(self) -> str | None:
         """The picked model if it is a MusicVAE, else the first one installed (the user's before the bundled)."""

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from aigc_studio.core.autosave import AutosaveStore
-from aigc_studio.errors import StudioError
+from aigc_studio.errors import InputError, StudioError
 from aigc_studio.music.song import (
     AddTrack,
     EditCommand,
@@ -47,6 +47,7 @@ from aigc_studio.ui.music.toolbar import MusicToolbar
 from aigc_studio.ui.music.variations_bar import VariationsBar
 from aigc_studio.ui.music.velocity_lane import VelocityLane
 from aigc_studio.ui.pane import StudioPane
+from aigc_studio.ui.recipe_dialog import RECIPE_SHORTCUT
 from aigc_studio.ui.recovery_banner import RecoveryBanner
 
 
@@ -87,6 +88,7 @@ class MusicPane(StudioPane):
         super().__init__(engine, settings, parent)
         self.song = new_song()
         self.path: Path | None = None
+        self.records: list = []  # provenance of the generations in this song (saved in the MIDI file)
         self.state = RollState(self.song, self)
         self.stack = QUndoStack(self)
         self.stack.cleanChanged.connect(self._on_clean_changed)
@@ -207,6 +209,7 @@ class MusicPane(StudioPane):
             "previous_variation": act("previous_variation", "Previous variation", lambda: self.generation.flip(-1),
                                       "Alt+Left"),
             "next_variation": act("next_variation", "Next variation", lambda: self.generation.flip(1), "Alt+Right"),
+            "recipe": act("recipe", "Recipe…", self.show_recipe, RECIPE_SHORTCUT),
             "play": act("play", "Play / Stop", self.toggle_playback, "Space"),
             "select_all": act("select_all", "Select all notes", self.select_all, "Ctrl+A"),
             "delete": act("delete", "Delete notes", self.delete_selection, "Delete"),
@@ -228,8 +231,8 @@ class MusicPane(StudioPane):
 
     def menu_actions(self, menu: str) -> list[QAction]:
         """Actions for the window's menus."""
-        names = {"generate": ["generate", "continue", "infill", "interpolate", "variations", "play", "sound_output",
-                              "choose_soundfont"],
+        names = {"generate": ["generate", "continue", "infill", "interpolate", "variations", "recipe", "play",
+                              "sound_output", "choose_soundfont"],
                  "edit": ["select_all", "delete", "copy", "cut", "paste", "up", "down", "octave_up", "octave_down",
                           "quantise"],
                  "file": ["export_range"],
@@ -484,6 +487,7 @@ class MusicPane(StudioPane):
         self.player.stop()
         self.song = new_song()
         self.path = None
+        self.records = []
         self.stack.clear()
         self.state.range = None
         self.state.cursor = 0
@@ -491,15 +495,19 @@ class MusicPane(StudioPane):
 
     def open_path(self, path: Path) -> None:
         """Open a .mid file; unsupported events are reported in the status bar."""
-        from aigc_studio.music.midi_io import read_midi
+        from aigc_studio.music.midi_io import read_midi, read_provenance
 
         song, warnings = read_midi(path)  # a bad file is refused here, before the open song is touched
+        try:
+            records = read_provenance(path)
+        except InputError as exc:  # the notes are fine; only their recipe is damaged
+            records, warnings = [], [*warnings, str(exc)]
         if self.is_dirty() and QMessageBox.question(self, "Music", "Discard unsaved changes?") != QMessageBox.Yes:
             return
         self.player.stop()
         if not song.tracks:
             song.tracks.append(Track("Piano", 0, 0, []))
-        self.song, self.path = song, Path(path)
+        self.song, self.path, self.records = song, Path(path), records
         self.stack.clear()
         self.state.selection, self.state.range, self.state.cursor = [], None, 0
         self.state.track = 0
@@ -529,7 +537,7 @@ class MusicPane(StudioPane):
         from aigc_studio.music.midi_io import write_midi
 
         try:
-            write_midi(song or self.song, path)
+            write_midi(song or self.song, path, provenance=self.records)
         except OSError as exc:
             self.status_message.emit(f"Could not save {path.name}: {exc.strerror or exc}")
             return False
@@ -539,6 +547,36 @@ class MusicPane(StudioPane):
             self.autosave.clear()  # saved: nothing left to recover
         self.status_message.emit(f"Saved {path.name}.")
         return True
+
+    def show_recipe(self):
+        """Generate > Recipe…: the record of the generation under the selected notes (or the ruler range, or
+        the cursor bar; else the latest), with Regenerate."""
+        from aigc_studio.music.recipes import bars_of, why_not_regenerable
+        from aigc_studio.ui.recipe_dialog import RecipeDialog
+
+        if not self.records:
+            self.status_message.emit("No recipe: nothing in this song was generated here or in the file it came from.")
+            return None
+        bt = self.song.bar_ticks
+        if self.state.selection:
+            bars = {n.start // bt for n in self.state.selection}
+        elif self.state.range:
+            bars = set(range(*self.state.range))
+        else:
+            bars = {self.state.cursor // bt}
+        covering = [r for r in self.records if (b := bars_of(r)) is not None and bars & set(range(*b))]
+        record = (covering or self.records)[-1]
+        why = why_not_regenerable(record)
+
+        def regenerate() -> None:
+            try:
+                self.generation.regenerate(record)
+            except StudioError as exc:
+                self.status_message.emit(str(exc))
+
+        dialog = RecipeDialog(record, self, regenerate=None if why else regenerate, why_not=why)
+        dialog.open()
+        return dialog
 
     def export(self) -> None:
         """Export the whole song (or the selected bars, if a range is selected) as .mid."""
@@ -585,7 +623,7 @@ class MusicPane(StudioPane):
     def _autosave_snapshot(self) -> tuple[dict, None] | None:
         if not self.is_dirty():
             return None  # saved, just opened or never edited: nothing to recover
-        return song_record(self.song, self.path), None
+        return song_record(self.song, self.path, self.records), None
 
     def flush_autosave(self) -> None:
         """Write the autosave now if the song changed, and wait until it is on disk."""
@@ -597,7 +635,7 @@ class MusicPane(StudioPane):
             return  # notes drawn since the start count too
         self.player.stop()
         self.generation.cancel_job()
-        self.song, self.path = recovered.song, recovered.path
+        self.song, self.path, self.records = recovered.song, recovered.path, list(recovered.records)
         self.stack.clear()
         self.stack.resetClean()  # unsaved: File > Save writes it, quitting asks
         self.state.selection, self.state.range, self.state.cursor, self.state.track = [], None, 0, 0

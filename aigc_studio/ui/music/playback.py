@@ -54,6 +54,7 @@ class Player(QObject):
         self.silent = False
         self.soundfont_path: Path | None = None
         self.use_soundfont = False
+        self._quiet_load = False
         self._soundfont: SoundFontSynth | None = None
         self.midi_port_name: str | None = None
         self._port = None
@@ -76,9 +77,13 @@ class Player(QObject):
             return False
 
     # ------------------------------------------------------------ sound sources
-    def set_soundfont(self, path: str | Path | None) -> None:
-        """Use ``path`` for audio from now on (loaded on a worker thread; ``soundfont_loaded`` tells the result)."""
+    def set_soundfont(self, path: str | Path | None, quiet: bool = False) -> None:
+        """Use ``path`` for audio from now on (loaded on a worker thread; ``soundfont_loaded`` tells the result).
+
+        ``quiet``: no status message when it is ready or fails (the one restored at start-up was not asked for now).
+        """
         self.soundfont_path = Path(path) if path else None
+        self._quiet_load = quiet
         self._soundfont = None
         self.use_soundfont = self.soundfont_path is not None
         if self.soundfont_path is None:
@@ -101,7 +106,8 @@ class Player(QObject):
         self._soundfont = synth
         self.use_soundfont = synth is not None
         self.soundfont_loaded.emit(path.name if synth is not None else "")
-        self.message.emit(text)
+        if not self._quiet_load:
+            self.message.emit(text)
 
     def set_midi_port(self, name: str | None) -> bool:
         """Send playback to the MIDI port ``name`` (None: back to audio). False, with a message, if it fails."""

@@ -45,8 +45,10 @@ class SoundOutput(QObject):
         """Last session's SoundFont (or the system's), and its MIDI port when that port is there again."""
         saved = self.settings.value("music/soundfont", "", type=str)
         path = Path(saved) if saved and Path(saved).is_file() else find_system_soundfont()
-        if path is not None and self.settings.value("music/use_soundfont", True, type=bool):
-            self.player.set_soundfont(path)
+        # Quietly: nobody asked for a SoundFont in this session, so its "ready" (or the missing
+        # tinysoundfont package) is no news at start-up; the Sound output menu tells the state.
+        if path is not None and tinysoundfont_installed() and self.settings.value("music/use_soundfont", True, type=bool):
+            self.player.set_soundfont(path, quiet=True)
         elif path is not None:
             self.player.soundfont_path = path
         port = self.settings.value("music/midi_port", "", type=str)

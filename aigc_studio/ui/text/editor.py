@@ -61,11 +61,11 @@ class WriterEditor(QPlainTextEdit):
             selections.append(selection)
         self.setExtraSelections(selections)
 
-    def set_document_text(self, text: str, spans: list | None = None) -> None:
+    def set_document_text(self, text: str, spans: list | None = None, records: list | None = None) -> None:
         """Replace the whole text (opening a file); clears undo history and modified state."""
         self.spans.clear()
         self.setPlainText(text)
-        self.spans.load(spans or [], len(text))
+        self.spans.load(spans or [], len(text), records)
         self.document().setModified(False)
         self.refresh_highlights()
         self.spans_changed.emit()
@@ -119,6 +119,7 @@ class GenerationWriter:
         cursor = self._cursor(self.span[1])
         cursor.setPosition(self.span[1] - chars, QTextCursor.MoveMode.KeepAnchor)
         spans = self.editor.spans.ranges
+        record = self.editor.spans.record_of(self.span)
         spans.remove(self.span)  # an edit inside a span unmarks it; this one is ours, so the span steps aside
         cursor.joinPreviousEditBlock()
         cursor.removeSelectedText()
@@ -126,6 +127,7 @@ class GenerationWriter:
         self.span[1] -= chars
         spans.append(self.span)
         spans.sort()
+        self.editor.spans.set_record(self.span, record)  # the shorter span is still that generation's
         self.text = self.text[:-chars]
         self.editor.refresh_highlights()
 
@@ -143,6 +145,7 @@ class GenerationWriter:
         cursor.insertText(piece)
         cursor.endEditBlock()
         self.span[1] = end_before + len(piece)
+        self.editor.spans.drop_copies_of(self.span)
         self.text += piece
         self.editor.refresh_highlights()
         self.editor.setTextCursor(self._cursor(self.span[1]))

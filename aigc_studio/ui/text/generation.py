@@ -27,6 +27,7 @@ class LastGeneration:
     prompt: str
     seed: int
     alternatives: list[str] = field(default_factory=list)
+    records: list = field(default_factory=list)  # each alternative's provenance record
     index: int = -1
 
 
@@ -99,31 +100,60 @@ class GenerationController(QObject):
         last.index = (last.index + delta) % len(last.alternatives)
         writer = GenerationWriter(self.editor, last.writer.start, replace_end=last.writer.end)
         writer.append(last.alternatives[last.index])
+        if last.index < len(last.records):  # the alternative keeps the recipe (seed) that wrote it
+            self.editor.spans.set_record(writer.span, last.records[last.index])
         last.writer = writer
         self.message.emit(f"Alternative {last.index + 1} of {len(last.alternatives)}")
         return True
 
-    def _start(self, model: Path, writer: GenerationWriter, prompt: str, seed: int) -> None:
-        from aigc_studio.text.jobs import GenerateTextJob
+    def regenerate(self, span: list[int], record) -> bool:
+        """Write the generated span again from its record (same model, seed, settings and prompt)."""
+        if self.busy:
+            return False
+        from aigc_studio.core.provenance import model_for
+        from aigc_studio.text.recipes import job_options
 
+        options = job_options(record)  # a rewrite's record, or a damaged one, is refused before the text changes
+        model = model_for(record, "text-gpt", self.panel.model_path())
+        prompt_chars = int(record.settings.get("prompt_chars", PROMPT_CHARS))
+        prompt = self.editor.toPlainText()[: span[0]][-prompt_chars:] if prompt_chars > 0 else ""
+        writer = GenerationWriter(self.editor, span[0], replace_end=span[1])
+        seed = record.seed if record.seed is not None else self.panel.next_seed()
+        self.last = LastGeneration(writer, prompt, seed)
+        self._start(model, writer, prompt, seed, options)
+        return True
+
+    def _start(
+        self, model: Path, writer: GenerationWriter, prompt: str, seed: int, options: dict | None = None
+    ) -> None:
+        from aigc_studio.text.jobs import GenerateTextJob
+        from aigc_studio.text.recipes import record_of
+
+        options = self.panel.job_options() if options is None else options
         job = GenerateTextJob(
             model=str(model),
             prompt=prompt,
             seed=seed,
             allow_pickle=self.panel.allow_pickle(model),
-            **self.panel.job_options(),
+            **options,
         )
+        record = record_of(job, model, len(prompt))
+        self.editor.spans.set_record(writer.span, record)  # the span keeps it (sidecar, autosave, Recipe…)
         self.writer = writer
         self.tokens = 0
         self.editor.setReadOnly(True)
         handle = self.engine.submit(job, seed=seed)
         self.handle = handle
         handle.partial.connect(lambda payload, h=handle: self._on_partial(h, payload))
-        handle.finished.connect(lambda result, h=handle: self._end(h, generation_summary(result)))
+        handle.finished.connect(lambda result, h=handle: self._finished(h, result, record))
         handle.failed.connect(lambda text, h=handle: self._end(h, text, failed=True))
         handle.cancelled.connect(lambda h=handle: self._end(h, "Stopped."))
         self.busy_changed.emit(True)
         self.message.emit("Generating… (Esc stops)")
+
+    def _finished(self, handle, result, record) -> None:
+        result.provenance = record
+        self._end(handle, generation_summary(result))
 
     def _on_partial(self, handle, event) -> None:
         if handle is not self.handle:
@@ -149,6 +179,7 @@ class GenerationController(QObject):
         last = self.last
         if last is not None and self.writer is last.writer and self.writer.text:
             last.alternatives.append(self.writer.text)
+            last.records.append(self.editor.spans.record_of(self.writer.span))
             last.index = len(last.alternatives) - 1
             if len(last.alternatives) > 1:
                 message += f"  Alternative {last.index + 1} of {len(last.alternatives)} (Alt+Left/Right to flip)."

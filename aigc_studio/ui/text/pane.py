@@ -25,6 +25,7 @@ from aigc_studio.errors import InputError, StudioError
 from aigc_studio.ui.autosaver import Autosaver
 from aigc_studio.ui.file_dialogs import save_file
 from aigc_studio.ui.pane import StudioPane
+from aigc_studio.ui.recipe_dialog import RecipeDialog, recipe_action
 from aigc_studio.ui.recovery_banner import RecoveryBanner
 from aigc_studio.ui.text.autosave import KIND, Recovered, recoverable_texts, text_record
 from aigc_studio.ui.text.blend_panel import BlendPanel
@@ -32,7 +33,7 @@ from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 from aigc_studio.ui.text.generation import GenerationController
 from aigc_studio.ui.text.rewrite_panel import RewriteController, RewritePanel
 from aigc_studio.ui.text.sampling_panel import SamplingPanel
-from aigc_studio.ui.text.sidecar import read_sidecar, write_sidecar
+from aigc_studio.ui.text.sidecar import read_sidecar_with_records, write_sidecar
 from aigc_studio.ui.text.word_count import WordCounter
 
 REWRITE_TIP = "Rewrite, expand, shorten or re-tone the selection with an instruction (chat) model"
@@ -167,6 +168,7 @@ class TextPane(StudioPane):
             "Open &model folder…", self.panel.choose_folder, None, "Open a Hugging Face model folder from disk"
         )
         self.export_action = self._action("Export &plain text…", self.export, None, "Save the text without AI marks")
+        self.recipe_action = recipe_action(self, self.show_recipe)
         self.train_gpt_action = self._action("Train text &GPT…", lambda: self.show_train_dialog("text-gpt"))
         self.train_vae_action = self._action("Train sentence &VAE…", lambda: self.show_train_dialog("text-vae"))
         self.recent_menu = QMenu("Open &Recent", self)
@@ -184,11 +186,37 @@ class TextPane(StudioPane):
                 self.next_action,
                 self.rewrite_action,
                 self.blend_action,
+                self.recipe_action,
             ],
             "file": [self.recent_action, self.folder_action],
             "edit": [self.accept_action],
             "train": [self.train_gpt_action, self.train_vae_action],
         }.get(menu, [])
+
+    def show_recipe(self) -> RecipeDialog | None:
+        """Generate > Recipe…: the record of the generated text at the cursor, with Regenerate."""
+        position = self.editor.textCursor().position()
+        span = next((s for s in self.editor.spans.ranges if s[0] <= position <= s[1] and s[1] > s[0]), None)
+        record = self.editor.spans.record_of(span) if span is not None else None
+        if record is None:
+            self.status_message.emit("Put the cursor in generated (tinted) text to see its recipe.")
+            return None
+
+        def regenerate() -> None:
+            try:
+                self.generation.regenerate(span, record)
+            except StudioError as exc:
+                self.status_message.emit(str(exc))
+
+        from aigc_studio.text.recipes import REGENERABLE
+
+        if record.operation in REGENERABLE:
+            dialog = RecipeDialog(record, self, regenerate=regenerate)
+        else:  # a rewrite: the passage it was given is not kept
+            why = "Rewrite selection's input is not kept: select the passage and use Rewrite again."
+            dialog = RecipeDialog(record, self, why_not=why)
+        dialog.open()
+        return dialog
 
     def _update_rewrite_action(self, *_args) -> None:
         """Rewrite needs a chat model: otherwise the menu entry is off and says why."""
@@ -295,7 +323,7 @@ class TextPane(StudioPane):
         text, encoding = read_text_file(path)
         if not self._confirm_discard():
             return
-        self.editor.set_document_text(text, read_sidecar(path, text))
+        self.editor.set_document_text(text, *read_sidecar_with_records(path, text))
         self._set_path(path)
         self._add_recent(path)
         self.autosave.clear()
@@ -319,7 +347,7 @@ class TextPane(StudioPane):
         text = self.editor.toPlainText()
         try:
             atomic_write_text(path, text)
-            write_sidecar(path, text, self.editor.generated_text_ranges())
+            write_sidecar(path, text, self.editor.generated_text_ranges(), self.editor.spans.records())
         except OSError as exc:
             raise StudioError(f"Could not save {path.name}: {exc.strerror or exc}. Your text is still here.") from exc
         self._set_path(path)
@@ -372,13 +400,15 @@ class TextPane(StudioPane):
         if not self.is_dirty():
             return None  # saved or never edited: nothing to recover
         path = str(self.path) if self.path else None
-        return text_record(self.editor.toPlainText(), path, self.editor.generated_text_ranges()), None
+        return text_record(
+            self.editor.toPlainText(), path, self.editor.generated_text_ranges(), self.editor.spans.records()
+        ), None
 
     def restore(self, recovered: Recovered) -> None:
         """Put recovered text into the editor (marked unsaved) and forget the old autosave."""
         if self.generation.busy or not self._confirm_discard():  # the text typed since the start counts too
             return
-        self.editor.set_document_text(recovered.text, recovered.spans)
+        self.editor.set_document_text(recovered.text, recovered.spans, recovered.records)
         self.editor.document().setModified(True)
         self._set_path(Path(recovered.path) if recovered.path else None)
         self.autosaver.changed()

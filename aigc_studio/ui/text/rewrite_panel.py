@@ -141,6 +141,7 @@ class RewriteController(QObject):
         self.selection: QTextCursor | None = None
         self.passage = ""
         self.result: dict | None = None
+        self.record = None  # the provenance record of the answer in the preview
         self.attempt = 0
         panel.rewrite_requested.connect(self.start)
         panel.accept_requested.connect(self.accept)
@@ -204,6 +205,9 @@ class RewriteController(QObject):
             loop_stop=options.get("loop_stop", True),
             **self.panel.choice(),
         )
+        from aigc_studio.text.recipes import record_of
+
+        self.record = record_of(job, model, 0)  # the accepted text's span keeps it (Recipe…, sidecar)
         self.result = None
         self.panel.preview.clear()
         self.panel.status.setText(f"Writing… (seed {seed})")
@@ -264,6 +268,8 @@ class RewriteController(QObject):
             writer = GenerationWriter(self.editor, end)
         else:
             writer = GenerationWriter(self.editor, start, replace_end=end)
+        self.result.provenance = self.record
+        self.editor.spans.set_record(writer.span, self.record)
         writer.append(self.result["replacement"])
         self.message.emit(f"Rewrote the selection: {len(self.result['replacement'].split())} words.")
         self._close()
