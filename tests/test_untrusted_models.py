@@ -80,6 +80,17 @@ def test_an_image_model_asking_for_an_absurd_resolution_is_refused(tmp_path, no_
         read_card(path)
 
 
+def test_a_conditional_image_model_asking_for_a_million_classes_is_refused(tmp_path, no_tensor_reads):
+    path = _save(tmp_path / "classes.safetensors", kind="image-gan", config={"resolution": 64, "classes": ["a", "b"]})
+    read_card(path)  # two named classes are fine
+    _rewrite_card(path, lambda c: c["config"].update(classes=[f"c{i}" for i in range(20_000)]))
+    with pytest.raises(ModelFileError, match=r"classes lists 20,000 names, more than 10,000"):
+        read_card(path)
+    _rewrite_card(path, lambda c: c["config"].update(classes=["cats", 7]))
+    with pytest.raises(ModelFileError, match=r"classes must hold names of 1 to 200 characters"):
+        read_card(path)
+
+
 def test_a_tensor_table_that_points_outside_the_file_is_refused_before_reading(tmp_path, no_tensor_reads):
     path = _save(tmp_path / "cut.safetensors")
     path.write_bytes(path.read_bytes()[:-10])

@@ -77,6 +77,26 @@ class Choice:
         return None
 
 
+class Names:
+    """A list of short, distinct names (class names of a conditional model): bounded, so a card cannot ask
+    for an embedding table that fills memory."""
+
+    def __init__(self, most: int, longest: int = 200) -> None:
+        self.most, self.longest = most, longest
+
+    def check(self, value: Any) -> str | None:
+        """An error text, or None when ``value`` is allowed."""
+        if not isinstance(value, list):
+            return f"must be a list of names, not {_json_type(value)}"
+        if len(value) > self.most:
+            return f"lists {len(value):,} names, more than {self.most:,}"
+        if not all(isinstance(name, str) and 0 < len(name) <= self.longest for name in value):
+            return f"must hold names of 1 to {self.longest} characters"
+        if len(set(value)) != len(value):
+            return "names a class twice"
+        return None
+
+
 _WIDTH = Int(1, 16384)
 _TRANSFORMER = {
     "vocab_size": Int(2, 1_000_000),
@@ -101,6 +121,8 @@ CONFIG_SCHEMAS: dict[str, dict[str, Any]] = {
         "max_channels": _WIDTH,
         "d_norm": Choice("batch", "spectral"),
         "g_norm": Choice("batch", "pixel"),
+        "modulate": Choice(True, False),
+        "classes": Names(10_000),
     },
     "image-vae": {
         "resolution": Int(8, 1024),
@@ -110,6 +132,10 @@ CONFIG_SCHEMAS: dict[str, dict[str, Any]] = {
         "ssim_weight": Float(0.0, 1000.0),
         "kl_weight": Float(0.0, 1000.0),
         "kl_warmup": Int(0, 10_000_000),
+        "ssim_scales": Int(1, 8),
+        "adv_weight": Float(0.0, 1000.0),
+        "adv_start": Int(0, 100_000_000),
+        "adv_channels": _WIDTH,
     },
     "text-gpt": _TRANSFORMER,
     "music-transformer": _TRANSFORMER,
@@ -140,7 +166,11 @@ _MUSIC_TOKENIZER = {
     "tempo_step": Int(1, 1000),
 }
 MAX_VOCABULARY = 1_000_000
-REQUIRED_CONFIG_FIELDS = {"text-gpt": ("vocab_size",), "music-transformer": ("vocab_size",), "text-vae": ("vocab_size",)}
+REQUIRED_CONFIG_FIELDS = {
+    "text-gpt": ("vocab_size",),
+    "music-transformer": ("vocab_size",),
+    "text-vae": ("vocab_size",),
+}
 
 # safetensors dtypes and their sizes in bytes.
 DTYPE_BYTES = {
@@ -205,7 +235,8 @@ def validate_tokenizer(tokenizer: Any, kind: str, file_name: str) -> None:
         for key in ("chars", "itos"):
             words = tokenizer.get(key)
             if words is not None and not (
-                isinstance(words, (str, list)) and len(words) <= MAX_VOCABULARY
+                isinstance(words, (str, list))
+                and len(words) <= MAX_VOCABULARY
                 and all(isinstance(w, str) for w in words)
             ):
                 raise damaged(f"{key!r} must be text or a list of at most {MAX_VOCABULARY:,} texts")
