@@ -55,6 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         from aigc_studio.ui.app import run_gui
 
         return run_gui(args)
+    if getattr(args, "nproc_per_node", None) is not None or getattr(args, "nnodes", 1) > 1:
+        from aigc_studio.cli.launch import relaunch_under_torchrun
+
+        return relaunch_under_torchrun(args, sys.argv[1:] if argv is None else argv)
+    if args.command == "train":
+        from aigc_studio.cli.launch import quiet_other_ranks
+
+        quiet_other_ranks()
     try:
         return int(args.func(args) or 0)
     except Cancelled:

@@ -76,6 +76,8 @@ class ImageTrainJob(TrainingFamily):
         self.data = BatchSource(self.dataset, s.flip, s.seed)
         self.trainer = self.make_trainer(self.config, s, self.data, ctx.device)
         self.optimizers = self.trainer.optimizers
+        self.trainer.shard = self.shard  # several processes: each trains on its slice, gradients averaged
+        self.trainer.sync = lambda module: self.sync_gradients(list(module.parameters()))
         self.check_cancelled = ctx.check_cancelled
         if resume is not None:
             check_resume_data(resume.state, self.dataset, ctx)
