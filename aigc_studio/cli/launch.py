@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 
-from aigc_studio.core.distributed import launch_command, launched_by_torchrun
+from aigc_studio.core.launch import launch_command, launched_by_torchrun
 from aigc_studio.errors import InputError
 
 
@@ -54,7 +54,10 @@ def relaunch_under_torchrun(args: argparse.Namespace, argv: list[str]) -> int:
         print("aigc-studio: cancelled", file=sys.stderr)
         return 130
     if status != 0:
-        print(f"aigc-studio: error: a training process failed (exit status {status}); see the lines above.", file=sys.stderr)
+        print(
+            f"aigc-studio: error: a training process failed (exit status {status}); see the lines above.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -92,7 +92,7 @@ def run_in_terminal(
     def stop_now(signum, frame):  # nothing is being written yet: stop right here
         raise Cancelled()
 
-    from aigc_studio.core.distributed import launched_by_torchrun
+    from aigc_studio.core.launch import launched_by_torchrun
 
     several = launched_by_torchrun()
 

@@ -16,15 +16,16 @@ Only rank 0 logs, previews and writes checkpoints.
 from __future__ import annotations
 
 import os
-import sys
 from datetime import timedelta
 from typing import Any
 
+from aigc_studio.core.launch import launch_command, launched_by_torchrun, strip_launch_options, visible_gpus
 from aigc_studio.core.training_loop import Ranks
-from aigc_studio.errors import InputError, StudioError
+from aigc_studio.errors import StudioError
 
 __all__ = [
     "DistRanks",
+    "visible_gpus",
     "PeerOutOfMemory",
     "RankContext",
     "TIMEOUT_S",
@@ -36,72 +37,10 @@ __all__ = [
 # A collective that waits longer than this ends the run with an error (a rank that hangs);
 # a rank that dies is noticed at once, because its sockets close.
 TIMEOUT_S = float(os.environ.get("AIGC_STUDIO_DIST_TIMEOUT", "300"))
-LAUNCH_OPTIONS = ("--nproc-per-node", "--nnodes", "--node-rank", "--master-addr", "--master-port")
 
 
 class PeerOutOfMemory(RuntimeError):
     """Another rank ran out of memory in this step: every rank halves the batch and retries it."""
-
-
-def launched_by_torchrun(environ: dict[str, str] | None = None) -> bool:
-    """True in a process that torchrun (or a cluster script setting its variables) started with others."""
-    env = os.environ if environ is None else environ
-    return "RANK" in env and int(env.get("WORLD_SIZE", "1")) > 1
-
-
-def visible_gpus() -> int:
-    """How many CUDA devices this process sees (0 without CUDA)."""
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
-def strip_launch_options(argv: list[str]) -> list[str]:
-    """``argv`` without the launch options (``--nproc-per-node 2``, ``--master-port=29500`` …)."""
-    out, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        name = arg.split("=", 1)[0]
-        if name in LAUNCH_OPTIONS:
-            skip = "=" not in arg
-            continue
-        out.append(arg)
-    return out
-
-
-def launch_command(
-    argv: list[str],
-    nproc_per_node: str | int,
-    nnodes: int = 1,
-    node_rank: int = 0,
-    master_addr: str | None = None,
-    master_port: int | None = None,
-    gpus: int | None = None,
-) -> list[str]:
-    """The command that runs ``aigc-studio <argv>`` under torchrun (``argv`` without the launch options)."""
-    if str(nproc_per_node) == "auto":
-        count = visible_gpus() if gpus is None else gpus
-        if count < 1:
-            raise InputError("--nproc-per-node auto needs a visible GPU; on the CPU give a number of processes.")
-        nproc = count
-    else:
-        try:
-            nproc = int(nproc_per_node)
-        except ValueError:
-            raise InputError(f"--nproc-per-node takes a number or 'auto', not {nproc_per_node!r}.") from None
-    if nproc < 1 or nnodes < 1 or not 0 <= node_rank < nnodes:
-        raise InputError("--nproc-per-node and --nnodes must be at least 1, and --node-rank below --nnodes.")
-    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}"]
-    if nnodes == 1 and master_addr is None and master_port is None:
-        command.append("--standalone")  # a free port on this machine
-    else:
-        if nnodes > 1 and not master_addr:
-            raise InputError("Training on several machines needs --master-addr (the address of the node-rank 0 machine).")
-        command += [f"--nnodes={nnodes}", f"--node-rank={node_rank}"]
-        command += [f"--master-addr={master_addr or '127.0.0.1'}", f"--master-port={master_port or 29500}"]
-    return [*command, "--module", "aigc_studio", *strip_launch_options(argv)]
 
 
 class DistRanks(Ranks):
@@ -187,10 +126,42 @@ class DistRanks(Ranks):
         self._collective("gathering the random states", self.dist.all_gather_object, out, obj)
         return out
 
+    def check_same(self, state: Any) -> None:
+        """Raise when the ranks' training states (weights, optimisers, generators) are not identical."""
+        prints = self.gather(fingerprint(state))
+        if any(p != prints[0] for p in prints):
+            raise StudioError(
+                "The training processes drifted apart (their weights differ); the saved model is rank 0's. "
+                "Please report this with the command you ran."
+            )
+
     def close(self) -> None:
         """Leave the process group (after the last collective)."""
         if self.dist.is_initialized():
             self.dist.destroy_process_group()
+
+
+def fingerprint(obj: Any) -> list[float]:
+    """Sums over every tensor in a nested state (dicts, lists): equal on ranks that hold the same state."""
+    import torch
+
+    sums = [0.0, 0.0, 0.0]
+
+    def walk(x: Any) -> None:
+        if isinstance(x, torch.Tensor):
+            t = x.detach().double().cpu() if x.is_floating_point() else x.detach().cpu().double()
+            sums[0] += float(t.sum())
+            sums[1] += float(t.abs().sum())
+            sums[2] += t.numel()
+        elif isinstance(x, dict):
+            for value in x.values():
+                walk(value)
+        elif isinstance(x, (list, tuple)):
+            for value in x:
+                walk(value)
+
+    walk(obj)
+    return sums
 
 
 class RankContext:

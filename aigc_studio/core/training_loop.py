@@ -76,6 +76,9 @@ class Ranks:
         """``obj`` from every rank, in rank order."""
         return [obj]
 
+    def check_same(self, state: Any) -> None:
+        """Raise when the ranks' training states differ (one process: nothing to compare)."""
+
 
 class TrainingFamily(ABC):
     """What one model family supplies to the loop. Subclasses set the class fields and the methods below.
@@ -355,8 +358,10 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
                     ranks.any(True, "agreeing on the batch after out-of-memory")
                 family.zero_grad()
                 # The smaller batch stays in the settings, so the checkpoint resumes with it.
-                s.batch_size = _halve_for_ranks(s.batch_size, ctx, ranks) if distributed else halve_batch(
-                    s.batch_size, ctx, ctx.device
+                s.batch_size = (
+                    _halve_for_ranks(s.batch_size, ctx, ranks)
+                    if distributed
+                    else halve_batch(s.batch_size, ctx, ctx.device)
                 )
                 continue
             step += 1
@@ -407,6 +412,8 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
         if own_ranks:
             ranks.close()
         raise
+    if distributed:
+        ranks.check_same(family.state())  # the ranks took the same steps: a drift would be a bug, say so
     save()
     ctx.log(f"Finished {step} steps → {out}")
     if own_ranks:
