@@ -311,3 +311,22 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly_at_two_processes(corpus,
     run_ranks(resume)
     run_ranks(gpt_args(corpus, straight, steps=steps))
     _weights_close(stopped, straight, atol=0.0)
+
+
+@pytest.mark.slow
+def test_the_app_launcher_follows_rank_zero(corpus, tmp_path):
+    """What the Train dialog runs with "GPUs: 2" (here two CPU processes): rank 0's reports, one result."""
+    from aigc_studio.core.events import HeldOutLoss, LossPoint
+    from aigc_studio.core.jobs import run_job
+    from aigc_studio.core.launched_job import LaunchedTrainingJob
+    from aigc_studio.text.jobs import TrainGPTJob
+
+    out = tmp_path / "m.safetensors"
+    settings = dict(data=[str(corpus)], out=str(out), steps=4, batch_size=4, layers=1, heads=2, width=32, context=32)
+    job = LaunchedTrainingJob(TrainGPTJob({**settings, "tokenizer": "char", "eval_every": 2, "sample_every": 0}), 2)
+    events, logs = [], []
+    result = run_job(job, "cpu", on_partial=events.append, on_log=logs.append)
+    assert result.path == str(out) and result.steps == 4 and out.exists()
+    assert [e.step for e in events if type(e) is LossPoint] == [1, 2, 3, 4]  # once each: only rank 0 reports
+    assert [e.step for e in events if isinstance(e, HeldOutLoss)] == [2, 4]
+    assert any("Finished 4 steps" in line for line in logs)
