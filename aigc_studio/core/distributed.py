@@ -115,6 +115,21 @@ class DistRanks(Ranks):
             g.copy_(flat[offset : offset + g.numel()].view_as(g))
             offset += g.numel()
 
+    def average_buffers(self, modules: Any) -> None:
+        """Average float buffers (BatchNorm running statistics, which each rank updates from its own slice)."""
+        import torch
+
+        buffers = [b for m in modules for b in m.buffers() if b.is_floating_point()]
+        if not buffers:
+            return
+        flat = torch.cat([b.reshape(-1).float() for b in buffers])
+        self._collective("averaging the running statistics", self.dist.all_reduce, flat)
+        flat /= self.world_size
+        offset = 0
+        for b in buffers:
+            b.copy_(flat[offset : offset + b.numel()].view_as(b))
+            offset += b.numel()
+
     def broadcast_tensors(self, tensors: list[Any]) -> None:
         """Make these tensors (weights, buffers) rank 0's on every rank."""
         for t in tensors:

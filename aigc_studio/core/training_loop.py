@@ -76,6 +76,9 @@ class Ranks:
         """``obj`` from every rank, in rank order."""
         return [obj]
 
+    def average_buffers(self, modules: Any) -> None:
+        """Average the modules' float buffers (BatchNorm running statistics) over the ranks."""
+
     def check_same(self, state: Any) -> None:
         """Raise when the ranks' training states differ (one process: nothing to compare)."""
 

@@ -84,7 +84,10 @@ class ImageTrainJob(TrainingFamily):
             self.trainer.load_state(resume.state, resume.tensors)
 
     def train_step(self, step: int) -> dict[str, float]:
-        return self.trainer.step(self.check_cancelled)
+        losses = self.trainer.step(self.check_cancelled)
+        if self.ranks.world_size > 1:  # BatchNorm statistics come from each rank's slice: keep one set
+            self.ranks.average_buffers([m for m in vars(self.trainer).values() if isinstance(m, torch.nn.Module)])
+        return losses
 
     def record(self, step: int, losses: dict[str, float], held_out: dict[str, float] | None) -> None:
         self.last_losses = losses
