@@ -9,21 +9,20 @@ import subprocess
 import sys
 
 from aigc_studio.core.launch import launch_command, launched_by_torchrun
-from aigc_studio.errors import InputError
+
+
+def wants_launch(args: argparse.Namespace) -> bool:
+    """True when the launch options ask for several processes and this is not one of them already.
+
+    Under torchrun (a user's own ``torchrun … -m aigc_studio train …`` with the options
+    left in) the options are ignored and this process trains as its rank.
+    """
+    asked = getattr(args, "nproc_per_node", None) is not None or getattr(args, "nnodes", 1) > 1
+    return asked and not launched_by_torchrun()
 
 
 def relaunch_under_torchrun(args: argparse.Namespace, argv: list[str]) -> int:
-    """Start ``argv`` (minus the launch options) under torchrun and wait; returns its exit status.
-
-    Already under torchrun (a user's own ``torchrun … -m aigc_studio train …`` with the
-    options left in), the options are ignored and this process trains as its rank.
-    """
-    if launched_by_torchrun():
-        args.nproc_per_node, args.nnodes = None, 1
-        quiet_other_ranks()
-        return int(args.func(args) or 0)
-    if args.command != "train":
-        raise InputError("--nproc-per-node is an option of 'aigc-studio train'.")
+    """Start ``argv`` (minus the launch options) under torchrun and wait; returns its exit status."""
     command = launch_command(
         argv,
         args.nproc_per_node or "1",

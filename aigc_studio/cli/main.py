@@ -55,15 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         from aigc_studio.ui.app import run_gui
 
         return run_gui(args)
-    if getattr(args, "nproc_per_node", None) is not None or getattr(args, "nnodes", 1) > 1:
-        from aigc_studio.cli.launch import relaunch_under_torchrun
-
-        return relaunch_under_torchrun(args, sys.argv[1:] if argv is None else argv)
-    if args.command == "train":
-        from aigc_studio.cli.launch import quiet_other_ranks
-
-        quiet_other_ranks()
     try:
+        if args.command == "train":  # --nproc-per-node: start this command again under torchrun, one per GPU
+            from aigc_studio.cli.launch import quiet_other_ranks, relaunch_under_torchrun, wants_launch
+
+            if wants_launch(args):
+                return relaunch_under_torchrun(args, sys.argv[1:] if argv is None else argv)
+            quiet_other_ranks()
         return int(args.func(args) or 0)
     except Cancelled:
         print("aigc-studio: cancelled", file=sys.stderr)
