@@ -119,13 +119,13 @@ class LaunchedTrainingJob:
         lines: queue.Queue[str | None] = queue.Queue()
         errors: deque[str] = deque(maxlen=20)
 
-        def pump(stream, sink) -> None:
+        def pump(stream, sink, end=None) -> None:
             for line in stream:
                 sink(line)
-            if sink is lines.put:
-                lines.put(None)
+            if end is not None:
+                end(None)  # the end of rank 0's reports
 
-        threading.Thread(target=pump, args=(process.stdout, lines.put), daemon=True).start()
+        threading.Thread(target=pump, args=(process.stdout, lines.put, lines.put), daemon=True).start()
         threading.Thread(target=pump, args=(process.stderr, errors.append), daemon=True).start()
         result, stop_sent, stream_done = None, None, False
         import time
