@@ -2,12 +2,17 @@
 transformers' ``generate()`` on a GPT-2 of the same size, plus training throughput.
 
 Usage: python benchmarks/text.py [--threads 1] [--tokens 200] [--layers 4 --width 256 --context 256 --vocab 2048]
-Prints a table; not run by pytest.
+       python benchmarks/text.py --gpt2-small [--repeats 7] [--tokens 128] [--device cpu|cuda]
+The second form builds a random GPT-2-small (124 M parameters, no download) and times our streaming
+loop (TextStream: sampling, decoding, loop check) against transformers' generate() at the same
+sampling settings, interleaved, and prints median and spread. Prints tables; not run by pytest.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 
 import torch
@@ -84,6 +89,97 @@ def bench_training(config: TransformerConfig, batch: int, steps: int = 10) -> fl
     return steps * batch * config.context / _time(run, repeats=2)
 
 
+class _CharTokenizer:
+    """Maps ids to printable characters so our loop decodes real text (a random model has no tokenizer)."""
+
+    eos_token_id = None
+    bos_token_id = None
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return [ord(c) - 32 for c in text]
+
+    def decode(self, ids: list[int], **_kwargs) -> str:
+        return "".join(chr(33 + i % 94) if i % 7 else " " for i in ids)  # words, so the loop check has work
+
+
+def bench_gpt2_small(args: argparse.Namespace) -> None:
+    """Our streaming loop vs transformers generate() on a random 124 M GPT-2, interleaved, median and spread."""
+    from pathlib import Path
+
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from aigc_studio.text.generate import TextStream
+    from aigc_studio.text.hf import HFCausalLM
+    from aigc_studio.text.loops import LoopDetector
+
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    config = GPT2Config(bos_token_id=None, eos_token_id=None)  # GPT-2 small: 12 layers, 768 wide, 50257 tokens
+    model = GPT2LMHeadModel(config).eval().to(device)
+    params = sum(p.numel() for p in model.parameters())
+    lm = HFCausalLM(model, _CharTokenizer(), Path("gpt2-small-random"), device)
+    prompt = list(range(100, 116))
+    tokens = args.tokens
+    knobs = {"temperature": 0.8, "top_k": args.top_k, "top_p": 0.95}
+    settings = SamplingSettings(max_new_tokens=tokens, **knobs)
+
+    def ours() -> None:
+        stream = TextStream(lm, "", settings, torch.Generator().manual_seed(1), loops=LoopDetector(), prompt_ids=prompt)
+        for _ in stream:
+            pass
+        assert stream.tokens == tokens and stream.reason == "length", (stream.tokens, stream.reason)
+
+    idx = torch.tensor([prompt], device=device)
+
+    def reference() -> None:
+        torch.manual_seed(1)
+        with torch.no_grad():
+            out = model.generate(
+                idx, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=True, pad_token_id=0, **knobs
+            )
+        assert out.shape[1] == len(prompt) + tokens
+
+    def clock(fn) -> tuple[float, float]:
+        """Tokens per second of wall time and of this thread's CPU time (steadier on a shared machine)."""
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start, cpu = time.perf_counter(), time.thread_time()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return tokens / (time.perf_counter() - start), tokens / max(1e-9, time.thread_time() - cpu)
+
+    runs: dict[str, list[tuple[float, float]]] = {"ours": [], "reference": []}
+    ours(), reference()  # warm-up
+    load_before = os.getloadavg()
+    for r in range(args.repeats):
+        order = [("ours", ours), ("reference", reference)]
+        for name, fn in order if r % 2 == 0 else order[::-1]:  # interleaved, alternating who goes first
+            runs[name].append(clock(fn))
+    load_after = os.getloadavg()
+    print(
+        f"\nGPT-2 small, random weights: {params / 1e6:.1f} M parameters; {device}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} thread(s); {len(prompt)}-token prompt, {tokens} new tokens; "
+        f"sampling temperature 0.8, top-k {args.top_k} (0 = off), top-p 0.95, KV cache; {args.repeats} interleaved repeats"
+    )
+    print(f"load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} CPUs\n")
+    names = {"ours": "our streaming loop (TextStream, loop check)", "reference": "transformers generate()"}
+    for column, clock_name in ((0, "wall-clock"), (1, "CPU time of the generating thread")):
+        print(f"tokens per second of {clock_name}:")
+        print(f"| {'generation':44} | {'median':>8} | {'min..max':>15} |")
+        print(f"|{'-' * 46}|{'-' * 10}|{'-' * 17}|")
+        for key, label in names.items():
+            rates = [run[column] for run in runs[key]]
+            print(f"| {label:44} | {statistics.median(rates):8.1f} | {min(rates):6.1f}..{max(rates):<7.1f} |")
+        ours_rates = [run[column] for run in runs["ours"]]
+        ref_rates = [run[column] for run in runs["reference"]]
+        ratios = [a / b for a, b in zip(ours_rates, ref_rates)]
+        print(
+            f"ours / generate(): {statistics.median(ours_rates) / statistics.median(ref_rates):.2f}x (ratio of "
+            f"medians); per-repeat ratios {min(ratios):.2f}..{max(ratios):.2f}, median {statistics.median(ratios):.2f}x\n"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -94,8 +190,15 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=256)
     parser.add_argument("--vocab", type=int, default=2048)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--gpt2-small", action="store_true", help="ours vs generate() on a random 124 M GPT-2")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--top-k", type=int, default=50, help="top-k for --gpt2-small (0 = off: top-p over all)")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.gpt2_small:
+        bench_gpt2_small(args)
+        return
     torch.manual_seed(0)
     config = TransformerConfig(
         vocab_size=args.vocab, context=args.context, layers=args.layers, heads=args.heads, width=args.width

@@ -12,8 +12,12 @@ from aigc_studio.errors import InputError
 def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAction) -> None:
     """Add this studio's generate and train sub-commands."""
     g = generate.add_parser("image", help="generate PNGs (with the recipe embedded) from an image GAN or VAE")
-    g.add_argument("--model", required=True, help="model name or .safetensors file (image-gan or image-vae)")
-    g.add_argument("--n", type=int, default=16, help="number of images")
+    g.add_argument(
+        "--model",
+        required=True,
+        help="model name or .safetensors file (image-gan or image-vae), or a Stable Diffusion folder or checkpoint",
+    )
+    g.add_argument("--n", type=int, default=None, help="number of images (16 for a GAN or VAE, 1 for diffusion)")
     g.add_argument(
         "--seed", type=int, default=None, help="seed of the first image (image i uses seed + i); random if omitted"
     )
@@ -21,6 +25,9 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
     g.add_argument("--scale", type=int, choices=(1, 2, 4), default=1, help="Lanczos upscale factor of the PNGs")
     g.add_argument("--out", required=True, help="output folder")
     g.add_argument("--sheet", action="store_true", help="also write contact-sheet.png")
+    from aigc_studio.cli.diffusion_options import add_diffusion_options
+
+    add_diffusion_options(g)
     g.set_defaults(func=_generate)
 
     for kind, helptext in (
@@ -53,13 +60,20 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from aigc_studio.cli.diffusion_options import generate_diffusion, wants_diffusion
     from aigc_studio.cli.runner import run_in_terminal
     from aigc_studio.image.export import contact_sheet, save_image
     from aigc_studio.image.jobs import GenerateImagesJob, random_seed
     from aigc_studio.image.recipe import save_png
 
+    if wants_diffusion(args):
+        return generate_diffusion(args)
+    args.n = 16 if args.n is None else args.n
     if args.n < 1:
         raise InputError("--n must be at least 1.")
+    from aigc_studio.core.registry import resolve_model
+
+    resolve_model(args.model, ("image-gan", "image-vae"))  # a bad model file is refused before torch is imported
     seed = args.seed if args.seed is not None else random_seed()
     job = GenerateImagesJob(model=args.model, count=args.n, seed=seed, psi=args.psi)
     result = run_in_terminal(job, device=args.device or "auto", seed=seed)

@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     from aigc_studio.cli import models_commands
 
     models_commands.register(sub)
+    from aigc_studio.cli import evaluate_command
+
+    evaluate_command.register(sub)
     generate = sub.add_parser("generate", help="generate images, text or music").add_subparsers(
         dest="what", required=True, metavar="{image,text,music}"
     )

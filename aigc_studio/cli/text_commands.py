@@ -8,6 +8,8 @@ from pathlib import Path
 
 from aigc_studio.cli.train_options import add_card_options, add_run_options
 from aigc_studio.errors import InputError
+from aigc_studio.text.length import FINISHES
+from aigc_studio.text.rewrite import PRESETS
 
 
 def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAction) -> None:
@@ -17,7 +19,23 @@ def register(generate: argparse._SubParsersAction, train: argparse._SubParsersAc
     src = g.add_mutually_exclusive_group()
     src.add_argument("--prompt", default=None, help="text to continue")
     src.add_argument("--prompt-file", default=None, help="file whose text is continued")
-    g.add_argument("--max-tokens", type=int, default=200)
+    src.add_argument("--input", default=None, help="file to rewrite with --instruction or --preset (a chat model)")
+    length = g.add_mutually_exclusive_group()
+    length.add_argument("--max-tokens", type=int, default=None, help="length in the model's tokens (default 200)")
+    length.add_argument("--max-words", type=int, default=None, help="length in words")
+    length.add_argument("--max-sentences", type=int, default=None, help="length in sentences")
+    length.add_argument("--max-paragraphs", type=int, default=None, help="length in paragraphs")
+    g.add_argument(
+        "--finish",
+        choices=FINISHES,
+        default=None,
+        help="end at a sentence end (default with words/sentences), a whole word, or anywhere (default with tokens)",
+    )
+    g.add_argument("--no-loop-stop", action="store_true", help="keep going when the model repeats itself")
+    ask = g.add_mutually_exclusive_group()
+    ask.add_argument("--instruction", default=None, help="what to do with --input, e.g. 'Make it more formal'")
+    ask.add_argument("--preset", choices=sorted(PRESETS), default=None, help="a ready-made instruction for --input")
+    g.add_argument("--tone", default="", help="the tone for --preset tone, e.g. warmer")
     g.add_argument("--seed", type=int, default=None, help="random if omitted; the seed used is printed")
     g.add_argument("--temperature", type=float, default=0.8)
     g.add_argument("--top-k", type=int, default=0)
@@ -66,57 +84,126 @@ def _unescape(text: str) -> str:
     return text.replace("\\n", "\n").replace("\\t", "\t")
 
 
+def _length_options(args: argparse.Namespace) -> dict:
+    """GenerateTextJob's length fields from --max-tokens/--max-words/--max-sentences/--max-paragraphs/--finish."""
+    for unit in ("words", "sentences", "paragraphs"):
+        amount = getattr(args, f"max_{unit}")
+        if amount is not None:
+            if amount < 1:
+                raise InputError(f"--max-{unit} must be at least 1.")
+            return {"length": amount, "length_unit": unit, "finish": args.finish or "sentence"}
+    tokens = 200 if args.max_tokens is None else args.max_tokens
+    if tokens < 1:
+        raise InputError("--max-tokens must be at least 1.")
+    if args.finish in (None, "none"):
+        return {"max_new_tokens": tokens}
+    return {"length": tokens, "length_unit": "tokens", "finish": args.finish}
+
+
 def _generate(args: argparse.Namespace) -> int:
-    from aigc_studio.cli.runner import run_in_terminal
-    from aigc_studio.core.events import TextPiece
     from aigc_studio.core.seeds import random_seed
     from aigc_studio.text.document_io import encoding_note, read_text_file
     from aigc_studio.text.jobs import GenerateTextJob
 
-    if args.prompt_file:
-        prompt, encoding = read_text_file(args.prompt_file)
+    asks = args.instruction is not None or args.preset is not None
+    if asks != (args.input is not None):
+        raise InputError("--instruction (or --preset) and --input go together: the instruction is applied to the file.")
+    source = args.input or args.prompt_file
+    if source:
+        prompt, encoding = read_text_file(source)
         if encoding_note(encoding):
-            print(f"note: {Path(args.prompt_file).name}: {encoding_note(encoding)}", file=sys.stderr)
+            print(f"note: {Path(source).name}: {encoding_note(encoding)}", file=sys.stderr)
     else:
         prompt = _unescape(args.prompt) if args.prompt else ""
-    if args.max_tokens < 1:
-        raise InputError("--max-tokens must be at least 1.")
-    seed = args.seed if args.seed is not None else random_seed()  # drawn once, printed, so the text can be remade
+    if str(args.model).endswith(".safetensors") and Path(args.model).is_file():
+        from aigc_studio.core.modelfile import read_card
+
+        read_card(args.model)  # a damaged or hostile file is refused here, before torch is even imported
+    sampling = {
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "repetition_penalty": args.repetition_penalty,
+        "seed": args.seed if args.seed is not None else random_seed(),  # drawn once, printed, to remake the text
+        "allow_pickle": args.allow_pickle,
+        "use_cache": not args.no_cache,
+        "loop_stop": not args.no_loop_stop,
+    }
+    if asks:
+        from aigc_studio.text.rewrite import RewriteJob
+
+        job = RewriteJob(
+            model=args.model,
+            passage=prompt,
+            preset=args.preset,
+            instruction=args.instruction or "",
+            tone=args.tone,
+            **sampling,
+        )
+        return _stream_job(args, job, echo="")
     job = GenerateTextJob(
-        model=args.model,
-        prompt=prompt,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty,
-        max_new_tokens=args.max_tokens,
-        stop=[_unescape(s) for s in args.stop],
-        seed=seed,
-        allow_pickle=args.allow_pickle,
-        use_cache=not args.no_cache,
+        model=args.model, prompt=prompt, stop=[_unescape(s) for s in args.stop], **sampling, **_length_options(args)
     )
+    return _stream_job(args, job, echo=prompt)
+
+
+LAG = 2000  # characters a file or pipe trails behind, more than a loop's repeats can take back
+
+
+def _stream_job(args: argparse.Namespace, job, echo: str) -> int:
+    """Run a text job, streaming to stdout, with notes on stderr.
+
+    A terminal sees every piece at once; a file or pipe trails ``LAG`` characters
+    behind, so that the repeats of a loop that was cut never reach it.
+    """
+    from aigc_studio.cli.runner import run_in_terminal
+    from aigc_studio.core.events import TextPiece, TextTrim
+
+    live = sys.stdout.isatty()
     echoed: list[bool] = []
+    pending: list[str] = [""]  # generated text not yet written (files and pipes only)
+    written = [0]
 
     def echo_prompt() -> None:  # only once the model is loaded, so errors do not follow a stray prompt
         if not echoed:
             echoed.append(True)
-            sys.stdout.write(prompt)
+            sys.stdout.write(echo)
 
     def on_partial(event):
         if isinstance(event, TextPiece):
             echo_prompt()
-            sys.stdout.write(event.text)
+            if live:
+                sys.stdout.write(event.text)
+            else:
+                pending[0] += event.text
+                if len(pending[0]) > LAG:
+                    sys.stdout.write(pending[0][:-LAG])
+                    written[0] += len(pending[0]) - LAG
+                    pending[0] = pending[0][-LAG:]
             sys.stdout.flush()
+        elif isinstance(event, TextTrim) and not live:
+            pending[0] = pending[0][: max(0, len(pending[0]) - event.chars)]
 
     device = args.device or "auto"
-    result = run_in_terminal(job, device=device, seed=seed, on_partial=on_partial, show_progress=False)
+    result = run_in_terminal(job, device=device, seed=job.seed, on_partial=on_partial, show_progress=False)
     echo_prompt()
+    if not live:
+        sys.stdout.write(result.text[written[0] :])
     sys.stdout.write("\n")
+    sys.stdout.flush()
+    if result.get("trimmed"):
+        where = "--out leaves them out" if live else "they were left out"
+        print(
+            f"note: stopped a repetition loop; its repeats ({result['trimmed']} characters) were cut: {where}.",
+            file=sys.stderr,
+        )
     print(f"seed {result.seed}", file=sys.stderr)  # on stderr: the text on stdout stays clean for pipes
+    if getattr(job, "length", None) is not None:
+        print(f"note: {result['words']} words added ({result['reason_text']}).", file=sys.stderr)
     if args.out:
         from aigc_studio.core.atomic import atomic_write_text
 
-        atomic_write_text(args.out, prompt + result.text)
+        atomic_write_text(args.out, echo + result["text"] if echo else result.get("replacement", result.text))
     return 0
 
 

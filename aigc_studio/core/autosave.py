@@ -26,10 +26,14 @@ from typing import Any
 
 from aigc_studio.core.atomic import atomic_path, atomic_write_text
 from aigc_studio.core.paths import user_data_dir
+from aigc_studio.core.untrusted_json import Float, Int, Optional, Text, UnsafeJson, check_fields, parse_untrusted_json
 
 FORMAT_VERSION = 1
 KEEP_ARRAYS = "keep"  # ``save(data, arrays=KEEP_ARRAYS)``: new JSON, same arrays (selection-only changes)
 _CLEAR = object()
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # a 10 MB document (the largest the editor opens) or a song of many notes
+MAX_RECORD_VALUES = 2_000_000  # a note is 5 values: a song of 400,000 notes
+MAX_PID = 2**32 - 1  # process ids are 32-bit on every platform we run on
 
 log = logging.getLogger(__name__)
 
@@ -269,23 +273,34 @@ class AutosaveStore:
 
 
 def read_autosave(kind: str, file: Path) -> Autosave:
-    """Read one autosave file; CorruptAutosave when it is not one we can use."""
+    """Read one autosave file; CorruptAutosave when it is not one we can use.
+
+    The record is checked (pid, time, the array file's name) before any other file is opened.
+    """
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        if file.stat().st_size > MAX_RECORD_BYTES:
+            raise CorruptAutosave(f"{file.name}: {file.stat().st_size:,} bytes, more than any autosave we write")
+        data = parse_untrusted_json(file.read_bytes(), max_bytes=MAX_RECORD_BYTES, max_values=MAX_RECORD_VALUES)
+    except (OSError, UnsafeJson) as exc:
         raise CorruptAutosave(f"{file.name}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CorruptAutosave(f"{file.name}: not an autosave record")
+    rules = {
+        "pid": Int(1, MAX_PID),
+        "saved_at": Float(0.0, 1e11),
+        "arrays": Optional(Text(100, rf"{re.escape(kind)}-\d{{1,10}}\.\d{{1,10}}\.safetensors")),
+    }
+    check_fields(
+        data, rules, lambda key, problem: f"{file.name}: not an autosave record ({problem})", error=CorruptAutosave
+    )
     try:
-        pid = int(data.get("pid", _pid_in_name(kind, file.name) or 0))
-        saved_at = float(data.get("saved_at", file.stat().st_mtime))
-        arrays_name = data.get("arrays")
-    except (TypeError, ValueError, OSError) as exc:
+        pid = data["pid"] if "pid" in data else (_pid_in_name(kind, file.name) or 0)
+        saved_at = float(data["saved_at"] if "saved_at" in data else file.stat().st_mtime)
+    except OSError as exc:
         raise CorruptAutosave(f"{file.name}: {exc}") from exc
+    arrays_name = data.get("arrays")
     arrays_file = None
     if arrays_name:
-        arrays_file = file.parent / str(arrays_name)
-        if arrays_file.parent != file.parent or not arrays_file.exists():
+        arrays_file = file.parent / arrays_name
+        if not arrays_file.exists():
             raise CorruptAutosave(f"{file.name}: its array file {arrays_name} is missing")
     return Autosave(kind, file, pid, saved_at, data, arrays_file)
 

@@ -29,6 +29,7 @@ CARD_FIELDS: dict[str, tuple[type, ...]] = {
     "content_hash": (str,),
     "created": (str,),
     "extra": (dict,),
+    "evaluation": (dict,),  # figures of the short evaluation after training (aigc_studio.evaluate.card)
 }
 REQUIRED_CARD_FIELDS = ("kind", "config", "format_version")
 
@@ -128,6 +129,17 @@ CONFIG_SCHEMAS: dict[str, dict[str, Any]] = {
         "latent": Int(1, 4096),
     },
 }
+# The tokenizer a card stores decides the vocabulary that is built before any weight is read.
+_MUSIC_TOKENIZER = {
+    "steps_per_beat": Int(1, 48),
+    "max_bar_beats": Int(1, 64),
+    "max_duration_steps": Int(1, 1024),
+    "velocity_bins": Int(1, 128),
+    "tempo_min": Int(1, 1000),
+    "tempo_max": Int(1, 1000),
+    "tempo_step": Int(1, 1000),
+}
+MAX_VOCABULARY = 1_000_000
 REQUIRED_CONFIG_FIELDS = {"text-gpt": ("vocab_size",), "music-transformer": ("vocab_size",), "text-vae": ("vocab_size",)}
 
 # safetensors dtypes and their sizes in bytes.
@@ -137,6 +149,7 @@ DTYPE_BYTES = {
     "I32": 4, "U32": 4, "F32": 4,
     "I64": 8, "U64": 8, "F64": 8,
 }  # fmt: skip
+MAX_TENSOR_DIMS = 16
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -170,6 +183,36 @@ def validate_config(config: dict[str, Any], kind: str, file_name: str) -> None:
             raise ModelFileError(f"{file_name} has an unusable architecture config ({key} {problem}).")
 
 
+def validate_tokenizer(tokenizer: Any, kind: str, file_name: str) -> None:
+    """Refuse a stored tokenizer whose fields have the wrong type or would build an absurd vocabulary."""
+
+    def damaged(problem: str) -> ModelFileError:
+        return ModelFileError(f"{file_name} has a damaged tokenizer in its card ({problem}).")
+
+    if tokenizer is None:
+        return
+    if kind == "music-transformer":
+        if not isinstance(tokenizer, dict):
+            raise damaged(f"it is {_json_type(tokenizer)}, expected an object")
+        for key, rule in _MUSIC_TOKENIZER.items():
+            if key in tokenizer and (problem := rule.check(tokenizer[key])):
+                raise damaged(f"{key} {problem}")
+    elif kind in ("text-gpt", "text-vae"):
+        if not isinstance(tokenizer, dict):
+            raise damaged(f"it is {_json_type(tokenizer)}, expected an object")
+        if kind == "text-gpt" and tokenizer.get("type") not in ("char", "bpe"):
+            raise damaged("its type is not 'char' or 'bpe'")
+        for key in ("chars", "itos"):
+            words = tokenizer.get(key)
+            if words is not None and not (
+                isinstance(words, (str, list)) and len(words) <= MAX_VOCABULARY
+                and all(isinstance(w, str) for w in words)
+            ):
+                raise damaged(f"{key!r} must be text or a list of at most {MAX_VOCABULARY:,} texts")
+        if "json" in tokenizer and not isinstance(tokenizer["json"], str):
+            raise damaged("'json' must be text")
+
+
 def validate_tensor_table(header: dict[str, Any], data_bytes: int, file_name: str) -> None:
     """Check every tensor entry (dtype, shape, byte range) against the file's size, without reading it."""
     end_of_data = 0
@@ -180,15 +223,15 @@ def validate_tensor_table(header: dict[str, Any], data_bytes: int, file_name: st
         if not isinstance(entry, dict):
             raise ModelFileError(f"{where} has a malformed entry; the file is damaged.")
         dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-        if dtype not in DTYPE_BYTES:
+        if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:  # a list or object cannot be looked up
             raise ModelFileError(f"{where} has an unknown element type {dtype!r}; the file is damaged.")
-        if not isinstance(shape, list) or not all(_natural(n) for n in shape):
+        if not isinstance(shape, list) or len(shape) > MAX_TENSOR_DIMS or not all(_natural(n) for n in shape):
             raise ModelFileError(f"{where} has a malformed shape; the file is damaged.")
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(_natural(n) for n in offsets)):
             raise ModelFileError(f"{where} has malformed byte offsets; the file is damaged.")
         count = 1
         for n in shape:
-            count *= n
+            count = min(count * n, data_bytes + 1)  # bounded: a product of huge numbers would take a while
         begin, end = offsets
         if end - begin != count * DTYPE_BYTES[dtype]:
             raise ModelFileError(f"{where}: its shape {shape} does not match its stored size; the file is damaged.")

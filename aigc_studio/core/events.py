@@ -81,6 +81,14 @@ class TextPiece(Event):
 
 
 @dataclass
+class TextTrim(Event):
+    """Take back the last ``chars`` characters streamed (the repeats of a repetition loop that was cut)."""
+
+    type: ClassVar[str] = "trim"
+    chars: int
+
+
+@dataclass
 class TrainingResult(Event):
     """What a finished training run hands back; ``path`` is where the model was saved."""
 

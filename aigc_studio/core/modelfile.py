@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aigc_studio.core.atomic import atomic_path
-from aigc_studio.core.card_schema import validate_card, validate_config, validate_tensor_table
+from aigc_studio.core.card_schema import validate_card, validate_config, validate_tensor_table, validate_tokenizer
+from aigc_studio.core.untrusted_json import NotJson, UnsafeJson, parse_untrusted_json
 from aigc_studio.errors import ModelFileError
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 CARD_KEY = "aigc_studio"
 MODEL_KINDS = ("image-gan", "image-vae", "text-gpt", "text-vae", "music-transformer", "music-vae")
-_MAX_HEADER_BYTES = 100 * 1024 * 1024
+_MAX_HEADER_BYTES = 16 * 1024 * 1024  # our headers are a few KB; a big tokenizer makes them a few MB
 
 
 @dataclass
@@ -46,6 +47,7 @@ class ModelCard:
     content_hash: str = ""
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)  # see aigc_studio.evaluate.card (versioned)
 
     def to_json(self) -> str:
         """Serialise to the JSON stored in the file."""
@@ -53,8 +55,12 @@ class ModelCard:
 
     @classmethod
     def from_json(cls, text: str) -> ModelCard:
-        """Parse the stored JSON, keeping unknown keys in ``extra``."""
-        data = json.loads(text)
+        """Parse the stored JSON (bounded: see :mod:`untrusted_json`), keeping unknown keys in ``extra``."""
+        return cls.from_data(parse_untrusted_json(text))
+
+    @classmethod
+    def from_data(cls, data: Any) -> ModelCard:
+        """Build from parsed card JSON, keeping unknown keys in ``extra``."""
         if not isinstance(data, dict):
             raise ValueError("card is not a JSON object")
         known = {f for f in cls.__dataclass_fields__}
@@ -141,10 +147,12 @@ def read_card(path: str | Path, expected_kind: str | tuple[str, ...] | None = No
             f"{path.name} is a safetensors file but not an AIGC Studio model (it has no model card). "
             "Expected a model saved by AIGC Studio."
         )
+    if not isinstance(metadata[CARD_KEY], str):
+        raise ModelFileError(f"{path.name} has a damaged model card (it is not text).")
     try:
-        data = json.loads(metadata[CARD_KEY])
-    except (ValueError, TypeError) as exc:
-        raise ModelFileError(f"{path.name} has a damaged model card ({exc}).") from exc
+        data = parse_untrusted_json(metadata[CARD_KEY])
+    except UnsafeJson as exc:
+        raise ModelFileError(f"{path.name} has a damaged model card ({exc}).") from None
     version = data.get("format_version") if isinstance(data, dict) else None
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise ModelFileError(
@@ -152,9 +160,10 @@ def read_card(path: str | Path, expected_kind: str | tuple[str, ...] | None = No
             f"reads up to version {FORMAT_VERSION}. Update AIGC Studio to open it."
         )
     validate_card(data, path.name, MODEL_KINDS)
-    card = ModelCard.from_json(metadata[CARD_KEY])
+    card = ModelCard.from_data(data)
     _check_kind(path, card, expected_kind)  # "wrong kind" says more than a config detail would
     validate_config(card.config, card.kind, path.name)
+    validate_tokenizer(card.tokenizer, card.kind, path.name)
     validate_tensor_table(header, data_bytes, path.name)
     return card
 
@@ -231,9 +240,11 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
             raise ModelFileError(f"{path.name} is {_identify(head)}, not a .safetensors model file.")
         raw = handle.read(header_len)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = parse_untrusted_json(raw, max_bytes=_MAX_HEADER_BYTES)
+    except NotJson:
         raise ModelFileError(f"{path.name} is {_identify(head)}, not a .safetensors model file.") from None
+    except UnsafeJson as exc:
+        raise ModelFileError(f"{path.name} has a damaged or hostile header ({exc}); it is not opened.") from None
     if not isinstance(header, dict):
         raise ModelFileError(f"{path.name} has a malformed header; expected a .safetensors model file.")
     return header, size - 8 - header_len

@@ -38,6 +38,7 @@ class TrainSettings:
     loss_every: int = 1  # a loss point every N steps (0 = about 400 points over the run)
     eval_every: int = 0  # held-out loss every N steps (0 = never)
     sample_every: int = 0  # a preview (picture grid, sample text) every N steps (0 = never)
+    evaluate_at_end: bool = True  # a short evaluation on the held-out data, stored in the card (evaluate/card.py)
     name: str = ""
     description: str = ""
     license: str = ""

@@ -158,6 +158,11 @@ class TrainingFamily(ABC):
         """The losses part of the progress message."""
         return "  ".join(f"{k} {v:.3f}" for k, v in losses.items())
 
+    def evaluation_data(self) -> tuple[Any, str] | None:
+        """Held-out items for the short evaluation stored in the card at the end of a run, and what they
+        are (see :func:`aigc_studio.evaluate.card.in_memory_reference`); None to skip it."""
+        return None
+
     def result_metrics(self) -> dict[str, Any]:
         """Final figures for the :class:`TrainingResult`."""
         return {}
@@ -230,6 +235,17 @@ def _upgrade_common(state: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(state.get("rng"), dict) and "torch_global" in state["rng"]:  # image trainers
             state["global_rng"] = {"cpu": state["rng"]["torch_global"]}
     return state
+
+
+def _evaluate_for_card(family: TrainingFamily, out: Path, ctx: Any, steps: int) -> dict[str, Any] | None:
+    """The short evaluation of the saved model on the family's held-out data (None when there is none)."""
+    from aigc_studio.evaluate.card import card_samples, evaluate_after_training
+
+    data = family.evaluation_data()
+    if data is None:
+        return None
+    items, what = data
+    return evaluate_after_training(out, family.kind, items, ctx, what, card_samples(steps))
 
 
 def _resume(family: TrainingFamily, ctx: Any) -> Resume | None:
@@ -322,12 +338,16 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
     start_step, started = step, time.monotonic()
     losses: dict[str, float] = {}
 
-    def save(quick: bool = False) -> None:
-        rng = global_rng_state(ctx.device)
-        rank_rng = ranks.gather(rng) if distributed else None  # every rank takes part; rank 0 writes
+    last_rank_rng: list[Any] = []  # every rank's global RNG at the last save (several processes)
+
+    def save(quick: bool = False, evaluation: dict[str, Any] | None = None, rng: Any = None, at: float = 0.0) -> None:
+        if rng is None:  # every rank takes part in this save (rank 0 writes); the re-save with evaluation is rank 0's
+            rng = global_rng_state(ctx.device)
+            if distributed:
+                last_rank_rng[:] = ranks.gather(rng)
         if not ranks.is_main:  # one process writes the file; the others hold the same weights
             return
-        seconds = elapsed_before + time.monotonic() - started
+        seconds = elapsed_before + (at or time.monotonic()) - started
         state = {
             **family.state(),
             "step": step,
@@ -335,9 +355,12 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
             "elapsed": seconds,
             "global_rng": rng,
             "world_size": ranks.world_size,
-            **({"rank_rng": rank_rng} if rank_rng else {}),
+            **({"rank_rng": list(last_rank_rng)} if distributed else {}),
         }
-        save_checkpoint(out, family.model_tensors(quick), family.card(step, seconds, quick), state)
+        card = family.card(step, seconds, quick)
+        if evaluation:
+            card.evaluation = evaluation
+        save_checkpoint(out, family.model_tensors(quick), card, state)
 
     items, last_report = 0, 0.0
     try:
@@ -419,6 +442,14 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
         ranks.check_same(family.state())  # the ranks took the same steps: a drift would be a bug, say so
     save()
     ctx.log(f"Finished {step} steps → {out}")
+    if ranks.is_main and s.evaluate_at_end and step > start_step:
+        # The evaluation must leave no trace in the run: the re-saved checkpoint keeps the random
+        # state and the training time of the save above, so a later --resume continues exactly.
+        rng, finished = global_rng_state(ctx.device), time.monotonic()
+        evaluation = _evaluate_for_card(family, out, ctx, step)
+        restore_global_rng_state(rng, ctx.device)
+        if evaluation:
+            save(evaluation=evaluation, rng=rng, at=finished)
     if own_ranks:
         ranks.close()
     return TrainingResult(

@@ -47,8 +47,12 @@ def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255
     """Any PIL image (palette, greyscale, alpha, 16-bit) as RGB, transparency composited on ``background``."""
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
-    if image.mode in ("I", "I;16", "I;16B", "F"):
-        image = image.convert("F").point(lambda v: v / 256.0 if v > 255 else v).convert("L")
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        # 16/32-bit greyscale: values above 255 are taken as 16-bit and scaled down. (Pillow's point() only
+        # takes linear functions on these modes, so this is done in NumPy.)
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        values = np.clip(np.where(values > 255, values / 256.0, values), 0, 255)
+        image = Image.fromarray(values.astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "RGBa"):
         rgba = image.convert("RGBA")
         base = Image.new("RGBA", rgba.size, background + (255,))

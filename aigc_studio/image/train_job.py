@@ -135,5 +135,9 @@ class ImageTrainJob(TrainingFamily):
             },
         )
 
+    def evaluation_data(self) -> tuple[Any, str] | None:
+        """The training images: image models keep no held-out split, so this checks for copies."""
+        return self.dataset.images, "training images (no held-out split)"
+
     def result_metrics(self) -> dict[str, Any]:
         return {"config": asdict(self.config)}

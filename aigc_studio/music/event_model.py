@@ -33,6 +33,7 @@ class MusicTransformer:
         self.model, self.tok, self.card = model, tokenizer, card
         self._allowed: dict = {}  # grammar state -> allowed ids
         self._decoders: dict = {}
+        self.prefix_bars = (0, 0)  # (bars of music before the new ones that the last prompt held, bars there were)
 
     @property
     def context(self) -> int:
@@ -115,6 +116,7 @@ class MusicTransformer:
         Returns (fragment, first_bar): a song holding only the new notes, whose tracks line up
         with ``prime``'s tracks, and the bar where they start.
         """
+        self.prefix_bars = (0, 0)
         tok = self.tok
         budget = bars * 120 + 50
         if prime is None or prime.note_count == 0 and at_bar is None:
@@ -141,11 +143,13 @@ class MusicTransformer:
         """New notes for bars [first_bar, last_bar) that fit between what comes before and after."""
         if last_bar <= first_bar:
             raise InputError("Select at least one bar to regenerate.")
+        self.prefix_bars = (0, 0)
         tok = self.tok
-        bars = tok.encode_bars(song)
         prefix = self._prefix(song, first_bar, int(self.context * 0.35))
+        after = _bars_window(song, last_bar, last_bar + int(self.context * 0.2))  # only these can fit
+        bars = tok.encode_bars(after) if after is not None else tok.encode_bars(song)[last_bar:]
         suffix: list[int] = []
-        for bar in bars[last_bar:]:
+        for bar in bars:
             if len(suffix) + len(bar) > int(self.context * 0.2):
                 break
             suffix += bar
@@ -157,9 +161,17 @@ class MusicTransformer:
         return _clip(fragment, last_bar * song.bar_ticks)
 
     def _prefix(self, song: Song, first_bar: int, limit: int) -> list[int]:
-        """Header plus as many whole bars before ``first_bar`` as fit in ``limit`` tokens."""
-        bars = self.tok.encode_bars(song)[:first_bar]
-        bars += [[self.tok.bar]] * (first_bar - len(bars))  # empty bars the notes do not reach
+        """Header plus as many whole bars before ``first_bar`` as fit in ``limit`` tokens.
+
+        Every bar costs at least one token, so only the last ``limit`` bars can matter: a longer prime
+        is cut to those before it is encoded (``self.prefix_bars`` says how many were used, of how many).
+        """
+        window_start = max(0, first_bar - limit) & ~1  # even: Python's round() sends halves to even steps
+        window = _bars_window(song, window_start, first_bar)
+        if window is None:  # a time signature the tokenizer maps to another: its bars are not the song's
+            window, window_start = song, 0
+        bars = self.tok.encode_bars(window)[: first_bar - window_start]
+        bars += [[self.tok.bar]] * (first_bar - window_start - len(bars))  # empty bars the notes do not reach
         taken: list[list[int]] = []
         size = 3
         for bar in reversed(bars):
@@ -168,7 +180,28 @@ class MusicTransformer:
             taken.insert(0, bar)
             size += len(bar)
         start_bar = first_bar - len(taken)
+        self.prefix_bars = (len(taken), first_bar)
         return self.tok.header(song, start_bar * song.bar_ticks) + [t for bar in taken for t in bar]
+
+
+def _bars_window(song: Song, first_bar: int, end_bar: int) -> Song | None:
+    """The notes and tempo changes of bars [first_bar, end_bar), moved to start at bar 0.
+
+    None when the tokenizer would count bars differently (a time signature it does not know).
+    """
+    from aigc_studio.music.song import TempoChange
+    from aigc_studio.music.tokenizer import TIME_SIGNATURES
+
+    if tuple(song.time_signature) not in TIME_SIGNATURES:
+        return None
+    begin, end = first_bar * song.bar_ticks, end_bar * song.bar_ticks
+    window = _empty_copy(song)
+    for source, target in zip(song.tracks, window.tracks):
+        target.notes = [n.__class__(n.pitch, n.start - begin, n.duration, n.velocity, n.generated)
+                        for n in source.notes if begin <= n.start < end]
+    window.tempos = [TempoChange(0, song.tempo_at(begin - 1) if begin else song.tempos[0].tempo)]
+    window.tempos += [TempoChange(c.tick - begin, c.tempo) for c in song.tempos[1:] if begin <= c.tick < end]
+    return window
 
 
 def _clip(song: Song, end: int) -> Song:

@@ -147,6 +147,7 @@ class GenerateMusicJob:
         on_token, state = _token_reporter(ctx, self.bars)
         fragment, first = model.generate(self.bars, _settings(self.options, self.bars), gen, prime=self.prime,
                                          at_bar=self.at_bar, use_cache=self.options.use_cache, on_token=on_token)
+        _note_cut_prime(ctx, model, self.prime)
         return GeneratedMusic(fragment, self.seed, _name(self.model), time.monotonic() - started,
                               details={"first_bar": first, "bars": self.bars, "tokens": state["n"]})
 
@@ -176,8 +177,17 @@ class InfillMusicJob:
         fragment = model.infill(self.song, self.first_bar, self.last_bar,
                                 _settings(self.options, self.last_bar - self.first_bar), ctx.generator(self.seed),
                                 use_cache=self.options.use_cache, on_token=on_token)
+        _note_cut_prime(ctx, model, self.song)
         return GeneratedMusic(fragment, self.seed, _name(self.model),
                               details={"first_bar": self.first_bar, "last_bar": self.last_bar, "tokens": state["n"]})
+
+
+def _note_cut_prime(ctx, model, prime: Song | None) -> None:
+    """Say so when the music before the new bars was longer than the model's context could hold."""
+    used, before = getattr(model, "prefix_bars", (0, 0))
+    if prime is not None and prime.note_count and used < before:
+        ctx.log(f"note: {before} bars come before the new ones; the model's context holds the last {used}, "
+                "so the music before them was not used.")
 
 
 def _vae_phrases(model, bars: int, temperature: float, gen, template: Song | None, at_bar: int | None):

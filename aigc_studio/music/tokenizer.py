@@ -68,9 +68,9 @@ class MusicTokenizer:
     @classmethod
     def from_card(cls, data: dict | None) -> MusicTokenizer:
         """Rebuild from :meth:`to_card` output."""
-        data = dict(data or {})
-        data.pop("type", None)
-        return cls(TokenizerConfig(**data))
+        data = data if isinstance(data, dict) else {}
+        known = TokenizerConfig.__dataclass_fields__  # a newer card may hold more; they are ignored
+        return cls(TokenizerConfig(**{k: v for k, v in data.items() if k in known}))
 
     # ------------------------------------------------------------ classification
     def kind(self, token: int) -> str:

@@ -160,6 +160,10 @@ class TrainMusicJob(TrainingFamily):
             return music_transformer_card(self.mt, **fields_)
         return vae_card(self.net, **fields_)
 
+    def evaluation_data(self) -> tuple[Any, str] | None:
+        """The validation songs."""
+        return (self.val_songs, "held-out split") if len(self.val_songs) >= 2 else None
+
     def result_metrics(self) -> dict[str, Any]:
         return {"val_loss": self.last_val}
 

@@ -60,6 +60,28 @@ def sample_next(
         logits = apply_repetition_penalty(logits, previous.cpu(), settings.repetition_penalty)
     if settings.temperature <= 0:
         return int(torch.argmax(logits))
-    logits = filter_logits(logits / settings.temperature, settings.top_k, settings.top_p)
+    logits = logits / settings.temperature
+    if settings.top_k and settings.top_k < logits.shape[-1]:
+        # The nucleus of the k best is found among those k alone: no sort of the whole vocabulary per token.
+        values, indices = torch.topk(logits, settings.top_k)
+        values = _nucleus(values, settings.top_p)
+        pick = torch.multinomial(torch.softmax(values, dim=-1), 1, generator=generator)
+        return int(indices[pick])
+    if settings.top_p < 1.0:
+        # Draw from the nucleus in sorted order: one softmax, and the draw is over the nucleus alone.
+        sorted_logits, order = torch.sort(logits, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        keep = int((torch.cumsum(probs, dim=-1) - probs <= settings.top_p).sum())  # keep the one that crosses
+        pick = torch.multinomial(probs[: max(1, keep)], 1, generator=generator)
+        return int(order[pick])
     probs = torch.softmax(logits, dim=-1)
     return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def _nucleus(sorted_logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Top-p on logits already sorted from most to least likely."""
+    if top_p >= 1.0:
+        return sorted_logits
+    probs = torch.softmax(sorted_logits, dim=-1)
+    remove = torch.cumsum(probs, dim=-1) - probs > top_p  # keep the token that crosses the threshold
+    return sorted_logits.masked_fill(remove, float("-inf"))

@@ -1,19 +1,23 @@
 """Streaming generation, one token at a time, for any language-model backend.
 
 A backend (``OwnGPT`` or ``HFCausalLM``) offers ``encode``, ``decode``,
-``start_ids``, ``logits(ids, cache)``, ``context`` and ``eos_id``. The loop here
-adds the KV cache with a sliding window past the context, sampling, stop
-sequences and UTF-8-safe incremental decoding.
+``start_ids``, ``logits(ids, cache)``, ``context`` and ``eos_id`` (and perhaps
+``eos_ids``). The loop here adds the KV cache with a sliding window past the
+context, sampling, stop sequences, UTF-8-safe incremental decoding, length goals
+in words or sentences (``length.py``) and the repetition-loop stop (``loops.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from aigc_studio.nn.sampling import SamplingSettings, sample_next
+from aigc_studio.text.length import LengthGoal
+from aigc_studio.text.loops import Loop, LoopDetector
 
 _PREFIX_TOKENS = 4  # decode with a little of the prompt so tokenizers keep leading spaces
 
@@ -88,6 +92,114 @@ def _cache_length(cache: Any) -> int:
     return int(cache[0][0].shape[2])
 
 
+@dataclass(frozen=True)
+class Retract:
+    """Take back the last ``chars`` characters already streamed (the repeats of a loop that was cut)."""
+
+    chars: int
+
+
+STOP_REASONS = {
+    "length": "reached the length",
+    "budget": "used the whole token budget",
+    "eos": "the model ended the text",
+    "stop": "reached a stop sequence",
+    "loop": "stopped a repetition loop",
+}
+
+
+class TextStream:
+    """Stream new text from ``lm``: iterate for pieces (``str``, or :class:`Retract` after a loop is cut).
+
+    Generation ends at the length goal (or, without one, ``settings.max_new_tokens``),
+    a stop sequence, the model's end token or a repetition loop. Text that could
+    still be cut (the start of a stop sequence, an unfinished UTF-8 character, the
+    words after the last sentence end near the goal) is held back, so only a loop
+    ever takes text back. After iteration, ``text`` is the final text and
+    ``reason`` one of :data:`STOP_REASONS`.
+    """
+
+    def __init__(
+        self,
+        lm: Any,
+        prompt: str,
+        settings: SamplingSettings,
+        generator: torch.Generator,
+        stop: Sequence[str] = (),
+        use_cache: bool = True,
+        on_token: Callable[[], None] | None = None,
+        on_oom: Callable[[BaseException], Any] | None = None,
+        length: LengthGoal | None = None,
+        loops: LoopDetector | None = None,
+        prompt_ids: list[int] | None = None,
+    ) -> None:
+        self.lm, self.prompt, self.settings, self.generator = lm, prompt, settings, generator
+        self.stops = [s for s in stop if s]
+        self.use_cache, self.on_token, self.on_oom = use_cache, on_token, on_oom
+        self.length, self.loops = length, loops
+        self.prompt_ids = prompt_ids
+        self.text = ""
+        self.reason = ""
+        self.loop: Loop | None = None
+        self.tokens = 0
+
+    def __iter__(self) -> Iterator[str | Retract]:
+        lm, stops = self.lm, self.stops
+        prompt_ids = (
+            list(self.prompt_ids) if self.prompt_ids is not None else (lm.encode(self.prompt) if self.prompt else [])
+        )
+        prefix = prompt_ids[-_PREFIX_TOKENS:]
+        prefix_text = lm.decode(prefix) if prefix else ""
+        new: list[int] = []
+        emitted = 0
+        ends = set(getattr(lm, "eos_ids", None) or ())
+        if getattr(lm, "eos_id", None) is not None:
+            ends.add(lm.eos_id)
+        text = ""
+        ids = generate_ids(lm, prompt_ids, self.settings, self.generator, self.use_cache, self.on_oom)
+        for count, token in enumerate(ids, start=1):
+            self.tokens = count
+            if self.on_token is not None:
+                self.on_token()
+            if token in ends:
+                self.reason = "eos"
+                break
+            new.append(token)
+            full = lm.decode(prefix + new)
+            text = full[len(prefix_text) :] if full.startswith(prefix_text) else lm.decode(new)
+            spent = count >= self.settings.max_new_tokens
+            cut = min((i for i in (text.find(s, max(0, emitted - len(s))) for s in stops) if i >= 0), default=-1)
+            if cut >= 0:
+                yield from self._finish(text[: max(cut, emitted)], emitted, "stop")
+                return
+            if self.loops is not None and (loop := self.loops.check(text)) is not None:
+                self.loop = loop
+                yield from self._finish(text[: loop.keep], emitted, "loop")
+                return
+            if self.length is not None:
+                shown, done = self.length.check(text, spent)
+            else:
+                shown, done = len(text), spent
+            if done:
+                reason = "length" if self.length is None or self.length.unit == "tokens" or not spent else "budget"
+                yield from self._finish(text[: max(shown, emitted)], emitted, reason)
+                return
+            end = min(shown, len(text) - _held_back(text, stops))
+            if text.endswith("\ufffd"):
+                end = min(end, len(text) - 1)
+            if end > emitted:
+                yield text[emitted:end]
+                emitted = end
+        yield from self._finish(text, emitted, self.reason or "eos")  # ended by EOS: release what was held back
+
+    def _finish(self, final: str, emitted: int, reason: str) -> Iterator[str | Retract]:
+        self.text, self.reason = final, reason
+        if len(final) < emitted:
+            yield Retract(emitted - len(final))
+        elif len(final) > emitted:
+            yield final[emitted:]
+
+
 def stream_text(
     lm: Any,
     prompt: str,
@@ -98,41 +210,7 @@ def stream_text(
     on_token: Callable[[], None] | None = None,
     on_oom: Callable[[BaseException], Any] | None = None,
 ) -> Iterator[str]:
-    """Yield pieces of new text as tokens arrive; ends at max tokens, a stop sequence or EOS.
-
-    A piece is held back while it could be the start of a stop sequence or an
-    unfinished UTF-8 character, so the writer never sees text that is then taken back.
-    ``on_token`` runs after every token (a cancel check: held-back tokens yield nothing).
-    """
-    stops = [s for s in stop if s]
-    prompt_ids = lm.encode(prompt) if prompt else []
-    prefix = prompt_ids[-_PREFIX_TOKENS:]
-    prefix_text = lm.decode(prefix) if prefix else ""
-    new: list[int] = []
-    emitted = 0
-    eos = getattr(lm, "eos_id", None)
-    text = ""
-    for count, token in enumerate(generate_ids(lm, prompt_ids, settings, generator, use_cache, on_oom), start=1):
-        if on_token is not None:
-            on_token()
-        if eos is not None and token == eos:
-            break
-        new.append(token)
-        full = lm.decode(prefix + new)
-        text = full[len(prefix_text) :] if full.startswith(prefix_text) else lm.decode(new)
-        last = count >= settings.max_new_tokens
-        cut = min((i for i in (text.find(s, max(0, emitted - len(s))) for s in stops) if i >= 0), default=-1)
-        if cut >= 0:
-            if cut > emitted:
-                yield text[emitted:cut]
-            return
-        end = len(text) if last else len(text) - _held_back(text, stops)
-        if not last and text.endswith("\ufffd"):
-            end = min(end, len(text) - 1)
-        if end > emitted:
-            yield text[emitted:end]
-            emitted = end
-        if last:
-            return
-    if len(text) > emitted:  # ended by EOS: release what was held back
-        yield text[emitted:]
+    """Yield pieces of new text as tokens arrive; ends at max tokens, a stop sequence or EOS (no loop stop)."""
+    for piece in TextStream(lm, prompt, settings, generator, stop, use_cache, on_token, on_oom):
+        assert isinstance(piece, str)  # without a loop detector nothing is taken back
+        yield piece

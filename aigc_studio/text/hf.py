@@ -9,10 +9,10 @@ caller passes ``allow_pickle=True`` after asking the user.
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
+from aigc_studio.core.untrusted_json import UnsafeJson, parse_untrusted_json
 from aigc_studio.errors import InputError, ModelFileError, StudioError
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -38,9 +38,9 @@ def inspect_hf_folder(path: str | Path) -> dict[str, Any]:
     if not config_file.is_file():
         raise InputError(f"{path.name} has no config.json; expected a Hugging Face model folder.")
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path.name}/config.json cannot be read ({exc}).") from exc
+        config = parse_untrusted_json(config_file.read_bytes())
+    except (OSError, UnsafeJson) as exc:
+        raise InputError(f"{path.name}/config.json cannot be read ({exc}).") from None
     safetensors = sorted(path.glob("*.safetensors"))
     pickles = sorted(p for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
     if not safetensors and not pickles:
@@ -76,8 +76,8 @@ def _remote_code_references(path: Path, config: dict[str, Any]) -> list[str]:
     tokenizer_config = path / "tokenizer_config.json"
     if tokenizer_config.is_file():
         # An unreadable tokenizer config is reported by transformers itself, when it loads.
-        with contextlib.suppress(OSError, UnicodeDecodeError, json.JSONDecodeError):
-            configs.append(json.loads(tokenizer_config.read_text(encoding="utf-8")))
+        with contextlib.suppress(OSError, UnsafeJson):
+            configs.append(parse_untrusted_json(tokenizer_config.read_bytes()))
     for data in configs:
         auto_map = data.get("auto_map") if isinstance(data, dict) else None
         if isinstance(auto_map, dict):
@@ -122,9 +122,16 @@ class HFCausalLM:
         import inspect
 
         # transformers 5 renamed ``past_key_values`` to ``cache``; support both.
-        self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        parameters = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in parameters else "past_key_values"
+        # Only the last position's logits are needed (a 50k-token head over a long prompt is costly).
+        self._only_last = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}
         eos = getattr(tokenizer, "eos_token_id", None)
         self.eos_id = eos if isinstance(eos, int) else None
+        # Chat models end a turn with their own tokens (<|im_end|>, <|eot_id|>), listed in generation_config.
+        ends = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+        ends = ends if isinstance(ends, list) else [ends]
+        self.eos_ids = {e for e in [self.eos_id, *ends] if isinstance(e, int)}
 
     def encode(self, text: str) -> list[int]:
         """Text to ids (no special tokens)."""
@@ -133,6 +140,22 @@ class HFCausalLM:
     def decode(self, ids: list[int]) -> str:
         """Ids to text."""
         return self.tokenizer.decode(list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False)
+
+    def chat_prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        """Token ids of ``messages`` laid out by the tokenizer's chat template, ready for the answer."""
+        from aigc_studio.errors import InputError
+
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise InputError(f"{self.name} has no chat template, so it cannot follow instructions.")
+        try:
+            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        except Exception as exc:  # noqa: BLE001 - a template is a user's file: jinja errors of any kind
+            raise InputError(f"{self.name}: its chat template failed ({exc}).") from exc
+        if hasattr(ids, "keys"):  # transformers 5 returns a BatchEncoding
+            ids = ids["input_ids"]
+        if ids and isinstance(ids[0], list):
+            ids = ids[0]
+        return [int(i) for i in ids]
 
     def start_ids(self) -> list[int]:
         """BOS when the model has one, else a newline."""
@@ -145,9 +168,9 @@ class HFCausalLM:
         """Next-token logits after ``ids`` on top of ``cache`` (transformers' own cache)."""
         import torch
 
-        with torch.no_grad():
+        with torch.inference_mode():
             idx = torch.tensor([ids], dtype=torch.long, device=self.device)
-            out = self.model(input_ids=idx, use_cache=True, **{self._cache_arg: cache})
+            out = self.model(input_ids=idx, use_cache=True, **self._only_last, **{self._cache_arg: cache})
         return out.logits[0, -1], getattr(out, self._cache_arg)
 
 

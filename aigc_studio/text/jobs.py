@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aigc_studio.core.events import GeneratedText, TextPiece
+from aigc_studio.core.events import GeneratedText, TextPiece, TextTrim
 from aigc_studio.core.seeds import job_seed
 from aigc_studio.errors import InputError
 
@@ -44,7 +44,13 @@ def _hf_loader_pickle(path: Path, device: Any) -> Any:
 
 @dataclass
 class GenerateTextJob:
-    """Continue ``prompt``; streams TextPiece partials; returns a GeneratedText (the text and the seed used)."""
+    """Continue ``prompt``; streams ``{"type": "token", "text": piece}`` partials; returns a GeneratedText (the text, the seed used,
+    and ``details``: words, tokens, reason, reason_text, trimmed).
+
+    ``length`` (with ``length_unit`` words, sentences, paragraphs or tokens and ``finish``)
+    sets how much to write; without it, ``max_new_tokens`` tokens. When ``loop_stop``
+    cuts a repetition loop, a TextTrim partial takes back the repeats.
+    """
 
     model: str
     prompt: str
@@ -57,40 +63,94 @@ class GenerateTextJob:
     seed: int | None = None
     allow_pickle: bool = False
     use_cache: bool = True
+    length: int | None = None
+    length_unit: str = "words"
+    finish: str = "sentence"
+    loop_stop: bool = True
     title: str = "Continue text"
 
     def run(self, ctx: Any) -> GeneratedText:
         """Load the model (cached), then sample token by token."""
-        from aigc_studio.core.device import one_cpu_thread
-        from aigc_studio.nn.sampling import SamplingSettings
-        from aigc_studio.text.generate import stream_text
+        from aigc_studio.text.length import LengthGoal, tokens_per_word
 
-        if self.max_new_tokens < 1:
+        goal = LengthGoal(self.length, self.length_unit, self.finish) if self.length is not None else None
+        if goal is None and self.max_new_tokens < 1:
             raise InputError("Max tokens must be at least 1.")
         ctx.progress(None, "Loading the model…")
         lm = load_language_model(self.model, ctx, self.allow_pickle)
-        settings = SamplingSettings(
-            temperature=self.temperature,
-            top_k=self.top_k,
-            top_p=self.top_p,
-            repetition_penalty=self.repetition_penalty,
-            max_new_tokens=self.max_new_tokens,
+        budget = goal.budget(tokens_per_word(lm, self.prompt)) if goal is not None else self.max_new_tokens
+        return stream_into_job(ctx, lm, self, budget, goal, self.prompt)
+
+
+def stream_into_job(
+    ctx: Any, lm: Any, job: Any, budget: int, goal: Any, prompt: str, prompt_ids: list[int] | None = None
+) -> GeneratedText:
+    """Run a :class:`TextStream` for ``job`` (sampling fields, seed, stop, loop_stop) and report it through ``ctx``."""
+    from aigc_studio.core.device import one_cpu_thread
+    from aigc_studio.nn.sampling import SamplingSettings
+    from aigc_studio.text.generate import STOP_REASONS, Retract, TextStream
+    from aigc_studio.text.length import count_words
+    from aigc_studio.text.loops import LoopDetector
+
+    settings = SamplingSettings(
+        temperature=job.temperature,
+        top_k=job.top_k,
+        top_p=job.top_p,
+        repetition_penalty=job.repetition_penalty,
+        max_new_tokens=budget,
+    )
+    job.seed = job_seed(job.seed, ctx)
+    generator = ctx.generator(job.seed)
+    started = time.monotonic()
+    recover = _OutOfMemoryRecovery(ctx, job.model, job.allow_pickle)
+    stream = TextStream(
+        lm,
+        prompt,
+        settings,
+        generator,
+        getattr(job, "stop", ()),
+        job.use_cache,
+        on_token=ctx.check_cancelled,
+        on_oom=recover,
+        length=goal,
+        loops=LoopDetector() if job.loop_stop else None,
+        prompt_ids=prompt_ids,
+    )
+    # One token at a time is too little work to split across threads (see one_cpu_thread).
+    with one_cpu_thread(ctx.device):
+        for count, piece in enumerate(stream, 1):
+            if isinstance(piece, Retract):
+                ctx.partial(TextTrim(piece.chars))
+                continue
+            ctx.partial(TextPiece(piece))
+            if count % 16 == 0:
+                ctx.progress(stream.tokens / budget, f"{stream.tokens} tokens")
+    trimmed = stream.loop.cut if stream.loop is not None else 0
+    reason_text = STOP_REASONS.get(stream.reason, stream.reason)
+    if goal is not None and stream.reason in ("length", "budget"):
+        reason_text = goal.ending(stream.text, stream.reason)
+    if stream.loop is not None:
+        ctx.log(
+            f"Stopped a repetition loop: {stream.loop.span[:60]!r} came {stream.loop.repeats} times in a row; "
+            f"the {trimmed} characters of the repeats were cut."
         )
-        self.seed = job_seed(self.seed, ctx)
-        generator = ctx.generator(self.seed)
-        pieces: list[str] = []
-        started = time.monotonic()
-        recover = _OutOfMemoryRecovery(ctx, self.model, self.allow_pickle)
-        # One token at a time is too little work to split across threads (see one_cpu_thread).
-        with one_cpu_thread(ctx.device):
-            stream = stream_text(lm, self.prompt, settings, generator, self.stop, self.use_cache,
-                                 on_token=ctx.check_cancelled, on_oom=recover)
-            for count, piece in enumerate(stream, 1):
-                pieces.append(piece)
-                ctx.partial(TextPiece(piece))
-                if count % 16 == 0:
-                    ctx.progress(count / self.max_new_tokens, f"{count} tokens")
-        return GeneratedText("".join(pieces), self.seed, getattr(lm, "name", ""), time.monotonic() - started)
+    details = {
+        "words": count_words(stream.text),
+        "tokens": stream.tokens,
+        "reason": stream.reason,
+        "reason_text": reason_text,
+        "trimmed": trimmed,
+    }
+    return GeneratedText(stream.text, job.seed, getattr(lm, "name", ""), time.monotonic() - started, details=details)
+
+
+def generation_summary(result: GeneratedText) -> str:
+    """The status line after a generation: words added, why it ended, the seed, and a loop note."""
+    words = result.get("words", 0)
+    line = f"Added {words} word{'s' if words != 1 else ''} ({result.get('reason_text', 'done')}; seed {result.seed})."
+    if result.get("trimmed"):
+        line += f" The text began to repeat itself: {result['trimmed']} repeated characters were cut."
+    return line
 
 
 class _OutOfMemoryRecovery:
@@ -118,7 +178,7 @@ class _OutOfMemoryRecovery:
             return load_language_model(self.model, self.ctx, self.allow_pickle)
         if self.failures > self.RETRIES:
             raise StudioError(
-                "Out of memory while writing. Ask for fewer tokens (Max tokens), shorten the text before the "
+                "Out of memory while writing. Ask for fewer tokens (a shorter Length), shorten the text before the "
                 "cursor, or pick a smaller model."
             ) from exc
         self.ctx.log("Out of memory while writing: freed memory and trying again.")

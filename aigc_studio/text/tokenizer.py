@@ -6,9 +6,9 @@ model file carries the exact tokenizer it was trained with.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
+from aigc_studio.core.untrusted_json import UnsafeJson, parse_untrusted_json
 from aigc_studio.errors import InputError, ModelFileError
 
 UNKNOWN_CHAR = "\ufffd"
@@ -112,13 +112,16 @@ def tokenizer_from_card(data: Any) -> TextTokenizer:
     """Rebuild the tokenizer stored in a model card."""
     if isinstance(data, str):
         try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"The model's tokenizer is damaged ({exc}).") from exc
+            data = parse_untrusted_json(data)
+        except UnsafeJson as exc:
+            raise ModelFileError(f"The model's tokenizer is damaged ({exc}).") from None
     if not isinstance(data, dict) or data.get("type") not in ("char", "bpe"):
         raise ModelFileError("The model file has no usable tokenizer in its card.")
     if data["type"] == "char":
-        return CharTokenizer(list(data["chars"]))
+        chars = data.get("chars")  # a string (what to_card writes) or a list of characters
+        if not isinstance(chars, (str, list)) or not chars or not all(isinstance(c, str) for c in chars):
+            raise ModelFileError("The model's character tokenizer is damaged (it has no characters).")
+        return CharTokenizer(list(chars))
     from tokenizers import Tokenizer
 
     try:

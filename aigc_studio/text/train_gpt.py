@@ -199,6 +199,12 @@ class GPTTrainer(TrainingFamily):
     def model_tensors(self, quick: bool) -> dict[str, torch.Tensor]:
         return gpt_tensors(self.model)
 
+    def evaluation_data(self) -> tuple[Any, str] | None:
+        """The held-out text (the last ``val_fraction`` of the corpus), decoded."""
+        if self.val is None:
+            return None
+        return self.tokenizer.decode(self.val.tolist()), "held-out split"
+
     def result_metrics(self) -> dict[str, Any]:
         final_val = self.history["val"][-1][1] if self.history["val"] else None
         return {

@@ -160,6 +160,12 @@ class VAETrainer(TrainingFamily):
             ),
         )
 
+    def evaluation_data(self) -> tuple[Any, str] | None:
+        """The training sentences: the sentence VAE keeps no held-out split, so this checks for copies."""
+        from aigc_studio.text.vae import split_sentences
+
+        return split_sentences(self.corpus.text), "training sentences (no held-out split)"
+
     def result_metrics(self) -> dict[str, Any]:
         last = self.history[-1] if self.history else [0, None, None]
         return {"reconstruction": last[1], "kl": last[2], "sentences": len(self.encoded)}

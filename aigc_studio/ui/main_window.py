@@ -177,12 +177,24 @@ class MainWindow(QMainWindow):
 
         train_menu = self.menus["train"] = mb.addMenu("&Train")
         self._pane_section(train_menu, "train")
+        self.evaluate_action = self._action("&Evaluate model…", self.evaluate_model, tip="How good, how new, how fast")
+        train_menu.addAction(self.evaluate_action)
         train_menu.addSeparator()
         train_menu.addAction(self._action("Open &models folder", lambda: self._open_folder(user_models_dir())))
 
         help_menu = self.menus["help"] = mb.addMenu("&Help")
         help_menu.addAction(self._action("&About AIGC Studio", lambda: show_about(self, self.engine)))
         help_menu.addAction(self._action("Open &data folder", lambda: self._open_folder(user_data_dir())))
+
+    def evaluate_model(self) -> None:
+        """Train → Evaluate model…: the current studio's model against reference data (non-modal)."""
+        from aigc_studio.ui.evaluate_dialog import EvaluateDialog
+
+        pane = self.current_pane()
+        picker = getattr(pane, "model_picker", None) or getattr(getattr(pane, "panel", None), "picker", None)
+        current = picker.current_path() if picker is not None else None
+        self.evaluate_dialog = EvaluateDialog(self.engine, pane.model_kinds, current, self)
+        self.evaluate_dialog.show()
 
     def _pane_section(self, menu: QMenu, name: str) -> None:
         """Add every pane's actions for ``menu``; only the current pane's stay visible."""

@@ -49,7 +49,7 @@ class ModelPicker(QComboBox):
             for entry in list_models(kind):
                 label = entry.name + ("  (untrained)" if entry.card.untrained else "")
                 self.addItem(f"{label}  [{entry.kind}]", str(entry.path))
-                self.setItemData(self.count() - 1, entry.card.summary(), 3)  # tooltip role
+                self.setItemData(self.count() - 1, _tooltip(entry), 3)  # tooltip role
         for path in self._extra_paths:
             self.addItem(f"{path.name}  [file]", str(path))
         if self.count() == 0:
@@ -117,3 +117,11 @@ class ModelPicker(QComboBox):
     def _refuse(self, message: str) -> None:
         QMessageBox.warning(self, "Cannot use this model", message)
         self.setCurrentIndex(max(0, self._last_index))
+
+
+def _tooltip(entry) -> str:
+    """The card's summary, and the headline figures of its evaluation when it has one."""
+    from aigc_studio.evaluate.card import headline
+
+    figures = headline(entry.card.evaluation, entry.kind)
+    return entry.card.summary() + (f"\nEvaluation: {figures}" if figures else "")

@@ -84,3 +84,25 @@ def hf_folders(tmp_path_factory) -> dict[str, Path]:
         tokenizer.save_pretrained(folder)
         folders[name] = folder
     return folders
+
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|{{ message['role'] }}|>\n{{ message['content'] }}</s>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+
+
+@pytest.fixture(scope="session")
+def chat_folder(hf_folders, tmp_path_factory) -> Path:
+    """The tiny random Llama folder turned into a 'chat model': a chat template written into its tokenizer config."""
+    import json
+    import shutil
+
+    folder = tmp_path_factory.mktemp("chat") / "tiny-chat"
+    shutil.copytree(hf_folders["llama"], folder)
+    config_file = folder / "tokenizer_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["chat_template"] = CHAT_TEMPLATE
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    (folder / "chat_template.jinja").unlink(missing_ok=True)
+    return folder

@@ -20,7 +20,8 @@ def pane(qtbot, engine, tiny_gpt_path, studio_home):
     pane = TextPane(engine, settings)
     qtbot.addWidget(pane)
     pane.panel.select_model(tiny_gpt_path)
-    pane.panel.max_tokens.setValue(30)
+    pane.panel.length.set_length(30, "tokens")
+    pane.panel.length.finish_sentence.setChecked(False)
     pane.panel.random_seed.setChecked(False)
     pane.panel.seed.setValue(3)
     pane.panel.temperature.setValue(1.0)
@@ -67,7 +68,7 @@ def test_continue_streams_at_the_cursor_and_undo_removes_it_in_one_step(qtbot, p
 
 
 def test_stop_ignores_tokens_after_it(qtbot, pane):
-    pane.panel.max_tokens.setValue(4000)
+    pane.panel.length.set_length(4000, "tokens")
     _type(pane, "Once")
     pane.continue_action.trigger()
     qtbot.waitUntil(lambda: len(pane.editor.toPlainText()) > 10, timeout=20000)

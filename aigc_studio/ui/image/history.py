@@ -19,10 +19,12 @@ from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem
 
 from aigc_studio.core.atomic import atomic_write_text
 from aigc_studio.core.paths import user_data_dir
+from aigc_studio.core.untrusted_json import UnsafeJson, parse_untrusted_json
 from aigc_studio.image.export import save_image
 from aigc_studio.image.recipe import save_png
 
 THUMB = 96
+MAX_INDEX_BYTES = 64 * 1024 * 1024  # the index of a long-used gallery; the file may be damaged or edited by hand
 MAX_ENTRIES = 2000
 
 
@@ -38,10 +40,20 @@ class HistoryStore:
 
     def _read_index(self) -> list[dict[str, Any]]:
         try:
-            data = json.loads(self.index_path.read_text(encoding="utf-8"))
-            return [e for e in data if isinstance(e, dict) and (self.folder / e.get("file", "")).exists()]
-        except (OSError, ValueError):
+            data = parse_untrusted_json(self.index_path.read_bytes(), max_bytes=MAX_INDEX_BYTES)
+        except (OSError, UnsafeJson):
             return []  # a damaged index only loses the gallery, never the app
+        if not isinstance(data, list):
+            return []
+        return [
+            e
+            for e in data
+            if isinstance(e, dict)
+            and isinstance(e.get("file"), str)
+            and "/" not in e["file"]
+            and "\\" not in e["file"]
+            and (self.folder / e["file"]).is_file()
+        ]
 
     def add(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Store pictures (with recipes); returns the new entries."""

@@ -34,6 +34,7 @@ from aigc_studio.ui.image.autosave import KIND, canvas_record, recoverable_canva
 from aigc_studio.ui.image.canvas import CanvasView
 from aigc_studio.ui.image.commands import CanvasState, ReplaceCanvas
 from aigc_studio.ui.image.controls import GeneratePanel, SelectionPanel, stretch
+from aigc_studio.ui.image.diffusion_actions import DiffusionActions
 from aigc_studio.ui.image.exporting import find_model_by_hash
 from aigc_studio.ui.image.history import HistoryPanel, HistoryStore
 from aigc_studio.ui.image.train_dialog import TrainDialog
@@ -91,6 +92,9 @@ class ImagePane(StudioPane):
         holder.layout().insertWidget(1, self.sel_panel)
         # Scroll areas keep the side panel usable on short (768 px) screens.
         self.tabs.addTab(_scrolling(holder), "Create")
+        self.diffusion = DiffusionActions(self)
+        self.diffusion.tab = _scrolling(stretch(self.diffusion.panel))
+        self.tabs.addTab(self.diffusion.tab, "Prompt")
         self.tabs.addTab(self.history, "History")
         self._training_tab = _scrolling(self.training)
         self.tabs.addTab(self._training_tab, "Training")
@@ -263,6 +267,8 @@ class ImagePane(StudioPane):
 
         def go():
             (item,) = self._selected(1, "Variations")
+            if self.diffusion.handles(item["recipe"]):
+                return self.diffusion.variations(item)
             strength = self.sel_panel.strength.value() / 100
             seed = jobs.random_seed()
             psi = item["recipe"].get("psi", 1.0)
@@ -338,8 +344,8 @@ class ImagePane(StudioPane):
             )
         self.model_picker.select_path(path)
         self.gen_panel.psi.setValue(float(recipe.get("psi", 1.0)))
-        if recipe.get("seed") is not None:
-            self.gen_panel.seed.setValue(int(recipe["seed"]))
+        if recipe.get("seed") is not None:  # a CLI seed may lie outside the seed box's range
+            self.gen_panel.seed.setValue(max(0, min(int(recipe["seed"]), self.gen_panel.seed.maximum())))
         job = jobs.RenderLatentsJob(
             str(path), [recipe["latent"]], recipe.get("psi", 1.0), recipe.get("op", "restore"), [recipe.get("seed")]
         )
@@ -353,6 +359,9 @@ class ImagePane(StudioPane):
             recipe = read_recipe(path)  # empty, damaged or oversized files are refused here
         except MissingRecipe:
             self.encode_file(path)
+            return
+        if self.diffusion.handles(recipe):
+            self.diffusion.restore(recipe, path.name)
             return
         self.restore_recipe(recipe, path.name)
 

@@ -87,6 +87,7 @@ class GenerationWriter:
         self.start = position
         self._joined = False
         if replace_end is not None and replace_end > position:
+            editor.spans.keep_outside(position, replace_end)
             cursor = self._cursor(position)
             cursor.setPosition(replace_end, QTextCursor.MoveMode.KeepAnchor)
             cursor.beginEditBlock()
@@ -109,6 +110,24 @@ class GenerationWriter:
     def alive(self) -> bool:
         """False once the span was removed (undo, or the writer edited it)."""
         return self.span in self.editor.spans.ranges
+
+    def trim(self, chars: int) -> None:
+        """Take back the last ``chars`` characters of the generation (a loop's repeats), in the same undo step."""
+        chars = min(chars, len(self.text))
+        if chars <= 0 or not self.alive():
+            return
+        cursor = self._cursor(self.span[1])
+        cursor.setPosition(self.span[1] - chars, QTextCursor.MoveMode.KeepAnchor)
+        spans = self.editor.spans.ranges
+        spans.remove(self.span)  # an edit inside a span unmarks it; this one is ours, so the span steps aside
+        cursor.joinPreviousEditBlock()
+        cursor.removeSelectedText()
+        cursor.endEditBlock()
+        self.span[1] -= chars
+        spans.append(self.span)
+        spans.sort()
+        self.text = self.text[:-chars]
+        self.editor.refresh_highlights()
 
     def append(self, piece: str) -> None:
         """Insert a piece at the end of the generation."""

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from aigc_studio.core.events import TextPiece
+from aigc_studio.core.events import TextPiece, TextTrim
+from aigc_studio.text.jobs import generation_summary
 from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 
 PROMPT_CHARS = 6000  # the models see at most a few thousand characters; tokenising more is waste
@@ -118,19 +119,20 @@ class GenerationController(QObject):
         handle = self.engine.submit(job, seed=seed)
         self.handle = handle
         handle.partial.connect(lambda payload, h=handle: self._on_partial(h, payload))
-        handle.finished.connect(
-            lambda result, h=handle: self._end(h, f"Generated {self.tokens} tokens (seed {result.seed}).")
-        )
+        handle.finished.connect(lambda result, h=handle: self._end(h, generation_summary(result)))
         handle.failed.connect(lambda text, h=handle: self._end(h, text, failed=True))
         handle.cancelled.connect(lambda h=handle: self._end(h, "Stopped."))
         self.busy_changed.emit(True)
         self.message.emit("Generating… (Esc stops)")
 
     def _on_partial(self, handle, event) -> None:
-        if handle is not self.handle or not isinstance(event, TextPiece):
+        if handle is not self.handle:
             return  # a token that arrived after Stop
-        self.tokens += 1
-        self.writer.append(event.text)
+        if isinstance(event, TextTrim):  # a repetition loop was cut
+            self.writer.trim(event.chars)
+        elif isinstance(event, TextPiece):
+            self.tokens += 1
+            self.writer.append(event.text)
 
     def stop(self) -> None:
         """Stop now: the handle is cancelled and any token still on its way is ignored."""

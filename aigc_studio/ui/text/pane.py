@@ -30,10 +30,12 @@ from aigc_studio.ui.text.autosave import KIND, Recovered, recoverable_texts, tex
 from aigc_studio.ui.text.blend_panel import BlendPanel
 from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 from aigc_studio.ui.text.generation import GenerationController
+from aigc_studio.ui.text.rewrite_panel import RewriteController, RewritePanel
 from aigc_studio.ui.text.sampling_panel import SamplingPanel
 from aigc_studio.ui.text.sidecar import read_sidecar, write_sidecar
 from aigc_studio.ui.text.word_count import WordCounter
 
+REWRITE_TIP = "Rewrite, expand, shorten or re-tone the selection with an instruction (chat) model"
 AUTOSAVE_MS = 2000  # an edit reaches the autosave within this time
 MAX_RECENT = 8
 
@@ -55,6 +57,8 @@ class TextPane(StudioPane):
         for picker in (self.panel.picker, self.blend.picker):
             picker.use_engine(engine)
         self.generation = GenerationController(engine, self.editor, self.panel, self)
+        self.rewrite_panel = RewritePanel()
+        self.rewriter = RewriteController(engine, self.editor, self.panel, self.rewrite_panel, self)
         self.counter = WordCounter(self.editor, self.panel, self)
         self.autosave = AutosaveStore(KIND)
         self.autosaver = Autosaver(self.autosave, self._autosave_snapshot, AUTOSAVE_MS, self)
@@ -67,6 +71,9 @@ class TextPane(StudioPane):
 
         self.generation.message.connect(self.status_message)
         self.generation.busy_changed.connect(self._on_busy)
+        self.rewriter.message.connect(self.status_message)
+        self.rewriter.busy_changed.connect(self._on_busy)
+        self.panel.model_changed.connect(self._update_rewrite_action)
         self.editor.document().modificationChanged.connect(self._on_modified)
         self.editor.document().contentsChanged.connect(self._on_contents_changed)
         self.blend.blend_requested.connect(self.blend_sentences)
@@ -98,7 +105,12 @@ class TextPane(StudioPane):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.banner)
         left_layout.addLayout(buttons)
-        left_layout.addWidget(self.editor, 1)
+        beside = QSplitter(Qt.Orientation.Horizontal)  # the rewrite preview opens beside the text
+        beside.addWidget(self.editor)
+        beside.addWidget(self.rewrite_panel)
+        beside.setStretchFactor(0, 3)
+        beside.setStretchFactor(1, 2)
+        left_layout.addWidget(beside, 1)
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.addWidget(self.panel)
@@ -145,6 +157,9 @@ class TextPane(StudioPane):
         self.accept_action = self._action(
             "Accept generated text", self.accept_generated, None, "Unmark all generated text (it becomes yours)"
         )
+        self.rewrite_action = self._action(
+            "Re&write selection…", self.rewriter.open_for_selection, "Ctrl+Shift+R", REWRITE_TIP
+        )
         self.blend_action = self._action(
             "Sentence &blend…", lambda: self.blend.first.setFocus(), None, "Blend two sentences with the sentence VAE"
         )
@@ -167,6 +182,7 @@ class TextPane(StudioPane):
                 self.retry_action,
                 self.prev_action,
                 self.next_action,
+                self.rewrite_action,
                 self.blend_action,
             ],
             "file": [self.recent_action, self.folder_action],
@@ -174,9 +190,21 @@ class TextPane(StudioPane):
             "train": [self.train_gpt_action, self.train_vae_action],
         }.get(menu, [])
 
-    def _on_busy(self, busy: bool) -> None:
+    def _update_rewrite_action(self, *_args) -> None:
+        """Rewrite needs a chat model: otherwise the menu entry is off and says why."""
+        refusal = self.rewriter.refusal()
+        self.rewrite_action.setEnabled(refusal is None and not self.generation.busy)
+        self.rewrite_action.setText(
+            "Re&write selection…" if refusal is None else "Re&write selection… (needs a chat model)"
+        )
+        self.rewrite_action.setToolTip(refusal or REWRITE_TIP)
+        self.rewrite_action.setStatusTip(refusal or REWRITE_TIP)
+
+    def _on_busy(self, _busy: bool = False) -> None:
+        busy = self.generation.busy
         if not busy:
             self.counter.update()
+        self._update_rewrite_action()
         self.continue_action.setEnabled(not busy)
         self.retry_action.setEnabled(not busy)
         self.stop_action.setEnabled(busy)
@@ -426,7 +454,7 @@ class TextPane(StudioPane):
     def is_busy(self) -> bool:
         """True while generating, blending or training."""
         training = self._train_dialog is not None and self._train_dialog.is_busy()
-        return self.generation.busy or self._blend_handle is not None or training
+        return self.generation.busy or self.rewriter.busy or self._blend_handle is not None or training
 
     def discard_unsaved(self) -> None:
         """Quitting with Discard: the text is not offered back at the next start."""
@@ -436,6 +464,7 @@ class TextPane(StudioPane):
     def shutdown(self) -> None:
         """Stop generating and write the autosave one last time (unless the text was discarded)."""
         self.generation.stop()
+        self.rewriter.stop()
         if not self._discarded:
             self.autosaver.changed()
             self.flush_autosave()

@@ -25,6 +25,7 @@ from aigc_studio.errors import StudioError
 from aigc_studio.ui.file_dialogs import choose_folder
 from aigc_studio.ui.model_picker import ModelPicker
 from aigc_studio.ui.settings import read_setting
+from aigc_studio.ui.text.length_control import LengthControl
 
 
 def confirm_pickle(parent: QWidget, message: str) -> bool:
@@ -62,7 +63,7 @@ class SamplingPanel(QWidget):
         self.repetition = self._double(
             1.0, 2.0, 0.05, "repetition_penalty", 1.1, "make repeated tokens less likely (1 = off)"
         )
-        self.max_tokens = self._int(1, 4000, "max_tokens", 200, "length of one continuation in tokens")
+        self.length = LengthControl(settings)
         self.seed = self._int(0, 2**31 - 1, "seed", 1, "same seed + same settings = same text")
         self.random_seed = QCheckBox("random")
         self.random_seed.setToolTip("A new seed for each generation (the seed used is shown, so you can come back to it)")
@@ -87,7 +88,7 @@ class SamplingPanel(QWidget):
         form.addRow("Top-k", self.top_k)
         form.addRow("Top-p", self.top_p)
         form.addRow("Repeat penalty", self.repetition)
-        form.addRow("Max tokens", self.max_tokens)
+        form.addRow("Length", self.length)
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.random_seed)
@@ -154,8 +155,8 @@ class SamplingPanel(QWidget):
             "top_k": self.top_k.value(),
             "top_p": self.top_p.value(),
             "repetition_penalty": self.repetition.value(),
-            "max_new_tokens": self.max_tokens.value(),
             "stop": self.stop_sequences(),
+            **self.length.job_options(),
         }
 
     def choose_folder(self) -> None:

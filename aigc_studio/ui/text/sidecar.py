@@ -12,9 +12,11 @@ import json
 from pathlib import Path
 
 from aigc_studio.core.atomic import atomic_write_text
+from aigc_studio.core.untrusted_json import UnsafeJson, parse_untrusted_json
 
 SUFFIX = ".aigc.json"
 FORMAT = "aigc-studio-text-spans"
+MAX_SIDECAR_BYTES = 8 * 1024 * 1024  # spans of a 10 MB document (the largest the editor opens)
 
 
 def sidecar_path(document: str | Path) -> Path:
@@ -42,14 +44,17 @@ def read_sidecar(document: str | Path, text: str) -> list[list[int]]:
     """Generated spans stored for ``document`` when they still match ``text``; else none."""
     path = sidecar_path(document)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        if path.stat().st_size > MAX_SIDECAR_BYTES:  # not ours: ignored without reading it
+            return []
+        data = parse_untrusted_json(path.read_bytes(), max_bytes=MAX_SIDECAR_BYTES)
+    except (OSError, UnsafeJson):
         return []
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("text_sha256") != text_hash(text):
         return []
     spans = data.get("generated_spans")
     if not isinstance(spans, list):
         return []
-    # A hand-edited sidecar may hold anything: keep only [start, end] pairs of whole numbers.
+    # A hand-edited sidecar may hold anything: keep only [start, end] pairs of whole numbers inside the text
+    # (the editor hands them to Qt, which takes 32-bit positions).
     return [list(s) for s in spans if isinstance(s, list) and len(s) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in s)]
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in s) and 0 <= s[0] <= s[1] <= len(text)]

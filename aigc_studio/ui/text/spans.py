@@ -27,6 +27,20 @@ class GeneratedSpans:
         self.ranges.sort()
         return span
 
+    def keep_outside(self, start: int, end: int) -> None:
+        """Before model text replaces ``[start, end)``: spans reaching past it stay marked outside it.
+
+        (A writer's own edit inside a span unmarks all of it; a rewrite of a part does not.)
+        """
+        kept = []
+        for span in self.ranges:
+            s, e = span
+            if s < start < e or s < end < e:
+                kept += [part for part in ([s, min(e, start)], [max(s, end), e]) if part[0] < part[1]]
+            else:
+                kept.append(span)
+        self.ranges[:] = sorted(kept)
+
     def apply_edit(self, position: int, removed: int, added: int) -> None:
         """Follow a document change: shift spans after it, drop spans it touches inside.
 
