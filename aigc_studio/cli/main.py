@@ -59,6 +59,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_gui(args)
     try:
+        if args.command == "train":  # --nproc-per-node: start this command again under torchrun, one per GPU
+            from aigc_studio.cli.launch import quiet_other_ranks, relaunch_under_torchrun, wants_launch
+
+            if wants_launch(args):
+                return relaunch_under_torchrun(args, sys.argv[1:] if argv is None else argv)
+            quiet_other_ranks()
         return int(args.func(args) or 0)
     except Cancelled:
         print("aigc-studio: cancelled", file=sys.stderr)

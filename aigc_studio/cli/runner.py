@@ -92,9 +92,14 @@ def run_in_terminal(
     def stop_now(signum, frame):  # nothing is being written yet: stop right here
         raise Cancelled()
 
+    from aigc_studio.core.launch import launched_by_torchrun
+
+    several = launched_by_torchrun()
+
     def on_sigint(signum, frame):  # first Ctrl+C cancels cleanly, the second one kills
         token.cancel()
-        signal.signal(signal.SIGINT, previous)
+        if not several:  # under torchrun the launcher passes the terminal's Ctrl+C on: the same one, twice
+            signal.signal(signal.SIGINT, previous)
 
     try:
         signal.signal(signal.SIGINT, stop_now)

@@ -23,6 +23,22 @@ def add_run_options(parser: argparse.ArgumentParser, seed: int, checkpoint_every
     )
     parser.add_argument("--seed", type=int, default=seed)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    add_launch_options(parser)
+
+
+def add_launch_options(parser: argparse.ArgumentParser) -> None:
+    """--nproc-per-node and the options for several machines: the command runs again under torchrun."""
+    group = parser.add_argument_group("several GPUs or machines (runs the same command under torchrun)")
+    group.add_argument(
+        "--nproc-per-node",
+        default=None,
+        metavar="N|auto",
+        help="processes on this machine, one per GPU ('auto': every visible GPU); --batch-size is the global batch",
+    )
+    group.add_argument("--nnodes", type=int, default=1, help="machines taking part (default 1)")
+    group.add_argument("--node-rank", type=int, default=0, help="this machine's number, 0 to nnodes-1")
+    group.add_argument("--master-addr", default=None, help="address of the machine with --node-rank 0")
+    group.add_argument("--master-port", type=int, default=None, help="a free port on that machine (default 29500)")
 
 
 def add_card_options(parser: argparse.ArgumentParser) -> None:

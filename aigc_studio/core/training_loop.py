@@ -45,11 +45,12 @@ class Resume:
 
 
 class Ranks:
-    """Which process this is in a multi-process run. One process here; a DDP run replaces this object.
+    """Which process this is in a multi-process run. One process here; a torchrun run uses
+    :class:`aigc_studio.core.distributed.DistRanks`, whose methods are collectives.
 
-    The loop asks it three things only: whether this rank saves and logs (``is_main``),
-    how to combine a loss across ranks (``reduce``), and it tells the family its rank
-    (``TrainingFamily.shard_data``) so that each rank draws its own part of the data.
+    Whether this rank saves and logs (``is_main``), how to combine a loss across ranks
+    (``reduce``), whether any rank wants to stop (``any``), this rank's slice of a global
+    batch (``shard``), and the gradient averaging before an optimiser step.
     """
 
     rank = 0
@@ -59,6 +60,27 @@ class Ranks:
     def reduce(self, values: dict[str, float]) -> dict[str, float]:
         """The mean of ``values`` over all ranks (the values themselves with one process)."""
         return values
+
+    def any(self, flag: bool, what: str = "") -> bool:
+        """True when ``flag`` is true on at least one rank."""
+        return flag
+
+    def shard(self, batch: Any) -> Any:
+        """This rank's slice of a global batch (all of it with one process)."""
+        return batch
+
+    def average_gradients(self, parameters: Any) -> None:
+        """Average the gradients over the ranks (nothing to do with one process)."""
+
+    def gather(self, obj: Any) -> list[Any]:
+        """``obj`` from every rank, in rank order."""
+        return [obj]
+
+    def average_buffers(self, modules: Any) -> None:
+        """Average the modules' float buffers (BatchNorm running statistics) over the ranks."""
+
+    def check_same(self, state: Any) -> None:
+        """Raise when the ranks' training states differ (one process: nothing to compare)."""
 
 
 class TrainingFamily(ABC):
@@ -82,6 +104,7 @@ class TrainingFamily(ABC):
         self.title = f"Train {self.kind}"
         self.device = torch.device("cpu")
         self.optimizers: list[torch.optim.Optimizer] = []
+        self.ranks = Ranks()  # the loop puts the run's ranks here before setup()
 
     # --- what a family supplies ---
     @abstractmethod
@@ -153,8 +176,18 @@ class TrainingFamily(ABC):
         return None  # one process draws from all of it
 
     # --- helpers for families ---
+    def shard(self, batch: Any) -> Any:
+        """This rank's slice of a global batch that every rank drew alike (all of it with one process)."""
+        return self.ranks.shard(batch)
+
+    def sync_gradients(self, parameters: Any) -> None:
+        """Average these parameters' gradients over the ranks (before an optimiser step; none with one process)."""
+        self.ranks.average_gradients(parameters)
+
     def clip_and_step(self, parameters: Any) -> None:
-        """Clip the gradient norm to ``settings.grad_clip`` (when set) and step every optimiser."""
+        """Average the gradients over the ranks, clip the norm to ``settings.grad_clip`` (when set), step."""
+        parameters = list(parameters)
+        self.sync_gradients(parameters)
         if self.settings.grad_clip:
             torch.nn.utils.clip_grad_norm_(parameters, self.settings.grad_clip)
         for optimizer in self.optimizers:
@@ -230,11 +263,60 @@ def _resume(family: TrainingFamily, ctx: Any) -> Resume | None:
     return Resume(card, tensors, state)
 
 
+def _halve_for_ranks(batch: int, ctx: Any, ranks: Ranks) -> int:
+    """The global batch after an out-of-memory error, kept a multiple of the number of ranks."""
+    new = halve_batch(batch, ctx, ctx.device)
+    new -= new % ranks.world_size
+    if new < ranks.world_size:
+        from aigc_studio.errors import StudioError
+
+        raise StudioError(
+            f"Out of memory even with a batch of {ranks.world_size} (one per process). "
+            "Choose a smaller model, length or resolution."
+        )
+    return new
+
+
+def _restore_rng(resume: Resume, ranks: Ranks, ctx: Any) -> None:
+    """Each rank's own global RNG state when the world size is the same; rank 0's (with a note) otherwise."""
+    state = resume.state
+    saved_world = int(state.get("world_size", 1))
+    if saved_world == ranks.world_size and "rank_rng" in state:
+        restore_global_rng_state(state["rank_rng"][ranks.rank], ctx.device)
+        return
+    if "global_rng" in state:
+        restore_global_rng_state(state["global_rng"], ctx.device)
+    if saved_world != ranks.world_size:
+        ctx.log(
+            f"This checkpoint was trained on {saved_world} process(es), now {ranks.world_size}: training continues "
+            "with the same global batch, but not bit-identical to a run that stays at one world size."
+        )
+
+
 def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -> TrainingResult:
-    """Train (or resume) ``family`` to ``settings.steps``, saving to ``settings.out``; returns the result."""
-    ranks = ranks or Ranks()
+    """Train (or resume) ``family`` to ``settings.steps``, saving to ``settings.out``; returns the result.
+
+    Started by torchrun (``RANK``/``WORLD_SIZE`` set), every rank runs this with the others
+    (core/distributed.py): one global batch split across them, gradients averaged, one writer.
+    """
+    own_ranks = False
+    if ranks is None:
+        from aigc_studio.core.distributed import DistRanks, RankContext, launched_by_torchrun
+
+        if launched_by_torchrun():
+            ranks, own_ranks = DistRanks(ctx.device), True
+            ctx = RankContext(ctx, ranks)
+        else:
+            ranks = Ranks()
+    distributed = ranks.world_size > 1
+    family.ranks = ranks
     resume = _resume(family, ctx)
     s = family.settings
+    if s.batch_size % ranks.world_size:
+        raise InputError(
+            f"The batch ({s.batch_size}) is split evenly among the {ranks.world_size} processes: "
+            f"choose a multiple of {ranks.world_size}."
+        )
     out = out_path(s.out)
     family.device = ctx.device
     # Same seed, same initial weights; the global RNG (dropout) then runs from the seed too, not from the
@@ -246,8 +328,7 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
     if resume is not None:
         step = int(resume.state["step"])
         elapsed_before = float(resume.state.get("elapsed", 0.0))
-        if "global_rng" in resume.state:
-            restore_global_rng_state(resume.state["global_rng"], ctx.device)
+        _restore_rng(resume, ranks, ctx)
         ctx.log(f"Resumed {Path(s.resume).name} at step {step} (batch {s.batch_size}).")
         for point in family.replay():
             ctx.partial(point)
@@ -257,7 +338,13 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
     start_step, started = step, time.monotonic()
     losses: dict[str, float] = {}
 
+    last_rank_rng: list[Any] = []  # every rank's global RNG at the last save (several processes)
+
     def save(quick: bool = False, evaluation: dict[str, Any] | None = None, rng: Any = None, at: float = 0.0) -> None:
+        if rng is None:  # every rank takes part in this save (rank 0 writes); the re-save with evaluation is rank 0's
+            rng = global_rng_state(ctx.device)
+            if distributed:
+                last_rank_rng[:] = ranks.gather(rng)
         if not ranks.is_main:  # one process writes the file; the others hold the same weights
             return
         seconds = elapsed_before + (at or time.monotonic()) - started
@@ -266,7 +353,9 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
             "step": step,
             "settings": s.to_dict(),
             "elapsed": seconds,
-            "global_rng": rng or global_rng_state(ctx.device),
+            "global_rng": rng,
+            "world_size": ranks.world_size,
+            **({"rank_rng": list(last_rank_rng)} if distributed else {}),
         }
         card = family.card(step, seconds, quick)
         if evaluation:
@@ -286,11 +375,20 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
             except Cancelled:
                 raise
             except (RuntimeError, MemoryError) as exc:
-                if not is_out_of_memory(exc):
-                    raise
+                from aigc_studio.core.distributed import PeerOutOfMemory
+
+                if not isinstance(exc, PeerOutOfMemory):
+                    if not is_out_of_memory(exc):
+                        raise
+                    # The other ranks wait at the gradient averaging: tell them, so that all halve together.
+                    ranks.any(True, "agreeing on the batch after out-of-memory")
                 family.zero_grad()
                 # The smaller batch stays in the settings, so the checkpoint resumes with it.
-                s.batch_size = halve_batch(s.batch_size, ctx, ctx.device)
+                s.batch_size = (
+                    _halve_for_ranks(s.batch_size, ctx, ranks)
+                    if distributed
+                    else halve_batch(s.batch_size, ctx, ctx.device)
+                )
                 continue
             step += 1
             items += family.items_per_step()
@@ -298,6 +396,8 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
             held_out = None
             if s.eval_every and (step % s.eval_every == 0 or step == s.steps):
                 held_out = call_halving_on_oom(family.evaluate, s.batch_size, ctx, ctx.device, "held-out batch")
+            if held_out is not None:
+                held_out = ranks.reduce(held_out)
             family.record(step, losses, held_out)
             preview = None
             if ranks.is_main:
@@ -316,9 +416,11 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
                         ctx.partial(preview)
                         if isinstance(preview, Sample):
                             ctx.log(f"sample at step {step}: {preview.text[:300]!r}")
-            if s.checkpoint_every and step % s.checkpoint_every == 0 and step < s.steps and ranks.is_main:
+            if s.checkpoint_every and step % s.checkpoint_every == 0 and step < s.steps:
                 save()
                 ctx.log(f"Checkpoint at step {step} → {out}")
+            if distributed and ranks.any(ctx.wants_to_stop(), "agreeing to stop"):
+                raise Cancelled()  # every rank at the same step, so that the save below sees the same weights
             now = time.monotonic()
             if now - last_report >= PROGRESS_INTERVAL_S or step == s.steps or preview is not None:
                 last_report = now
@@ -333,7 +435,11 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
         if step > start_step:
             save(quick=True)
             ctx.log(f"Stopped at step {step}; resumable checkpoint saved to {out}")
+        if own_ranks:
+            ranks.close()
         raise
+    if distributed:
+        ranks.check_same(family.state())  # the ranks took the same steps: a drift would be a bug, say so
     save()
     ctx.log(f"Finished {step} steps → {out}")
     if ranks.is_main and s.evaluate_at_end and step > start_step:
@@ -344,6 +450,8 @@ def run_training(family: TrainingFamily, ctx: Any, ranks: Ranks | None = None) -
         restore_global_rng_state(rng, ctx.device)
         if evaluation:
             save(evaluation=evaluation, rng=rng, at=finished)
+    if own_ranks:
+        ranks.close()
     return TrainingResult(
         path=str(out),
         kind=family.kind,

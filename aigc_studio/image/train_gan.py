@@ -58,6 +58,8 @@ class GANTrainer:
         self.step_count = 0
         self.history: list[list[float]] = []
         self.optimizers = [self.opt_d, self.opt_g]
+        self.shard = lambda batch: batch  # with several processes: this rank's slice of the global batch
+        self.sync = lambda module: None  # with several processes: average the module's gradients
         dtype = autocast_dtype(device)
         # bf16 autocast needs no loss scaling; fp16 would, so it stays in fp32.
         self.autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype == torch.bfloat16 else nullcontext
@@ -80,12 +82,15 @@ class GANTrainer:
     def step(self, check_cancelled=lambda: None) -> dict[str, float]:
         """One discriminator and one generator update; returns the losses.
 
-        A conditional model's fakes take the real batch's classes, so both sides see the data's class mix."""
+        A conditional model's fakes take the real batch's classes, so both sides see the data's class mix.
+        Under torchrun every rank draws the whole global batch and keeps its slice (``shard``)."""
         real, labels = self.data.sample_labelled(self.batch, self.device)
+        real = self.shard(real)
+        labels = None if labels is None else self.shard(labels)
         self.d.requires_grad_(True)
         with self.autocast():
             with torch.no_grad():
-                fake = self.g(self._z(self.batch), labels=labels)
+                fake = self.g(self.shard(self._z(self.batch)), labels=labels)
             if self.config.d_norm == "batch":  # BatchNorm: real and fake batches keep their own statistics
                 loss_d = hinge_d_loss(
                     self.d(self._augment(real), labels).float(), self.d(self._augment(fake), labels).float()
@@ -96,13 +101,16 @@ class GANTrainer:
                 loss_d = hinge_d_loss(logits[: real.shape[0]], logits[real.shape[0] :])
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
+        self.sync(self.d)
         self.opt_d.step()
         check_cancelled()
         self.d.requires_grad_(False)
         with self.autocast():
-            loss_g = hinge_g_loss(self.d(self._augment(self.g(self._z(self.batch), labels=labels)), labels).float())
+            z = self.shard(self._z(self.batch))
+            loss_g = hinge_g_loss(self.d(self._augment(self.g(z, labels=labels)), labels).float())
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        self.sync(self.g)
         self.opt_g.step()
         self.step_count += 1
         decay = min(self.settings.ema_decay, (1 + self.step_count) / (10 + self.step_count))

@@ -76,13 +76,18 @@ class ImageTrainJob(TrainingFamily):
         self.data = BatchSource(self.dataset, s.flip, s.seed)
         self.trainer = self.make_trainer(self.config, s, self.data, ctx.device)
         self.optimizers = self.trainer.optimizers
+        self.trainer.shard = self.shard  # several processes: each trains on its slice, gradients averaged
+        self.trainer.sync = lambda module: self.sync_gradients(list(module.parameters()))
         self.check_cancelled = ctx.check_cancelled
         if resume is not None:
             check_resume_data(resume.state, self.dataset, ctx)
             self.trainer.load_state(resume.state, resume.tensors)
 
     def train_step(self, step: int) -> dict[str, float]:
-        return self.trainer.step(self.check_cancelled)
+        losses = self.trainer.step(self.check_cancelled)
+        if self.ranks.world_size > 1:  # BatchNorm statistics come from each rank's slice: keep one set
+            self.ranks.average_buffers([m for m in vars(self.trainer).values() if isinstance(m, torch.nn.Module)])
+        return losses
 
     def record(self, step: int, losses: dict[str, float], held_out: dict[str, float] | None) -> None:
         self.last_losses = losses

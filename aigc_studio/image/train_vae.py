@@ -49,6 +49,8 @@ class VAETrainer:
         self.step_count = 0
         self.history: list[list[float]] = []
         self.optimizers = [self.opt]
+        self.shard = lambda batch: batch  # with several processes: this rank's slice of the global batch
+        self.sync = lambda module: None  # with several processes: average the module's gradients
         dtype = autocast_dtype(device)
         self.autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype == torch.bfloat16 else nullcontext
         fixed = torch.Generator().manual_seed(PREVIEW_SEED)
@@ -66,8 +68,8 @@ class VAETrainer:
 
     def step(self, check_cancelled=lambda: None) -> dict[str, float]:
         """One optimiser step; returns the loss terms."""
-        x = self.data.sample(self.batch, self.device)
-        noise = torch.randn(self.batch, self.config.latent_dim, generator=self.noise).to(self.device)
+        x = self.shard(self.data.sample(self.batch, self.device))
+        noise = self.shard(torch.randn(self.batch, self.config.latent_dim, generator=self.noise)).to(self.device)
         self.vae.train()
         with self.autocast():
             recon, mu, logvar = self.vae(x, noise)
@@ -78,6 +80,7 @@ class VAETrainer:
             losses["total"] = losses["total"] + self.config.adv_weight * losses["adv"]
         self.opt.zero_grad(set_to_none=True)
         losses["total"].backward()
+        self.sync(self.vae)
         self.opt.step()
         self.step_count += 1
         return {k: float(v.detach()) for k, v in losses.items()}

@@ -88,15 +88,17 @@ class TrainMusicJob(TrainingFamily):
         self.zero_grad()
         if s.kind == "music-transformer":
             x, y = self.train_data.batch(s.batch_size, self.gen)
+            self.items = int((y >= 0).sum())  # the global batch; with several processes each trains on its slice
+            x, y = self.shard(x), self.shard(y)
             loss = self.net.loss(x.to(device), y.to(device))
             losses = {"loss": float(loss.detach())}
-            self.items = int((y >= 0).sum())
         else:
-            batch = self.train_data.batch(s.batch_size, self.gen).to(device)
+            batch = self.train_data.batch(s.batch_size, self.gen)
+            self.items = batch.numel()
+            batch = self.shard(batch).to(device)
             beta = s.beta * min(1.0, step / max(1, s.steps // 3))
             loss, recon, kl = self.net.loss(batch, self.gen, beta=beta)
             losses = {"loss": float(loss.detach()), "recon": float(recon.detach()), "kl": float(kl.detach())}
-            self.items = batch.numel()
         loss.backward()
         self.seen += self.items
         self.clip_and_step(self.net.parameters())

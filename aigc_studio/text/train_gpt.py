@@ -159,11 +159,12 @@ class GPTTrainer(TrainingFamily):
 
     def train_step(self, step: int) -> dict[str, float]:
         x, y = _batch(self.train, self.context, self.settings.batch_size, self.gen)
+        self.items = x.numel()  # the global batch; with several processes each trains on its slice
+        x, y = self.shard(x), self.shard(y)
         self.zero_grad()
         loss = self.model.loss(x.to(self.device), y.to(self.device))
         loss.backward()
         self.clip_and_step(self.model.parameters())
-        self.items = x.numel()
         return {"loss": float(loss.detach())}
 
     def items_per_step(self) -> int:

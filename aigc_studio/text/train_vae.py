@@ -107,6 +107,7 @@ class VAETrainer(TrainingFamily):
         tokens = torch.full((len(batch), int(lengths.max())), PAD, dtype=torch.long)
         for row, ids in enumerate(batch):
             tokens[row, : len(ids)] = torch.tensor(ids)
+        tokens, lengths = self.shard(tokens), self.shard(lengths)  # this process's part of the global batch
         weight = kl_weight(step, s)
         if s.batch_size > len(batch):  # a tiny corpus: the batch is all of it, and an OOM halves from there
             s.batch_size = len(batch)

@@ -467,14 +467,16 @@ class ImagePane(StudioPane):
         self.engine.prepare_training()
         dialog = TrainDialog(self, read_setting(self.settings, "image/train_folder", ""))
         if dialog.exec():
-            self._guard(self.start_training, dialog.settings())
+            self._guard(self.start_training, dialog.settings(), dialog.gpu_count())
 
-    def start_training(self, settings) -> Any:
+    def start_training(self, settings, gpus: int = 1) -> Any:
         """Submit a training job and follow it in the Training tab."""
         if self.training.running:
             raise InputError("A training job is already running; stop it first.")
         self.settings.setValue("image/train_folder", settings.data)
-        handle = self.engine.submit(jobs.TrainImageJob(settings))
+        from aigc_studio.core.launched_job import on_gpus
+
+        handle = self.engine.submit(on_gpus(jobs.TrainImageJob(settings), gpus))
         what = "GAN" if settings.kind == "image-gan" else "VAE"
         self.training.attach(
             handle, f"Training a {what} at {settings.resolution} px on {settings.data} → {settings.out}"

@@ -23,6 +23,7 @@ from aigc_studio.core.paths import user_models_dir
 from aigc_studio.errors import InputError
 from aigc_studio.image.settings import ImageTrainSettings
 from aigc_studio.ui.file_dialogs import open_file
+from aigc_studio.ui.gpu_choice import chosen_gpus, gpu_spin_box
 
 KINDS = [("GAN (sharp, varied; needs more steps)", "image-gan"), ("VAE (encode your pictures; softer)", "image-vae")]
 SIZES = [("Tiny (fast, CPU)", "tiny"), ("Small (CPU overnight)", "small"), ("Medium (GPU)", "medium")]
@@ -88,6 +89,9 @@ class TrainDialog(QDialog):
         form.addRow("", self.flip)
         form.addRow("Steps:", self.steps)
         form.addRow("Batch:", self.batch)
+        self.gpus = gpu_spin_box()  # only with two or more GPUs
+        if self.gpus is not None:
+            form.addRow("GPUs:", self.gpus)
         form.addRow("Save as:", _path_row(self.out, out_browse))
         form.addRow("Resume from:", _path_row(self.resume, resume_browse))
         form.addRow(self.error)
@@ -112,6 +116,10 @@ class TrainDialog(QDialog):
         if path is not None:
             self.resume.setText(str(path))
             self.out.setText(str(path))
+
+    def gpu_count(self) -> int:
+        """How many GPUs to train on (one process each; 1 when the choice is not shown)."""
+        return chosen_gpus(self.gpus)
 
     def settings(self) -> ImageTrainSettings:
         """The chosen settings (checked)."""

@@ -333,9 +333,10 @@ class MusicGeneration(QObject):
         if dialog.exec() != MusicTrainDialog.Accepted:
             return
         from aigc_studio.core.events import LossPoint
+        from aigc_studio.core.launched_job import on_gpus
         from aigc_studio.music.training import TrainMusicJob
 
-        handle = self.pane.engine.submit(TrainMusicJob(dialog.settings()))
+        handle = self.pane.engine.submit(on_gpus(TrainMusicJob(dialog.settings()), dialog.gpu_count()))
         self._train_handle = handle
         handle.partial.connect(
             lambda p: (

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from aigc_studio.core.paths import user_models_dir
 from aigc_studio.ui.file_dialogs import choose_folder
+from aigc_studio.ui.gpu_choice import chosen_gpus, gpu_spin_box
 
 
 class MusicTrainDialog(QDialog):
@@ -46,6 +47,9 @@ class MusicTrainDialog(QDialog):
         form.addRow("Steps", self.steps)
         form.addRow("Save as", self.out)
         form.addRow("Resume", self.resume)
+        self.gpus = gpu_spin_box()  # only with two or more GPUs
+        if self.gpus is not None:
+            form.addRow("GPUs", self.gpus)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -55,6 +59,10 @@ class MusicTrainDialog(QDialog):
         folder = choose_folder(self, "training-data", "Folder of MIDI files")
         if folder is not None:
             self.data.setText(str(folder))
+
+    def gpu_count(self) -> int:
+        """How many GPUs to train on (one process each; 1 when the choice is not shown)."""
+        return chosen_gpus(self.gpus)
 
     def settings(self):
         """The training settings the user chose."""

@@ -25,6 +25,7 @@ from aigc_studio.core.events import HeldOutLoss, LossPoint, Sample, TrainingResu
 from aigc_studio.core.paths import user_models_dir
 from aigc_studio.core.registry import list_models
 from aigc_studio.ui.file_dialogs import choose_folder, open_file
+from aigc_studio.ui.gpu_choice import chosen_gpus, gpu_spin_box
 from aigc_studio.ui.loss_chart import LossChart
 
 SIZES = {  # name: (layers, heads, width, context)
@@ -98,6 +99,9 @@ class TrainTextDialog(QDialog):
         form.addRow("Tokenizer", self.tokenizer)
         form.addRow("Start from", self.init)
         form.addRow("Save as", self.out)
+        self.gpus = gpu_spin_box()  # only with two or more GPUs
+        if self.gpus is not None:
+            form.addRow("GPUs", self.gpus)
         form.addRow("", self.resume)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
@@ -134,7 +138,12 @@ class TrainTextDialog(QDialog):
             self.data.setText(str(folder))
 
     def build_job(self):
-        """The job for the current form."""
+        """The job for the current form (run as one process per GPU when several are chosen)."""
+        from aigc_studio.core.launched_job import on_gpus
+
+        return on_gpus(self._build_job(), chosen_gpus(self.gpus))
+
+    def _build_job(self):
         from aigc_studio.text.jobs import TrainGPTJob, TrainVAEJob
 
         out = self.out.text().strip()
