@@ -33,6 +33,18 @@ class Reference:
     def __len__(self) -> int:
         return len(self.items)
 
+    def split_in_half(self, count: int, seed: int) -> tuple[list[int], Reference]:
+        """Indices of a random half (at most ``count``) to pose as samples, and the rest as a reference."""
+        import numpy as np
+
+        order = np.random.default_rng(seed).permutation(len(self.items))
+        half = min(count, len(self.items) // 2)
+        rest = order[half:]
+        kept = Reference(
+            self.path, [self.items[i] for i in rest], [self.labels[i] for i in rest], self.what, self.total
+        )
+        return [int(i) for i in order[:half]], kept
+
 
 @dataclass
 class Pair:

@@ -89,16 +89,8 @@ class ImageStudio:
 
     def split(self, reference: Reference, count: int, seed: int) -> tuple[list[Any], Reference]:
         """Half of the reference (at most ``count``) as samples, the other half as reference."""
-        order = np.random.default_rng(seed).permutation(len(reference))
-        half = min(count, len(reference) // 2)
-        rest = order[half:]
-        return [reference.items[i] for i in order[:half]], Reference(
-            reference.path,
-            [reference.items[i] for i in rest],
-            [reference.labels[i] for i in rest],
-            reference.what,
-            reference.total,
-        )
+        chosen, rest = reference.split_in_half(count, seed)
+        return [reference.items[i] for i in chosen], rest
 
     def measure(
         self,

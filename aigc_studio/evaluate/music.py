@@ -162,17 +162,9 @@ class MusicStudio:
 
     def split(self, reference: Reference, count: int, seed: int) -> tuple[list[Any], Reference]:
         """The first BARS bars of half the reference pieces posing as samples; the other half as reference."""
-        order = np.random.default_rng(seed).permutation(len(reference))
-        half = min(count, len(reference) // 2)
-        rest = order[half:]
-        excerpts = [reference.items[i].slice_bars(0, BARS) for i in order[:half]]
-        return [e for e in excerpts if e.note_count], Reference(
-            reference.path,
-            [reference.items[i] for i in rest],
-            [reference.labels[i] for i in rest],
-            reference.what,
-            reference.total,
-        )
+        chosen, rest = reference.split_in_half(count, seed)
+        excerpts = [reference.items[i].slice_bars(0, BARS) for i in chosen]
+        return [e for e in excerpts if e.note_count], rest
 
     def measure(
         self,
