@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from aigc_studio.core.untrusted_json import Float, Int, json_type
 from aigc_studio.errors import ModelFileError
 
 # Top-level card fields and the JSON types they may hold.
@@ -32,36 +33,6 @@ CARD_FIELDS: dict[str, tuple[type, ...]] = {
     "evaluation": (dict,),  # figures of the short evaluation after training (aigc_studio.evaluate.card)
 }
 REQUIRED_CARD_FIELDS = ("kind", "config", "format_version")
-
-
-class Int:
-    """An integer config value within sanity limits far above anything we train."""
-
-    def __init__(self, low: int, high: int) -> None:
-        self.low, self.high = low, high
-
-    def check(self, value: Any) -> str | None:
-        """An error text, or None when ``value`` is allowed."""
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"must be a whole number, not {_json_type(value)}"
-        if not self.low <= value <= self.high:
-            return f"is {value}, outside {self.low}..{self.high}"
-        return None
-
-
-class Float:
-    """A real config value within limits."""
-
-    def __init__(self, low: float, high: float) -> None:
-        self.low, self.high = low, high
-
-    def check(self, value: Any) -> str | None:
-        """An error text, or None when ``value`` is allowed."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number, not {_json_type(value)}"
-        if not self.low <= value <= self.high:
-            return f"is {value}, outside {self.low}..{self.high}"
-        return None
 
 
 class Choice:
@@ -87,7 +58,7 @@ class Names:
     def check(self, value: Any) -> str | None:
         """An error text, or None when ``value`` is allowed."""
         if not isinstance(value, list):
-            return f"must be a list of names, not {_json_type(value)}"
+            return f"must be a list of names, not {json_type(value)}"
         if len(value) > self.most:
             return f"lists {len(value):,} names, more than {self.most:,}"
         if not all(isinstance(name, str) and 0 < len(name) <= self.longest for name in value):
@@ -194,7 +165,7 @@ def validate_card(data: Any, file_name: str, kinds: tuple[str, ...]) -> None:
         if key in data and (not isinstance(data[key], types) or (bool not in types and isinstance(data[key], bool))):
             wanted = " or ".join(_json_name(t) for t in types)
             raise ModelFileError(
-                f"{file_name} has a damaged model card ({key!r} is {_json_type(data[key])}, expected {wanted})."
+                f"{file_name} has a damaged model card ({key!r} is {json_type(data[key])}, expected {wanted})."
             )
     kind = data["kind"]
     if kind not in kinds:
@@ -223,13 +194,13 @@ def validate_tokenizer(tokenizer: Any, kind: str, file_name: str) -> None:
         return
     if kind == "music-transformer":
         if not isinstance(tokenizer, dict):
-            raise damaged(f"it is {_json_type(tokenizer)}, expected an object")
+            raise damaged(f"it is {json_type(tokenizer)}, expected an object")
         for key, rule in _MUSIC_TOKENIZER.items():
             if key in tokenizer and (problem := rule.check(tokenizer[key])):
                 raise damaged(f"{key} {problem}")
     elif kind in ("text-gpt", "text-vae"):
         if not isinstance(tokenizer, dict):
-            raise damaged(f"it is {_json_type(tokenizer)}, expected an object")
+            raise damaged(f"it is {json_type(tokenizer)}, expected an object")
         if kind == "text-gpt" and tokenizer.get("type") not in ("char", "bpe"):
             raise damaged("its type is not 'char' or 'bpe'")
         for key in ("chars", "itos"):
@@ -283,14 +254,4 @@ def _natural(value: Any) -> bool:
 def _json_name(kind: type) -> str:
     return {str: "text", dict: "an object", list: "a list", bool: "true/false", int: "a whole number"}.get(
         kind, "null" if kind is type(None) else kind.__name__
-    )
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    return {str: "text", dict: "an object", list: "a list", int: "a whole number", float: "a number"}.get(
-        type(value), type(value).__name__
     )
