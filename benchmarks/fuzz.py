@@ -108,7 +108,7 @@ SIDECAR_TEXT = "Once upon a time, generated words followed. The end.\n"
 
 def sidecar_seeds(folder: Path) -> list[bytes]:
     """Sidecars written by write_sidecar for SIDECAR_TEXT."""
-    from aigc_studio.ui.text.sidecar import sidecar_path, write_sidecar
+    from aigc_studio.text.sidecar import sidecar_path, write_sidecar
 
     doc = folder / "story.md"
     write_sidecar(doc, SIDECAR_TEXT, [[0, 4], [17, 32]])
@@ -733,7 +733,7 @@ def call_reader(reader: str, folder: Path, item) -> str:
 
             read_recipe(path)
         elif reader == "sidecar":
-            from aigc_studio.ui.text.sidecar import read_sidecar
+            from aigc_studio.text.sidecar import read_sidecar
 
             return "accepted" if read_sidecar(folder / "story.md", SIDECAR_TEXT) else "refused"
         elif reader == "picture":

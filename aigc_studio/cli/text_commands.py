@@ -202,7 +202,7 @@ def _stream_job(args: argparse.Namespace, job, echo: str) -> int:
         print(f"note: {result['words']} words added ({result['reason_text']}).", file=sys.stderr)
     if args.out:
         from aigc_studio.core.atomic import atomic_write_text
-        from aigc_studio.ui.text.sidecar import write_sidecar  # Qt-free, like the rest of the document code
+        from aigc_studio.text.sidecar import write_sidecar  # Qt-free, like the rest of the document code
 
         generated = result.text if echo else result.get("replacement", result.text)
         text = echo + generated

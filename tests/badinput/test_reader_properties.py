@@ -27,7 +27,7 @@ from aigc_studio.image.picture_io import read_picture
 from aigc_studio.image.recipe import read_recipe
 from aigc_studio.music.midi_io import MAX_MIDI_BEATS, read_midi_bytes
 from aigc_studio.text.document_io import decode_text
-from aigc_studio.ui.text.sidecar import read_sidecar, sidecar_path, text_hash
+from aigc_studio.text.sidecar import read_sidecar, sidecar_path, text_hash
 from tests.badinput.corpus import _header, _png_with_recipe, _safetensors_bytes, _track, bundled_model
 
 _COMMON = {

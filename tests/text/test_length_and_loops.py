@@ -160,7 +160,7 @@ def test_cli_cuts_a_loop_from_stdout_and_out_and_says_so(monkeypatch, capsys, tm
     assert captured.out == "Once and then. The cat sat on the mat today.\n"  # a pipe gets only the final text
     assert out.read_text(encoding="utf-8") == captured.out.rstrip("\n")
     assert "stopped a repetition loop" in captured.err
-    from aigc_studio.ui.text.sidecar import read_sidecar_with_records
+    from aigc_studio.text.sidecar import read_sidecar_with_records
 
     spans, (record,) = read_sidecar_with_records(out, out.read_text(encoding="utf-8"))  # the --out file's recipe
     assert spans == [[len("Once"), len(captured.out) - 1]]

@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QTextCursor
 
+from aigc_studio.text.sidecar import sidecar_path
 from aigc_studio.ui.text.autosave import autosave_dir
 from aigc_studio.ui.text.pane import TextPane
-from aigc_studio.ui.text.sidecar import sidecar_path
 
 
 @pytest.fixture
@@ -201,7 +201,7 @@ def test_a_fresh_pane_has_nothing_unsaved(qtbot, engine, studio_home):
 
 def test_recipe_of_generated_text_survives_save_and_regenerate_writes_it_again(qtbot, pane, tmp_path, tiny_gpt_path):
     from aigc_studio.core.modelfile import read_card
-    from aigc_studio.ui.text.sidecar import read_sidecar_with_records
+    from aigc_studio.text.sidecar import read_sidecar_with_records
 
     _type(pane, "Chapter one.\n")
     _generate(qtbot, pane, pane.continue_action)
@@ -236,7 +236,7 @@ def test_recipe_of_generated_text_survives_save_and_regenerate_writes_it_again(q
 
 
 def test_a_version_1_sidecar_still_opens_its_marks(qtbot, pane, tmp_path):
-    from aigc_studio.ui.text.sidecar import text_hash
+    from aigc_studio.text.sidecar import text_hash
 
     path = tmp_path / "old.md"
     text = "Written by hand. Written by a model."

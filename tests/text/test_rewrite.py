@@ -127,7 +127,7 @@ def test_instructions_and_the_cli(chat_folder, tmp_path, capsys):
     assert main([*args, "--instruction", "Make it formal", "--out", str(out)]) == 0
     printed = capsys.readouterr().out.strip()
     assert printed and out.read_bytes().decode("utf-8") == printed + "\n"  # the passage's own line break is kept
-    from aigc_studio.ui.text.sidecar import read_sidecar_with_records
+    from aigc_studio.text.sidecar import read_sidecar_with_records
 
     spans, (record,) = read_sidecar_with_records(out, out.read_text(encoding="utf-8"))
     assert spans == [[0, len(printed) + 1]]

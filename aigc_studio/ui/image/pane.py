@@ -25,17 +25,16 @@ from aigc_studio.core.autosave import AutosaveStore
 from aigc_studio.core.events import GeneratedImages
 from aigc_studio.core.registry import list_models
 from aigc_studio.errors import InputError, StudioError
-from aigc_studio.image import jobs
+from aigc_studio.image import exporting, jobs
+from aigc_studio.image.exporting import find_model_by_hash
 from aigc_studio.image.recipe import MissingRecipe, read_recipe
 from aigc_studio.ui.autosaver import Autosaver
 from aigc_studio.ui.file_dialogs import choose_folder, open_file, save_file
-from aigc_studio.ui.image import exporting
 from aigc_studio.ui.image.autosave import KIND, canvas_record, recoverable_canvas
 from aigc_studio.ui.image.canvas import CanvasView
 from aigc_studio.ui.image.commands import CanvasState, ReplaceCanvas
 from aigc_studio.ui.image.controls import GeneratePanel, SelectionPanel, stretch
 from aigc_studio.ui.image.diffusion_actions import DiffusionActions
-from aigc_studio.ui.image.exporting import find_model_by_hash
 from aigc_studio.ui.image.history import HistoryPanel, HistoryStore
 from aigc_studio.ui.image.train_dialog import TrainDialog
 from aigc_studio.ui.image.train_view import TrainingView

@@ -10,7 +10,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
-from aigc_studio.ui.text.spans import GeneratedSpans
+from aigc_studio.text.spans import GeneratedSpans
 
 GENERATED_BACKGROUND = QColor(70, 130, 200, 60)
 GENERATED_FOREGROUND = {"light": QColor(30, 70, 140), "dark": QColor(150, 195, 255)}

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from aigc_studio.core.atomic import atomic_write_text
 from aigc_studio.core.autosave import AutosaveStore
 from aigc_studio.errors import InputError, StudioError
+from aigc_studio.text.sidecar import read_sidecar_with_records, write_sidecar
 from aigc_studio.ui.autosaver import Autosaver
 from aigc_studio.ui.file_dialogs import save_file
 from aigc_studio.ui.pane import StudioPane
@@ -33,7 +34,6 @@ from aigc_studio.ui.text.editor import GenerationWriter, WriterEditor
 from aigc_studio.ui.text.generation import GenerationController
 from aigc_studio.ui.text.rewrite_panel import RewriteController, RewritePanel
 from aigc_studio.ui.text.sampling_panel import SamplingPanel
-from aigc_studio.ui.text.sidecar import read_sidecar_with_records, write_sidecar
 from aigc_studio.ui.text.word_count import WordCounter
 
 REWRITE_TIP = "Rewrite, expand, shorten or re-tone the selection with an instruction (chat) model"
