@@ -36,19 +36,61 @@ MAX_MIDI_RECORDS = 10_000  # provenance records kept (one per generation; a song
 MAX_PROVENANCE_EVENT = len(MIDI_TEXT_PREFIX) + MAX_RECORD_CHARS + 1  # a longer one is refused by from_midi_text
 _PROVENANCE_PREFIX = MIDI_TEXT_PREFIX.encode("ascii")
 
-_GM_NAMES = ("Piano", "Chromatic perc.", "Organ", "Guitar", "Bass", "Strings", "Ensemble", "Brass",
-             "Reed", "Pipe", "Synth lead", "Synth pad", "Synth FX", "Ethnic", "Percussive", "Sound FX")
+_GM_NAMES = (
+    "Piano",
+    "Chromatic perc.",
+    "Organ",
+    "Guitar",
+    "Bass",
+    "Strings",
+    "Ensemble",
+    "Brass",
+    "Reed",
+    "Pipe",
+    "Synth lead",
+    "Synth pad",
+    "Synth FX",
+    "Ethnic",
+    "Percussive",
+    "Sound FX",
+)
 
 # What the piano roll cannot show, by the event's status nibble or meta type, as warnings name it.
-_DROPPED_CHANNEL = {0xA0: "polyphonic aftertouch events", 0xB0: "controller (CC) events",
-                    0xD0: "channel aftertouch events", 0xE0: "pitch bend events"}
-_DROPPED_META = {0x01: "text events", 0x02: "copyright notices", 0x05: "lyric events", 0x06: "markers",
-                 0x07: "cue markers", 0x09: "device name events", 0x59: "key signatures",
-                 0x7F: "sequencer specific events"}
-_IGNORED_META = (0x00, 0x04, 0x20, 0x21, 0x2F, 0x54)  # sequence number, instrument name, channel prefix, port, end, SMPTE offset
-_SYSTEM = {0xF1: (1, "quarter frame events"), 0xF2: (2, "songpos events"), 0xF3: (1, "song select events"),
-           0xF6: (0, "tune request events"), 0xF8: (0, "clock events"), 0xFA: (0, "start events"),
-           0xFB: (0, "continue events"), 0xFC: (0, "stop events"), 0xFE: (0, "active sensing events")}
+_DROPPED_CHANNEL = {
+    0xA0: "polyphonic aftertouch events",
+    0xB0: "controller (CC) events",
+    0xD0: "channel aftertouch events",
+    0xE0: "pitch bend events",
+}
+_DROPPED_META = {
+    0x01: "text events",
+    0x02: "copyright notices",
+    0x05: "lyric events",
+    0x06: "markers",
+    0x07: "cue markers",
+    0x09: "device name events",
+    0x59: "key signatures",
+    0x7F: "sequencer specific events",
+}
+_IGNORED_META = (
+    0x00,
+    0x04,
+    0x20,
+    0x21,
+    0x2F,
+    0x54,
+)  # sequence number, instrument name, channel prefix, port, end, SMPTE offset
+_SYSTEM = {
+    0xF1: (1, "quarter frame events"),
+    0xF2: (2, "songpos events"),
+    0xF3: (1, "song select events"),
+    0xF6: (0, "tune request events"),
+    0xF8: (0, "clock events"),
+    0xFA: (0, "start events"),
+    0xFB: (0, "continue events"),
+    0xFC: (0, "stop events"),
+    0xFE: (0, "active sensing events"),
+}
 
 
 def program_name(program: int, drum: bool = False) -> str:
@@ -59,6 +101,24 @@ def program_name(program: int, drum: bool = False) -> str:
 def read_midi(path: str | Path) -> tuple[Song, list[str]]:
     """Read a .mid file into a :class:`Song`; returns (song, warnings). Broken files raise InputError."""
     path = Path(path)
+    return read_midi_bytes(_file_bytes(path), path.name)
+
+
+def read_midi_with_records(path: str | Path) -> tuple[Song, list[str], list[Provenance]]:
+    """Read a .mid file and the provenance records in it in one pass; a damaged record is a warning, not a
+    refusal (the notes are still fine)."""
+    path = Path(path)
+    reader, warnings = _read_tracks(_file_bytes(path), path.name)
+    song, more = reader.song()
+    try:
+        records = _records(reader, path.name)
+    except InputError as exc:
+        records, more = [], [*more, str(exc)]
+    return song, warnings + more, records
+
+
+def _file_bytes(path: Path) -> bytes:
+    """The bytes of a MIDI file, refused before reading when it is a folder or too large."""
     if path.is_dir():
         raise InputError(f"{path.name} is a folder, not a MIDI file.")
     try:
@@ -67,10 +127,9 @@ def read_midi(path: str | Path) -> tuple[Song, list[str]]:
             raise InputError(
                 f"{path.name} is {size / 1e6:.0f} MB; MIDI files over {MAX_MIDI_BYTES // 2**20} MB are not opened."
             )
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InputError(f"Cannot open {path.name}: {exc.strerror or exc}.") from exc
-    return read_midi_bytes(data, path.name)
 
 
 def read_midi_bytes(data: bytes, name: str = "MIDI data") -> tuple[Song, list[str]]:
@@ -87,7 +146,9 @@ def _read_tracks(data: bytes, name: str) -> tuple[_TrackReader, list[str]]:
     if not data.startswith(b"MThd"):
         raise InputError(f"{name} is not a Standard MIDI File (it does not start with 'MThd').")
     if len(data) > MAX_MIDI_BYTES:
-        raise InputError(f"{name} is {len(data) / 1e6:.0f} MB; MIDI files over {MAX_MIDI_BYTES // 2**20} MB are not opened.")
+        raise InputError(
+            f"{name} is {len(data) / 1e6:.0f} MB; MIDI files over {MAX_MIDI_BYTES // 2**20} MB are not opened."
+        )
     if len(data) < 14:
         raise InputError(f"{name} is a truncated MIDI file: it ends in the middle of a header, track or event.")
     (header_size,) = struct.unpack_from(">I", data, 4)
@@ -95,7 +156,9 @@ def _read_tracks(data: bytes, name: str) -> tuple[_TrackReader, list[str]]:
     if header_size < 6 or 8 + header_size > len(data):
         raise InputError(f"{name} is a truncated MIDI file: it ends in the middle of a header, track or event.")
     if midi_type not in (0, 1, 2):
-        raise InputError(f"{name} is a damaged MIDI file: its header says type {midi_type}; MIDI files are type 0, 1 or 2.")
+        raise InputError(
+            f"{name} is a damaged MIDI file: its header says type {midi_type}; MIDI files are type 0, 1 or 2."
+        )
     if track_count == 0:
         raise InputError(f"{name} has no tracks: it holds no music.")
     if midi_type == 2 and track_count > 1:
@@ -128,12 +191,16 @@ def _from_smpte(division: int, name: str) -> tuple[int, int, str]:
     fps_code, ticks_per_frame = 256 - (raw >> 8), raw & 0xFF
     fps = {29: 29.97}.get(fps_code, float(fps_code))
     if fps_code not in (24, 25, 29, 30) or ticks_per_frame == 0:
-        raise InputError(f"{name} is a damaged MIDI file: its SMPTE time division ({fps_code} fps, {ticks_per_frame} ticks per frame) is invalid.")
+        raise InputError(
+            f"{name} is a damaged MIDI file: its SMPTE time division ({fps_code} fps, {ticks_per_frame} ticks per frame) is invalid."
+        )
     ticks_per_second = fps * ticks_per_frame
     ticks_per_beat = max(1, round(ticks_per_second / 2))
     tempo = round(ticks_per_beat * 1e6 / ticks_per_second)  # µs per beat: ~120 BPM, exact times
-    note = (f"{name} uses SMPTE timing ({fps:g} fps); it was converted to {60e6 / tempo:.0f} BPM with the same "
-            "note times, so bar lines may not match the music.")
+    note = (
+        f"{name} uses SMPTE timing ({fps:g} fps); it was converted to {60e6 / tempo:.0f} BPM with the same "
+        "note times, so bar lines may not match the music."
+    )
     return ticks_per_beat, tempo, note
 
 
@@ -164,7 +231,7 @@ class _TrackReader:
         data = self.data
         if position + 8 > len(data):
             raise self._truncated()
-        if data[position:position + 4] != b"MTrk":
+        if data[position : position + 4] != b"MTrk":
             raise self._damaged("a track chunk is missing or misplaced")
         (length,) = struct.unpack_from(">I", data, position + 4)
         start, end = position + 8, position + 8 + length
@@ -283,10 +350,10 @@ class _TrackReader:
                     raise self._damaged("an event's length is longer than 4 bytes")
                 if p + length > end:
                     raise self._overrun(end)
-                body = data[p:p + length] if meta in (0x03, 0x51, 0x58) else b""
+                body = data[p : p + length] if meta in (0x03, 0x51, 0x58) else b""
                 ours = meta == 0x01 and data.startswith(_PROVENANCE_PREFIX, p, p + length)
                 if ours and len(self.provenance) < MAX_MIDI_RECORDS:
-                    self.provenance.append(data[p:p + min(length, MAX_PROVENANCE_EVENT)].decode("latin-1"))
+                    self.provenance.append(data[p : p + min(length, MAX_PROVENANCE_EVENT)].decode("latin-1"))
                 p += length
                 if meta < 0:
                     dropped["system-exclusive messages"] += 1
@@ -364,7 +431,9 @@ class _TrackReader:
             song.time_signature = signatures[0][1]
             later = {ts for _, ts in signatures[1:] if ts != song.time_signature}
             if later:
-                warnings.append(f"Time signature changes were dropped; the whole song uses {song.time_signature[0]}/{song.time_signature[1]}.")
+                warnings.append(
+                    f"Time signature changes were dropped; the whole song uses {song.time_signature[0]}/{song.time_signature[1]}."
+                )
         for what, count in sorted(self.dropped.items()):
             warnings.append(f"{count} {what} cannot be shown in the piano roll and were dropped.")
         return song, warnings
@@ -379,8 +448,9 @@ def song_to_midi(
     Each ``provenance`` record becomes a text meta event at tick 0 of the first track: other programs
     ignore it (or list it as a comment) and pretty_midi keeps it when it rewrites the file.
     """
-    conductor = [(0, mido.MetaMessage("time_signature", numerator=song.time_signature[0],
-                                      denominator=song.time_signature[1]))]
+    conductor = [
+        (0, mido.MetaMessage("time_signature", numerator=song.time_signature[0], denominator=song.time_signature[1]))
+    ]
     conductor += [(0, mido.MetaMessage("text", text=midi_text(record))) for record in provenance]
     conductor += [(c.tick, mido.MetaMessage("set_tempo", tempo=int(c.tempo))) for c in song.tempos]
     parts = []
@@ -441,16 +511,9 @@ def read_provenance(path: str | Path) -> list[Provenance]:
     The file goes through the same bounded one-pass reader as :func:`read_midi`.
     """
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_MIDI_BYTES:
-            raise InputError(
-                f"{path.name} is {size / 1e6:.0f} MB; MIDI files over {MAX_MIDI_BYTES // 2**20} MB are not opened."
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"Cannot open {path.name}: {exc.strerror or exc}.") from exc
-    if not data.startswith(b"MThd"):
-        raise InputError(f"{path.name} is not a Standard MIDI File (it does not start with 'MThd').")
-    reader, _warnings = _read_tracks(data, path.name)
-    return [record for text in reader.provenance if (record := from_midi_text(text, path.name)) is not None]
+    reader, _warnings = _read_tracks(_file_bytes(path), path.name)
+    return _records(reader, path.name)
+
+
+def _records(reader: _TrackReader, name: str) -> list[Provenance]:
+    return [record for text in reader.provenance if (record := from_midi_text(text, name)) is not None]

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from aigc_studio.core.autosave import AutosaveStore
-from aigc_studio.errors import InputError, StudioError
+from aigc_studio.errors import StudioError
 from aigc_studio.music.song import (
     AddTrack,
     EditCommand,
@@ -206,8 +206,9 @@ class MusicPane(StudioPane):
             "infill": act("infill", "Regenerate selected bars", self.generation.regenerate_range, "Ctrl+R"),
             "interpolate": act("interpolate", "Interpolate phrases (MusicVAE)", self.generation.interpolate),
             "variations": act("variations", "Variations", self.generation.variations),
-            "previous_variation": act("previous_variation", "Previous variation", lambda: self.generation.flip(-1),
-                                      "Alt+Left"),
+            "previous_variation": act(
+                "previous_variation", "Previous variation", lambda: self.generation.flip(-1), "Alt+Left"
+            ),
             "next_variation": act("next_variation", "Next variation", lambda: self.generation.flip(1), "Alt+Right"),
             "recipe": act("recipe", "Recipe…", self.show_recipe, RECIPE_SHORTCUT),
             "play": act("play", "Play / Stop", self.toggle_playback, "Space"),
@@ -231,12 +232,33 @@ class MusicPane(StudioPane):
 
     def menu_actions(self, menu: str) -> list[QAction]:
         """Actions for the window's menus."""
-        names = {"generate": ["generate", "continue", "infill", "interpolate", "variations", "recipe", "play",
-                              "sound_output", "choose_soundfont"],
-                 "edit": ["select_all", "delete", "copy", "cut", "paste", "up", "down", "octave_up", "octave_down",
-                          "quantise"],
-                 "file": ["export_range"],
-                 "train": ["train"]}.get(menu, [])
+        names = {
+            "generate": [
+                "generate",
+                "continue",
+                "infill",
+                "interpolate",
+                "variations",
+                "recipe",
+                "play",
+                "sound_output",
+                "choose_soundfont",
+            ],
+            "edit": [
+                "select_all",
+                "delete",
+                "copy",
+                "cut",
+                "paste",
+                "up",
+                "down",
+                "octave_up",
+                "octave_down",
+                "quantise",
+            ],
+            "file": ["export_range"],
+            "train": ["train"],
+        }.get(menu, [])
         return [self._actions[n] for n in names]
 
     def undo_stack(self) -> QUndoStack:
@@ -262,8 +284,9 @@ class MusicPane(StudioPane):
         self._refresh_key()
         self._update_scrollbars()
         self.state.changed.emit()
-        self.info.setText(f"{self.song.note_count} notes, {self.song.bars} bars"
-                          + (f" — {self.path.name}" if self.path else ""))
+        self.info.setText(
+            f"{self.song.note_count} notes, {self.song.bars} bars" + (f" — {self.path.name}" if self.path else "")
+        )
         self.autosaver.changed()
 
     def _refresh_toolbar(self) -> None:
@@ -495,13 +518,10 @@ class MusicPane(StudioPane):
 
     def open_path(self, path: Path) -> None:
         """Open a .mid file; unsupported events are reported in the status bar."""
-        from aigc_studio.music.midi_io import read_midi, read_provenance
+        from aigc_studio.music.midi_io import read_midi_with_records
 
-        song, warnings = read_midi(path)  # a bad file is refused here, before the open song is touched
-        try:
-            records = read_provenance(path)
-        except InputError as exc:  # the notes are fine; only their recipe is damaged
-            records, warnings = [], [*warnings, str(exc)]
+        # A bad file is refused here, before the open song is touched; a damaged recipe is only a warning.
+        song, warnings, records = read_midi_with_records(path)
         if self.is_dirty() and QMessageBox.question(self, "Music", "Discard unsaved changes?") != QMessageBox.Yes:
             return
         self.player.stop()
@@ -583,7 +603,9 @@ class MusicPane(StudioPane):
         if self.state.range:
             self.export_range()
             return
-        path = save_file(self, "music", "Export MIDI", f"{self.path.stem if self.path else 'song'}-export.mid", self.open_filter)
+        path = save_file(
+            self, "music", "Export MIDI", f"{self.path.stem if self.path else 'song'}-export.mid", self.open_filter
+        )
         if path is not None:
             self._write(path, self.song.copy())
 
