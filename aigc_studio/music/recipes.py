@@ -76,3 +76,9 @@ def why_not_regenerable(record: Provenance) -> str:
     if bars_of(record) is None:
         return "This recipe does not say which bars it wrote."
     return ""
+
+
+def record_for_bars(records: list[Provenance], bars: set[int]) -> Provenance:
+    """The latest record whose generated bars meet ``bars`` (else the latest record); ``records`` is not empty."""
+    covering = [r for r in records if (b := bars_of(r)) is not None and bars & set(range(*b))]
+    return (covering or records)[-1]

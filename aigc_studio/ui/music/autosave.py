@@ -20,8 +20,11 @@ KIND = "music"
 
 def song_record(song: Song, path: Path | None, records: list | None = None) -> dict[str, Any]:
     """What the autosave keeps: the whole song, the MIDI file it belongs to and its generations' records."""
-    return {"song": song_to_dict(song), "path": str(path) if path else None,
-            "records": [r.to_dict() for r in records or []]}
+    return {
+        "song": song_to_dict(song),
+        "path": str(path) if path else None,
+        "records": [r.to_dict() for r in records or []],
+    }
 
 
 @dataclass
@@ -66,5 +69,7 @@ def recoverable_songs(store: AutosaveStore) -> list[RecoveredSong]:
         except (KeyError, TypeError, ValueError) as exc:
             autosave.set_aside(f"not a song autosave: {exc}")
             continue
-        found.append(RecoveredSong(autosave, song, Path(path) if path else None, _records(autosave.data.get("records"))))
+        found.append(
+            RecoveredSong(autosave, song, Path(path) if path else None, _records(autosave.data.get("records")))
+        )
     return found

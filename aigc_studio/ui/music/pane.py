@@ -25,10 +25,6 @@ from aigc_studio.music.song import (
     Song,
     TempoChange,
     Track,
-    add_notes,
-    delete_notes,
-    move_notes,
-    quantize_notes,
     set_tempo,
     set_time_signature,
 )
@@ -38,7 +34,9 @@ from aigc_studio.ui.model_picker import ModelPicker
 from aigc_studio.ui.music.autosave import KIND, RecoveredSong, recoverable_songs, song_record
 from aigc_studio.ui.music.generation import MusicGeneration
 from aigc_studio.ui.music.keyboard import Keyboard
+from aigc_studio.ui.music.note_editing import NoteEditing
 from aigc_studio.ui.music.playback import Player
+from aigc_studio.ui.music.roll_scrolling import RollScrolling
 from aigc_studio.ui.music.roll_state import RollState
 from aigc_studio.ui.music.roll_view import RollView
 from aigc_studio.ui.music.ruler import Ruler
@@ -76,7 +74,7 @@ def new_song() -> Song:
     return Song(tracks=[Track("Piano", 0, 0, [])], tempos=[TempoChange(0, 500_000)])
 
 
-class MusicPane(StudioPane):
+class MusicPane(NoteEditing, RollScrolling, StudioPane):
     """Edit notes in a piano roll, generate, continue, infill, play and export MIDI."""
 
     title = "Music"
@@ -392,91 +390,6 @@ class MusicPane(StudioPane):
         self.state.track = len(self.song.tracks) - 1
         self._refresh_toolbar()
 
-    def select_all(self) -> None:
-        """Select every note of the active track."""
-        if self.song.tracks:
-            self.state.selection = list(self.song.tracks[self.state.track].notes)
-            self.state.changed.emit()
-
-    def delete_selection(self) -> None:
-        """Delete the selected notes."""
-        if self.state.selection:
-            self.push(delete_notes(self.state.track, self.state.selection))
-            self.state.selection = []
-            self.state.changed.emit()
-
-    def copy_selection(self) -> None:
-        """Copy the selected notes (times relative to the first)."""
-        if self.state.selection:
-            first = min(n.start for n in self.state.selection)
-            self._clipboard = [n.edited(start=n.start - first) for n in self.state.selection]
-            self.status_message.emit(f"Copied {len(self._clipboard)} notes.")
-
-    def cut_selection(self) -> None:
-        """Copy then delete the selected notes."""
-        self.copy_selection()
-        self.delete_selection()
-
-    def paste(self) -> None:
-        """Paste copied notes at the cursor on the active track."""
-        if self._clipboard and self.song.tracks:
-            notes = [n.edited(start=n.start + self.state.cursor) for n in self._clipboard]
-            self.push(add_notes(self.state.track, notes))
-            self.state.selection = notes
-            self.state.changed.emit()
-
-    def transpose(self, semitones: int) -> None:
-        """Move the selection up or down."""
-        if self.state.selection:
-            command = move_notes(self.state.track, self.state.selection, 0, semitones)
-            self.push(command)
-            self.state.selection = list(command.new)
-            self.state.changed.emit()
-
-    def nudge(self, steps: int) -> None:
-        """Move the selection by grid steps."""
-        if self.state.selection:
-            command = move_notes(self.state.track, self.state.selection, steps * self.state.grid, 0)
-            self.push(command)
-            self.state.selection = list(command.new)
-            self.state.changed.emit()
-
-    def quantise(self) -> None:
-        """Snap the selection (or the whole track) to the grid."""
-        if not self.song.tracks:
-            return
-        notes = self.state.selection or list(self.song.tracks[self.state.track].notes)
-        if notes:
-            command = quantize_notes(self.state.track, notes, self.state.grid)
-            self.push(command)
-            self.state.selection = list(command.new) if self.state.selection else []
-            self.state.changed.emit()
-
-    # ------------------------------------------------------------ scrolling
-    def _update_scrollbars(self) -> None:
-        s = self.state
-        visible = max(1, int(self.roll.width() / s.pixels_per_tick))
-        self.hbar.setRange(0, max(0, s.total_ticks() - visible // 2))
-        self.hbar.setPageStep(visible)
-        self.hbar.setSingleStep(max(1, self.song.ticks_per_beat // 2))
-        rows = max(1, self.roll.height() // s.key_height)
-        self.vbar.setRange(0, max(0, 127 - rows + 1))
-        self.vbar.setPageStep(rows)
-
-    def _on_hbar(self, value: int) -> None:
-        self.state.scroll_tick = value
-        self.state.changed.emit()
-
-    def _on_vbar(self, value: int) -> None:
-        self.state.top_pitch = 127 - value
-        self.state.changed.emit()
-
-    def _scroll_by(self, ticks: int, pitches: int) -> None:
-        if ticks:
-            self.hbar.setValue(self.hbar.value() + ticks)
-        if pitches:
-            self.vbar.setValue(self.vbar.value() - pitches)
-
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._update_scrollbars()
@@ -571,7 +484,7 @@ class MusicPane(StudioPane):
     def show_recipe(self):
         """Generate > Recipe…: the record of the generation under the selected notes (or the ruler range, or
         the cursor bar; else the latest), with Regenerate."""
-        from aigc_studio.music.recipes import bars_of, why_not_regenerable
+        from aigc_studio.music.recipes import record_for_bars, why_not_regenerable
         from aigc_studio.ui.recipe_dialog import RecipeDialog
 
         if not self.records:
@@ -584,8 +497,7 @@ class MusicPane(StudioPane):
             bars = set(range(*self.state.range))
         else:
             bars = {self.state.cursor // bt}
-        covering = [r for r in self.records if (b := bars_of(r)) is not None and bars & set(range(*b))]
-        record = (covering or self.records)[-1]
+        record = record_for_bars(self.records, bars)
         why = why_not_regenerable(record)
 
         def regenerate() -> None:

@@ -135,7 +135,9 @@ class Player(QObject):
         self._port, self.midi_port_name = None, None
 
     # ------------------------------------------------------------ playing
-    def play(self, song: Song, start_tick: int, end_tick: int, loop: bool = False, muted: set[int] | None = None) -> None:
+    def play(
+        self, song: Song, start_tick: int, end_tick: int, loop: bool = False, muted: set[int] | None = None
+    ) -> None:
         """Start playing ``song`` between two ticks (looping when ``loop``)."""
         self.stop()
         if end_tick <= start_tick:
@@ -179,8 +181,9 @@ class Player(QObject):
         def work() -> None:
             try:
                 with self._lock:
-                    pcm, text = render_song(song, self.sample_rate, *span, muted=muted, soundfont=soundfont,
-                                            should_stop=stop_flag.is_set)
+                    pcm, text = render_song(
+                        song, self.sample_rate, *span, muted=muted, soundfont=soundfont, should_stop=stop_flag.is_set
+                    )
             except Cancelled:
                 return  # stopped: nothing to play, nothing kept
             self._rendered.emit(pcm, number, text)

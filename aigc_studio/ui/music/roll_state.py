@@ -8,8 +8,16 @@ from PySide6.QtGui import QColor
 from aigc_studio.music.song import Note, Song
 
 TRACK_COLOURS = ("#4e9ae8", "#e8894e", "#5cc26a", "#c85cd6", "#e0c341", "#4fd0c8", "#e85c74", "#9a8cf0")
-SNAPS = (("1/4", 1, 1), ("1/8", 2, 1), ("1/16", 4, 1), ("1/32", 8, 1), ("1/4 T", 1, 1.5), ("1/8 T", 2, 1.5),
-         ("1/16 T", 4, 1.5), ("Off", 0, 1))
+SNAPS = (
+    ("1/4", 1, 1),
+    ("1/8", 2, 1),
+    ("1/16", 4, 1),
+    ("1/32", 8, 1),
+    ("1/4 T", 1, 1.5),
+    ("1/8 T", 2, 1.5),
+    ("1/16 T", 4, 1.5),
+    ("Off", 0, 1),
+)
 
 
 def track_colour(index: int) -> QColor:

@@ -205,8 +205,14 @@ class RollView(QWidget):
                     p.drawRect(ghost)
         if drag and drag["mode"] == "band":
             p.setPen(QPen(QColor("#9cf"), 1, Qt.DashLine))
-            p.drawRect(QRectF(min(drag["x"], drag["x2"]), min(drag["y"], drag["y2"]),
-                              abs(drag["x2"] - drag["x"]), abs(drag["y2"] - drag["y"])))
+            p.drawRect(
+                QRectF(
+                    min(drag["x"], drag["x2"]),
+                    min(drag["y"], drag["y2"]),
+                    abs(drag["x2"] - drag["x"]),
+                    abs(drag["y2"] - drag["y"]),
+                )
+            )
         p.setPen(QColor("#ffcc00"))
         p.drawLine(int(s.x(s.cursor)), 0, int(s.x(s.cursor)), h)
         if s.play_tick is not None:

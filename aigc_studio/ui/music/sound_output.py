@@ -47,7 +47,11 @@ class SoundOutput(QObject):
         path = Path(saved) if saved and Path(saved).is_file() else find_system_soundfont()
         # Quietly: nobody asked for a SoundFont in this session, so its "ready" (or the missing
         # tinysoundfont package) is no news at start-up; the Sound output menu tells the state.
-        if path is not None and tinysoundfont_installed() and self.settings.value("music/use_soundfont", True, type=bool):
+        if (
+            path is not None
+            and tinysoundfont_installed()
+            and self.settings.value("music/use_soundfont", True, type=bool)
+        ):
             self.player.set_soundfont(path, quiet=True)
         elif path is not None:
             self.player.soundfont_path = path
@@ -121,8 +125,13 @@ class SoundOutput(QObject):
         """Ask for a .sf2 file (or take ``path``), remember it and play through it."""
         if not path:
             first = self.player.soundfont_path.parent if self.player.soundfont_path else SYSTEM_SOUNDFONT_FOLDER
-            path = open_file(self.menu.parentWidget(), "soundfont", "Choose SoundFont",
-                             "SoundFont (*.sf2 *.sf3);;All files (*)", first_folder=first)
+            path = open_file(
+                self.menu.parentWidget(),
+                "soundfont",
+                "Choose SoundFont",
+                "SoundFont (*.sf2 *.sf3);;All files (*)",
+                first_folder=first,
+            )
             if path is None:
                 return
         self.player.set_midi_port(None)

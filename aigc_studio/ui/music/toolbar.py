@@ -70,7 +70,9 @@ class MusicToolbar(QWidget):
         self.top_p = QDoubleSpinBox(minimum=0.05, maximum=1.0, value=0.95, singleStep=0.05, decimals=2)
         self.seed = QSpinBox(minimum=0, maximum=2_000_000_000, value=1)
         self.random_seed = QCheckBox("random")
-        self.random_seed.setToolTip("A new seed for each generation (the seed used is shown, so you can come back to it)")
+        self.random_seed.setToolTip(
+            "A new seed for each generation (the seed used is shown, so you can come back to it)"
+        )
         self.random_seed.setChecked(True)
         self.generate = QPushButton("Generate")
         self.continue_ = QPushButton("Continue")
@@ -83,8 +85,9 @@ class MusicToolbar(QWidget):
         self.steps = QSpinBox(minimum=1, maximum=16, value=4, suffix=" steps")
         self.steps.setToolTip("Phrases from the first to the last, both included (1: the phrase halfway between)")
         self.variations = QPushButton("Variations")
-        self.variations.setToolTip("Alternatives of the bars selected in the ruler (else 4 bars from the cursor): "
-                                   "audition each, keep one")
+        self.variations.setToolTip(
+            "Alternatives of the bars selected in the ruler (else 4 bars from the cursor): audition each, keep one"
+        )
         self.variation_count = QSpinBox(minimum=1, maximum=16, value=8, prefix="× ")
         self.variation_count.setToolTip("How many alternatives Variations writes")
         self.key_label = QLabel("Key: –")

@@ -68,8 +68,13 @@ class MusicTrainDialog(QDialog):
         """The training settings the user chose."""
         from aigc_studio.music.train_settings import train_settings_for
 
-        return train_settings_for(self.kind.currentText(), data=[self.data.text()], steps=self.steps.value(),
-                                  out=self.out.text(), resume=self.resume.text() or None)
+        return train_settings_for(
+            self.kind.currentText(),
+            data=[self.data.text()],
+            steps=self.steps.value(),
+            out=self.out.text(),
+            resume=self.resume.text() or None,
+        )
 
 
 def default_out_dir() -> Path:
