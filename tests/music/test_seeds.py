@@ -37,4 +37,5 @@ def test_a_job_without_a_seed_draws_one_and_records_it(tiny_transformer_path):
     result = run_job(job)
     assert isinstance(result["seed"], int) and job.seed == result["seed"]
     again = run_job(GenerateMusicJob(str(tiny_transformer_path), bars=1, seed=result["seed"]))
-    assert again["fragment"].tracks[0].notes == result["fragment"].tracks[0].notes
+    # Every track's notes (an untrained model may write a bar with no notes, hence no tracks, for some seeds).
+    assert [t.notes for t in again["fragment"].tracks] == [t.notes for t in result["fragment"].tracks]
